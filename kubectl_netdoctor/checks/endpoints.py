@@ -1,0 +1,135 @@
+"""Step 2: do the EndpointSlices (and legacy Endpoints) hold ready addresses for each port?"""
+
+from __future__ import annotations
+
+from kubectl_netdoctor import labels, objects
+from kubectl_netdoctor.checks.base import Context, conclude, finding, skipped
+from kubectl_netdoctor.model import Finding, StepResult
+
+STEP_ID = "endpoints"
+TITLE = "Endpoints have ready addresses"
+
+
+def orphan_endpoints(ctx: Context) -> Finding | None:
+    """An Endpoints object whose Service is gone (the seeds' 'deleted the Service, endpoints stayed')."""
+    ep = ctx.endpoints()
+    if not ep:
+        return None
+    addrs = [a.get("ip") for s in ep.get("subsets") or [] for a in s.get("addresses") or []]
+    return finding(
+        "EP_ORPHAN_ENDPOINTS",
+        f"Endpoints {ctx.namespace}/{ctx.name} exists without its Service; a new Service of that name "
+        "without a selector would adopt these stale addresses",
+        [f"endpoints {ctx.name}: {', '.join(addrs) or '<none>'}"],
+        f"kubectl -n {ctx.namespace} delete endpoints {ctx.name}",
+    )
+
+
+def legacy_addresses(ep: dict | None) -> tuple[list[str], list[str]]:
+    ready, not_ready = [], []
+    for s in (ep or {}).get("subsets") or []:
+        ports = ",".join(str(p.get("port")) for p in s.get("ports") or [])
+        ready += [f"{a.get('ip')}:{ports}" for a in s.get("addresses") or []]
+        not_ready += [f"{a.get('ip')}:{ports}" for a in s.get("notReadyAddresses") or []]
+    return ready, not_ready
+
+
+def _addr(a: objects.EndpointAddress) -> str:
+    who = f" ({a.target.split('/', 1)[1]})" if a.target else ""
+    return f"{a.ip}:{a.port if a.port is not None else '?'}{who}"
+
+
+def check_port(ctx: Context, svc_port: dict, slices: list[dict]) -> tuple[list[Finding], str]:
+    name, proto = svc_port.get("name", ""), svc_port.get("protocol", "TCP")
+    label = objects.port_label(svc_port)
+    addrs = objects.slice_addresses(slices, name, proto)
+    ready = [a for a in addrs if a.ready and a.port is not None]
+    unresolved = [a for a in addrs if a.port is None]
+    not_ready = [a for a in addrs if not a.ready and not a.terminating]
+    terminating = [a for a in addrs if a.terminating]
+    selector = (ctx.service() or {}).get("spec", {}).get("selector") or {}
+    sel = labels.map_to_string(selector)
+    found: list[Finding] = []
+    evidence = [f"ready: {', '.join(map(_addr, ready)) or '<none>'}"]
+    if not_ready:
+        evidence.append(f"not ready: {', '.join(map(_addr, not_ready))}")
+    if terminating:
+        evidence.append(f"terminating: {', '.join(map(_addr, terminating))}")
+    if unresolved and not ready:
+        found.append(finding(
+            "EP_PORT_MISSING",
+            f"port {label}: the endpoints carry no port for it, so targetPort {svc_port.get('targetPort')!r} "
+            "resolves on no selected pod",
+            evidence + [f"slice ports: {sorted({p.get('name') or '(unnamed)' for s in slices for p in s.get('ports') or []}) or '[]'}"],
+            "declare the named port on the container (ports[].name) or set targetPort to the number",
+        ))
+    elif not ready:
+        found.append(finding(
+            "EP_NO_READY_ADDRESSES",
+            f"port {label}: no ready endpoint address, so connections to the Service fail "
+            f"({len(not_ready)} not ready, {len(terminating)} terminating)",
+            evidence,
+            f"kubectl -n {ctx.namespace} get pods -l {sel} -o wide" if sel else
+            f"kubectl -n {ctx.namespace} get endpointslices -l kubernetes.io/service-name={ctx.name} -o yaml",
+        ))
+    elif not_ready:
+        found.append(finding(
+            "EP_SOME_NOT_READY",
+            f"port {label}: {len(not_ready)} of {len(ready) + len(not_ready)} endpoints not ready "
+            "(traffic goes only to the ready ones)",
+            evidence,
+            f"kubectl -n {ctx.namespace} describe pod {not_ready[0].target.split('/', 1)[1]}" if not_ready[0].target
+            else f"kubectl -n {ctx.namespace} get pods -l {sel}",
+        ))
+    if terminating:
+        found.append(finding(
+            "EP_TERMINATING", f"port {label}: {len(terminating)} endpoints terminating",
+            [f"terminating: {', '.join(map(_addr, terminating))}"],
+            "expected during a rollout; if they linger check the pods' finalizers and preStop hooks",
+        ))
+    return found, f"{label}: {len(ready)} ready" + (f", {len(not_ready)} not ready" if not_ready else "")
+
+
+def run(ctx: Context) -> StepResult:
+    svc = ctx.service()
+    if svc is None:
+        f = orphan_endpoints(ctx)
+        return skipped(STEP_ID, TITLE, "the Service does not exist", findings=[f] if f else None)
+    kind = objects.service_kind(svc)
+    if kind == "ExternalName":
+        return skipped(STEP_ID, TITLE, "ExternalName Services have no endpoints")
+    selector = (svc.get("spec") or {}).get("selector")
+    slices = ctx.endpoint_slices()
+    ports = ctx.service_ports()
+    evidence_legacy = []
+    if not selector:
+        ep = ctx.endpoints()
+        ready, not_ready = legacy_addresses(ep)
+        if not slices and not ready and not not_ready:
+            return conclude(STEP_ID, TITLE, [finding(
+                "EP_SELECTORLESS_EMPTY",
+                f"{ctx.name} has no selector and nobody created endpoints for it",
+                ["spec.selector: (none)", "EndpointSlices: none", f"Endpoints: {'none' if ep is None else 'empty'}"],
+                "create an EndpointSlice labelled kubernetes.io/service-name="
+                f"{ctx.name} with the backend addresses, or add a selector",
+            )], "no endpoints (selector-less)")
+        evidence_legacy = [f"Endpoints (legacy): ready {', '.join(ready) or '<none>'}"]
+    elif not slices:
+        return conclude(STEP_ID, TITLE, [finding(
+            "EP_NO_SLICES",
+            "no EndpointSlice exists for this Service: the EndpointSlice controller in kube-controller-manager "
+            "is not running or not keeping up",
+            [f"kubectl get endpointslices -l kubernetes.io/service-name={ctx.name}: none"],
+            "kubectl -n kube-system get pods -l component=kube-controller-manager; check its logs for endpointslice",
+        )], "no EndpointSlices")
+    if not ports:
+        return skipped(STEP_ID, TITLE, "no Service port to check")
+    found: list[Finding] = []
+    summaries = []
+    for p in ports:
+        f, summary = check_port(ctx, p, slices)
+        found += f
+        summaries.append(summary)
+    if evidence_legacy and found:
+        found = [Finding(f.code, f.severity, f.message, f.evidence + tuple(evidence_legacy), f.fix) for f in found]
+    return conclude(STEP_ID, TITLE, found, "; ".join(summaries))

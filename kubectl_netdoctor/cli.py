@@ -1,0 +1,166 @@
+"""``kubectl netdoctor``: the command line. Flags are spelled as kubectl spells them.
+
+Only typer is imported at start-up; the Kubernetes client, YAML and the checks
+load when a command runs, so ``--help`` stays instant.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Optional
+
+import typer
+
+from kubectl_netdoctor import __version__
+from kubectl_netdoctor.errors import EXIT_CANNOT_DIAGNOSE, EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, NetdoctorError, UsageError
+
+app = typer.Typer(
+    name="kubectl-netdoctor",
+    help="Why can't I reach this Service? Walks the 7-step flowchart against a live cluster "
+    "or a snapshot and names the broken hop, with evidence and the fix.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+EXIT_HELP = (
+    "Exit codes: 0 nothing wrong; 1 a problem was found; 2 usage error or bad snapshot file; "
+    "3 could not diagnose (no cluster access, forbidden, timeout, or a step that matters was blocked)."
+)
+
+NamespaceOpt = typer.Option(None, "-n", "--namespace", help="Namespace (default: the kubeconfig context's).")
+ContextOpt = typer.Option(None, "--context", help="kubeconfig context to use.")
+KubeconfigOpt = typer.Option(None, "--kubeconfig", help="Path to the kubeconfig file.")
+TimeoutOpt = typer.Option(10.0, "--timeout", min=0.1, help="Seconds to wait for each API request.")
+
+
+def _fail(err: NetdoctorError) -> None:
+    typer.echo(f"error: {err}", err=True)
+    raise typer.Exit(err.exit_code)
+
+
+def _split_pod(ref: str, namespace: str) -> tuple[str, str]:
+    if ref.count("/") > 1 or ref.startswith("/") or ref.endswith("/"):
+        raise UsageError(f"--from-pod {ref!r}: expected NS/POD or POD")
+    return tuple(ref.split("/", 1)) if "/" in ref else (namespace, ref)  # type: ignore[return-value]
+
+
+def _open_reader(snapshot: Optional[str], kubeconfig: Optional[str], context: Optional[str], timeout: float):
+    if snapshot:
+        from kubectl_netdoctor.cluster.snapshot import SnapshotReader
+
+        return SnapshotReader(snapshot)
+    from kubectl_netdoctor.cluster.live import LiveReader
+
+    return LiveReader(kubeconfig=kubeconfig, context=context, timeout=timeout)
+
+
+def _default_namespace(reader, name: str) -> str:
+    """kubeconfig's namespace live; in a snapshot, the one namespace holding that Service, else default."""
+    if hasattr(reader, "default_namespace"):
+        return reader.default_namespace
+    holders = sorted({s["metadata"].get("namespace", "default") for s in reader.list("Service")
+                      if s["metadata"]["name"] == name})
+    return holders[0] if len(holders) == 1 else "default"
+
+
+@app.command("svc", epilog=EXIT_HELP)
+def svc(
+    name: str = typer.Argument(..., help="Service name."),
+    namespace: Optional[str] = NamespaceOpt,
+    context: Optional[str] = ContextOpt,
+    kubeconfig: Optional[str] = KubeconfigOpt,
+    output: str = typer.Option("text", "-o", "--output", help="Output format: text or json."),
+    from_pod: Optional[str] = typer.Option(None, "--from-pod", help="Diagnose as seen from this client pod (NS/POD or POD)."),
+    from_namespace: Optional[str] = typer.Option(None, "--from-namespace", help="Client is any pod in this namespace (default: the Service's)."),
+    external: bool = typer.Option(False, "--external", help="Client is outside the cluster (NodePort / LoadBalancer)."),
+    port: Optional[str] = typer.Option(None, "--port", help="Only this Service port (name or number)."),
+    read_only: bool = typer.Option(False, "--read-only", help="Create nothing in the cluster: no probe pods, no ephemeral containers."),
+    snapshot: Optional[str] = typer.Option(None, "--snapshot", help="Diagnose offline from a snapshot file or directory."),
+    timeout: float = TimeoutOpt,
+) -> None:
+    """Diagnose why Service NAME is unreachable."""
+    from kubectl_netdoctor.render import FORMATS, get_renderer
+
+    if output not in FORMATS:
+        _fail(UsageError(f"-o {output!r}: expected one of {', '.join(FORMATS)}"))
+    if sum(bool(x) for x in (from_pod, from_namespace, external)) > 1:
+        _fail(UsageError("--from-pod, --from-namespace and --external exclude each other"))
+    try:
+        report = _diagnose(name, namespace, context, kubeconfig, from_pod, from_namespace, external, port,
+                           read_only, snapshot, timeout)
+    except NetdoctorError as err:
+        _fail(err)
+    get_renderer(output)(report, sys.stdout)
+    from kubectl_netdoctor.model import Verdict
+
+    raise typer.Exit({Verdict.OK: EXIT_OK, Verdict.PROBLEM: EXIT_PROBLEM,
+                      Verdict.INCONCLUSIVE: EXIT_CANNOT_DIAGNOSE}[report.verdict])
+
+
+def _diagnose(name, namespace, context, kubeconfig, from_pod, from_namespace, external, port, read_only,
+              snapshot, timeout):
+    from kubectl_netdoctor.checks.base import Client, Context, Options
+    from kubectl_netdoctor.diagnose import diagnose
+
+    reader = _open_reader(snapshot, kubeconfig, context, timeout)
+    namespace = namespace or _default_namespace(reader, name)
+    if from_pod:
+        pod_ns, pod_name = _split_pod(from_pod, namespace)
+        pod = reader.get("Pod", pod_ns, pod_name)
+        if pod is None:
+            raise UsageError(f"--from-pod: pod {pod_ns}/{pod_name} not found")
+        client = Client("pod", pod_ns, pod)
+    elif external:
+        client = Client("external")
+    else:
+        client = Client("namespace", from_namespace or namespace)
+    ctx = Context(reader, namespace, name, client, Options(port=port, read_only=read_only, timeout=timeout))
+    if not snapshot:
+        ctx.probe_skip_reason = "live probes are not implemented yet"
+    return diagnose(ctx)
+
+
+@app.command("snapshot", epilog="Exit codes: 0 saved; 2 usage error; 3 no cluster access or forbidden.")
+def snapshot_cmd(
+    output: str = typer.Option(..., "-o", "--output", help="File to write (.yaml or .json)."),
+    namespace: Optional[str] = NamespaceOpt,
+    all_namespaces: bool = typer.Option(False, "-A", "--all-namespaces", help="Save every namespace."),
+    context: Optional[str] = ContextOpt,
+    kubeconfig: Optional[str] = KubeconfigOpt,
+    timeout: float = TimeoutOpt,
+) -> None:
+    """Save everything the diagnosis reads, for `svc NAME --snapshot PATH` offline."""
+    from kubectl_netdoctor.cluster.dump import write_snapshot
+
+    try:
+        reader = _open_reader(None, kubeconfig, context, timeout)
+        spaces = None if all_namespaces else [namespace or reader.default_namespace]
+        count = write_snapshot(reader, spaces, output)
+    except NetdoctorError as err:
+        _fail(err)
+    typer.echo(f"saved {count} objects to {output}", err=True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"kubectl-netdoctor {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="Print the version and exit.")) -> None:
+    """Why can't I reach this Service?"""
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

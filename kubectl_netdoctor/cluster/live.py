@@ -1,0 +1,172 @@
+"""The live reader: the Kubernetes API through the official client, as kubectl-JSON dicts.
+
+Responses are read raw (``_preload_content=False``) and parsed as JSON, which is
+both faster than the client's model classes and the exact shape a snapshot
+holds. Every failure is mapped to a one-line :mod:`kubectl_netdoctor.errors`
+error; the client itself is imported only when a reader is made.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from kubectl_netdoctor.cluster.reader import KINDS, Obj
+from kubectl_netdoctor.errors import ApiTimeout, ApiUnreachable, ClusterError, Forbidden
+
+# kind -> API path prefix (namespaced kinds get /namespaces/{ns} inserted)
+API_PATHS = {
+    "Service": "/api/v1", "Endpoints": "/api/v1", "Pod": "/api/v1", "Namespace": "/api/v1",
+    "Node": "/api/v1", "ConfigMap": "/api/v1", "Event": "/api/v1",
+    "EndpointSlice": "/apis/discovery.k8s.io/v1", "NetworkPolicy": "/apis/networking.k8s.io/v1",
+}
+
+# (API group, resource, namespaced, kind) of CNI-specific policies the evaluator does not model.
+POLICY_CRD_RESOURCES = (
+    ("cilium.io", "ciliumnetworkpolicies", True, "CiliumNetworkPolicy"),
+    ("cilium.io", "ciliumclusterwidenetworkpolicies", False, "CiliumClusterwideNetworkPolicy"),
+    ("crd.projectcalico.org", "networkpolicies", True, "Calico NetworkPolicy"),
+    ("crd.projectcalico.org", "globalnetworkpolicies", False, "Calico GlobalNetworkPolicy"),
+    ("policy.networking.k8s.io", "adminnetworkpolicies", False, "AdminNetworkPolicy"),
+    ("policy.networking.k8s.io", "baselineadminnetworkpolicies", False, "BaselineAdminNetworkPolicy"),
+)
+
+SA_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+
+
+class LiveReader:
+    """Implements :class:`~kubectl_netdoctor.cluster.reader.Reader` against the API server."""
+
+    def __init__(self, kubeconfig: str | None = None, context: str | None = None, timeout: float = 10.0):
+        from kubernetes import client, config
+
+        self.timeout = timeout
+        cfg = client.Configuration()
+        try:
+            if kubeconfig or os.environ.get("KUBECONFIG") or os.path.exists(os.path.expanduser("~/.kube/config")) \
+                    or not os.environ.get("KUBERNETES_SERVICE_HOST"):
+                config.load_kube_config(config_file=kubeconfig, context=context, client_configuration=cfg)
+                contexts, active = config.list_kube_config_contexts(config_file=kubeconfig)
+                chosen = next((c for c in contexts if c["name"] == context), active) if context else active
+                self.context_name = chosen["name"]
+                self.default_namespace = (chosen.get("context") or {}).get("namespace") or "default"
+            else:
+                config.load_incluster_config(client_configuration=cfg)
+                self.context_name = "in-cluster"
+                with open(SA_NAMESPACE, encoding="utf-8") as f:
+                    self.default_namespace = f.read().strip() or "default"
+        except (config.ConfigException, OSError, TypeError, ValueError) as err:
+            raise ClusterError(f"no cluster access: cannot load kubeconfig: {err}") from None
+        cfg.retries = 0  # fail within --timeout; retrying a dead API server only hides it
+        self.host = cfg.host
+        self.api = client.ApiClient(cfg)
+        self.source = f"cluster {self.context_name}"
+
+    # -- transport ------------------------------------------------------------
+    def request(self, path: str, verb: str, resource: str, namespace: str | None,
+                query: list[tuple[str, str]] | None = None, method: str = "GET") -> Any:
+        """One API call, JSON decoded; errors become one-line ClusterErrors. 404 returns None."""
+        import urllib3
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            resp = self.api.call_api(
+                path, method, query_params=query or [], header_params={"Accept": "application/json"},
+                auth_settings=["BearerToken"], _preload_content=False,
+                _request_timeout=(self.timeout, self.timeout),
+            )
+            return json.loads(resp.data)
+        except ApiException as err:
+            if err.status == 404:
+                return None
+            if err.status == 403:
+                raise Forbidden(verb, resource, namespace) from None
+            if err.status == 401:
+                raise ClusterError(f"unauthorized: the API server rejected the credentials of {self.source}") from None
+            raise ClusterError(f"API error {err.status} {err.reason} on {verb} {resource}") from None
+        except (urllib3.exceptions.ConnectTimeoutError, urllib3.exceptions.ReadTimeoutError) as err:
+            raise ApiTimeout(f"API server {self.host} timed out after {self.timeout:g}s ({verb} {resource})") from None
+        except urllib3.exceptions.MaxRetryError as err:
+            if isinstance(err.reason, (urllib3.exceptions.ConnectTimeoutError, urllib3.exceptions.ReadTimeoutError)):
+                raise ApiTimeout(f"API server {self.host} timed out after {self.timeout:g}s ({verb} {resource})") from None
+            raise ApiUnreachable(f"cannot reach the API server {self.host}: {_root_cause(err)}") from None
+        except (urllib3.exceptions.HTTPError, OSError) as err:
+            raise ApiUnreachable(f"cannot reach the API server {self.host}: {_root_cause(err)}") from None
+
+    # -- Reader -----------------------------------------------------------------
+    def _path(self, kind: str, namespace: str | None, name: str | None = None) -> str:
+        resource, namespaced = KINDS[kind]
+        path = API_PATHS[kind]
+        if namespaced and namespace:
+            path += f"/namespaces/{namespace}"
+        path += f"/{resource}"
+        return f"{path}/{name}" if name else path
+
+    def get(self, kind: str, namespace: str | None, name: str) -> Obj | None:
+        obj = self.request(self._path(kind, namespace, name), "get", KINDS[kind][0], namespace)
+        return obj
+
+    def list(self, kind: str, namespace: str | None = None, label_selector: str | None = None,
+             field_selector: str | None = None) -> list[Obj]:
+        query = [(k, v) for k, v in (("labelSelector", label_selector), ("fieldSelector", field_selector)) if v]
+        data = self.request(self._path(kind, namespace), "list", KINDS[kind][0], namespace, query)
+        items = (data or {}).get("items") or []
+        for item in items:  # list items come without kind; restore it so they look like `kubectl get`
+            item.setdefault("kind", kind)
+        return items
+
+    def node_captures(self) -> dict[str, dict[str, str]]:
+        return {}
+
+    def api_groups(self) -> set[str]:
+        data = self.request("/apis", "get", "api groups", None) or {}
+        return {g.get("name") for g in data.get("groups") or []}
+
+    def _preferred_version(self, group: str) -> str | None:
+        data = self.request(f"/apis/{group}", "get", f"{group} api group", None) or {}
+        return (data.get("preferredVersion") or {}).get("version")
+
+    def policy_crd_items(self, namespaces: list[str] | None) -> tuple[list[Obj], list[str]]:
+        """CNI-specific policy objects in these namespaces (None: all) or cluster-wide, and what was refused."""
+        groups = self.api_groups()
+        items: list[Obj] = []
+        refused: list[str] = []
+        for group, resource, namespaced, label in POLICY_CRD_RESOURCES:
+            version = self._preferred_version(group) if group in groups else None
+            if not version:
+                continue
+            scopes: list[str | None] = list(namespaces) if namespaced and namespaces else [None]
+            for ns in scopes:
+                where = f"/namespaces/{ns}" if ns else ""
+                try:
+                    data = self.request(f"/apis/{group}/{version}{where}/{resource}", "list", resource, ns) or {}
+                except Forbidden as err:
+                    refused.append(f"{label} ({err})")
+                    continue
+                for item in data.get("items") or []:
+                    item.setdefault("kind", data.get("kind", "List").removesuffix("List"))
+                    item.setdefault("apiVersion", f"{group}/{version}")
+                    items.append(item)
+        return items, refused
+
+    def policy_crds(self, namespaces: list[str]) -> list[str]:
+        from kubectl_netdoctor.cluster.snapshot import describe_policy_crd
+
+        items, refused = self.policy_crd_items(namespaces)
+        return sorted(describe_policy_crd(i) for i in items) + [f"{r}, may exist" for r in refused]
+
+
+def _root_cause(err: BaseException) -> str:
+    """The innermost reason, without urllib3's pool and object addresses."""
+    reason = getattr(err, "reason", None)
+    while isinstance(reason, BaseException) and getattr(reason, "reason", None) is not None:
+        reason = reason.reason
+    text = str(reason or err)
+    if "Connection refused" in text:
+        return "connection refused"
+    if "Name or service not known" in text or "nodename nor servname" in text:
+        return "host name does not resolve"
+    if "CERTIFICATE_VERIFY_FAILED" in text:
+        return "TLS certificate verification failed"
+    return text.split(": ", 1)[-1][:200]

@@ -1,0 +1,55 @@
+"""The small read interface the checks use; live API and snapshots both implement it."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+Obj = dict[str, Any]
+
+# Kinds the diagnosis reads, as ``kubectl get`` spells the resource, with their API path.
+KINDS: dict[str, tuple[str, bool]] = {
+    # kind: (plural resource name for messages, namespaced)
+    "Service": ("services", True),
+    "EndpointSlice": ("endpointslices", True),
+    "Endpoints": ("endpoints", True),
+    "Pod": ("pods", True),
+    "NetworkPolicy": ("networkpolicies", True),
+    "Namespace": ("namespaces", False),
+    "Node": ("nodes", False),
+    "ConfigMap": ("configmaps", True),
+    "Event": ("events", True),
+}
+
+# Capture kinds a node can have, keyed by the file-name suffix used in snapshots.
+CAPTURE_KINDS = ("iptables-save", "ipvsadm", "nft")
+
+
+class Reader(Protocol):
+    """Read-only access to cluster objects as kubectl-JSON dicts.
+
+    ``namespace=None`` on a namespaced kind means all namespaces. Selectors use
+    the ``kubectl -l`` / ``--field-selector`` syntax. Implementations raise
+    :class:`kubectl_netdoctor.errors.Forbidden` for RBAC refusals and
+    :class:`~kubectl_netdoctor.errors.ClusterError` subclasses for the rest.
+    """
+
+    source: str
+
+    def get(self, kind: str, namespace: str | None, name: str) -> Obj | None: ...
+
+    def list(
+        self,
+        kind: str,
+        namespace: str | None = None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+    ) -> list[Obj]: ...
+
+    def node_captures(self) -> dict[str, dict[str, str]]:
+        """Saved node rule dumps: ``{node: {"iptables-save": text, "ipvsadm": text, "nft": text}}``."""
+        ...
+
+    def policy_crds(self, namespaces: list[str]) -> list[str]:
+        """``Kind ns/name`` of CNI-specific policy objects (CiliumNetworkPolicy, ...) that apply to
+        these namespaces or cluster-wide, for a warning that they are not modelled."""
+        ...

@@ -1,0 +1,222 @@
+"""A saved cluster, read back: the offline twin of the live reader.
+
+A snapshot is whatever ``kubectl get ... -o yaml|json`` prints (one object, a
+``List``, or multi-document YAML), in one file or a directory of files, plus
+optional node rule captures. Captures are files named after their node:
+
+* ``<node>.iptables-save``  output of ``iptables-save`` (all tables or ``-t nat``)
+* ``<node>.ipvsadm``        output of ``ipvsadm -Ln``
+* ``<node>.nft``            output of ``nft list table ip kube-proxy`` (or ``nft -j ...`` JSON)
+* ``<node>.nft.json``       the same, JSON
+
+``kubectl netdoctor snapshot`` embeds captures in its single file as
+``kind: NodeCapture`` objects (``metadata.name`` = node, ``data`` = {kind: text}).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Iterable
+
+from kubectl_netdoctor import labels
+from kubectl_netdoctor.cluster.reader import CAPTURE_KINDS, KINDS, Obj
+from kubectl_netdoctor.errors import SnapshotError
+
+CAPTURE_KIND = "NodeCapture"
+OBJECT_SUFFIXES = (".yaml", ".yml", ".json")
+CAPTURE_SUFFIXES = {".iptables-save": "iptables-save", ".ipvsadm": "ipvsadm", ".nft": "nft", ".nft.json": "nft"}
+
+# apiVersion prefixes and kinds of policies that only a specific CNI implements.
+POLICY_CRDS = {
+    ("cilium.io", "CiliumNetworkPolicy"), ("cilium.io", "CiliumClusterwideNetworkPolicy"),
+    ("crd.projectcalico.org", "NetworkPolicy"), ("crd.projectcalico.org", "GlobalNetworkPolicy"),
+    ("projectcalico.org", "NetworkPolicy"), ("projectcalico.org", "GlobalNetworkPolicy"),
+    ("policy.networking.k8s.io", "AdminNetworkPolicy"),
+    ("policy.networking.k8s.io", "BaselineAdminNetworkPolicy"),
+}
+
+
+def _api_group(obj: Obj) -> str:
+    api = obj.get("apiVersion", "")
+    return api.split("/", 1)[0] if "/" in api else ""
+
+
+def _is_policy_crd(obj: Obj) -> bool:
+    return (_api_group(obj), obj.get("kind")) in POLICY_CRDS
+
+
+def describe_policy_crd(obj: Obj) -> str:
+    """``CiliumNetworkPolicy ns/name`` (Calico's kinds get their product name, as they clash with core ones)."""
+    meta = obj.get("metadata") or {}
+    kind = obj.get("kind", "?")
+    if "projectcalico" in _api_group(obj):
+        kind = f"Calico {kind}"
+    where = f"{meta['namespace']}/" if meta.get("namespace") else ""
+    return f"{kind} {where}{meta.get('name', '?')}"
+
+
+def _field(obj: Obj, path: str) -> str:
+    cur: Any = obj
+    for part in path.split("."):
+        cur = cur.get(part) if isinstance(cur, dict) else None
+    return "" if cur is None else str(cur)
+
+
+def matches_field_selector(selector: str | None, obj: Obj) -> bool:
+    """The small ``--field-selector`` subset the API offers: ``a.b=v``, ``a.b==v``, ``a.b!=v``, comma-joined."""
+    if not selector:
+        return True
+    for term in selector.split(","):
+        if "!=" in term:
+            key, value = term.split("!=", 1)
+            if _field(obj, key.strip()) == value.strip():
+                return False
+        else:
+            key, value = term.replace("==", "=").split("=", 1)
+            if _field(obj, key.strip()) != value.strip():
+                return False
+    return True
+
+
+def _yaml_documents(path: str, text: str) -> list[Any]:
+    import yaml  # only snapshots need YAML: keep it off the start-up path
+
+    try:
+        return [d for d in yaml.safe_load_all(text) if d is not None]
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise SnapshotError(path, f"invalid YAML: {problem}", mark.line + 1 if mark else None) from None
+
+
+def parse_documents(path: str, text: str) -> list[Obj]:
+    """Objects in one file: JSON or YAML, single object, List, or several documents."""
+    if text.lstrip().startswith(("{", "[")):
+        try:
+            docs = [json.loads(text)]
+        except json.JSONDecodeError as err:
+            raise SnapshotError(path, f"invalid JSON: {err.msg}", err.lineno) from None
+    else:
+        docs = _yaml_documents(path, text)
+    out: list[Obj] = []
+    for doc in docs:
+        out.extend(_flatten(path, doc))
+    return out
+
+
+def _flatten(path: str, doc: Any) -> Iterable[Obj]:
+    if isinstance(doc, list):
+        for d in doc:
+            yield from _flatten(path, d)
+        return
+    if not isinstance(doc, dict) or "kind" not in doc:
+        raise SnapshotError(path, "not a Kubernetes object or List (no 'kind')")
+    if doc["kind"].endswith("List") and isinstance(doc.get("items"), list):
+        # `kubectl get pods -o yaml` omits kind on items: derive it from the List kind.
+        item_kind = doc["kind"][: -len("List")] or None
+        for item in doc["items"]:
+            if isinstance(item, dict) and "kind" not in item and item_kind:
+                item = {"kind": item_kind, **item}
+            yield from _flatten(path, item)
+        return
+    if not isinstance(doc.get("metadata"), dict) or "name" not in doc["metadata"]:
+        raise SnapshotError(path, f"{doc['kind']} without metadata.name")
+    yield doc
+
+
+class SnapshotReader:
+    """Implements :class:`~kubectl_netdoctor.cluster.reader.Reader` over saved files."""
+
+    def __init__(self, path: str | os.PathLike[str]):
+        self.path = Path(path)
+        self.source = f"snapshot {self.path}"
+        self._objects: list[Obj] = []
+        self._captures: dict[str, dict[str, str]] = {}
+        if self.path.is_dir():
+            files = sorted(p for p in self.path.rglob("*") if p.is_file() and not p.name.startswith("."))
+        elif self.path.is_file():
+            files = [self.path]
+        else:
+            raise SnapshotError(str(self.path), "no such file or directory")
+        for f in files:
+            self._load(f)
+        if not self._objects and not self._captures:
+            raise SnapshotError(str(self.path), "holds no Kubernetes objects")
+
+    @classmethod
+    def from_objects(cls, objs: list[Obj], captures: dict[str, dict[str, str]] | None = None,
+                     source: str = "memory") -> "SnapshotReader":
+        """A reader over objects already in memory (tests, and snapshots built by code)."""
+        self = cls.__new__(cls)
+        self.path, self.source = Path(source), f"snapshot {source}"
+        self._objects, self._captures = list(objs), dict(captures or {})
+        return self
+
+    def _load(self, f: Path) -> None:
+        name = f.name
+        for suffix in sorted(CAPTURE_SUFFIXES, key=len, reverse=True):
+            if name.endswith(suffix) and len(name) > len(suffix):
+                node = name[: -len(suffix)]
+                self._captures.setdefault(node, {})[CAPTURE_SUFFIXES[suffix]] = self._read(f)
+                return
+        if f.suffix not in OBJECT_SUFFIXES:
+            if f == self.path:  # a single file must be usable; in a directory, stray files are skipped
+                raise SnapshotError(str(f), f"unknown file type (expected {', '.join(OBJECT_SUFFIXES)} or a capture)")
+            return
+        for obj in parse_documents(str(f), self._read(f)):
+            if obj["kind"] == CAPTURE_KIND:
+                for kind, text in (obj.get("data") or {}).items():
+                    if kind in CAPTURE_KINDS:
+                        self._captures.setdefault(obj["metadata"]["name"], {})[kind] = text
+            else:
+                self._objects.append(obj)
+
+    @staticmethod
+    def _read(f: Path) -> str:
+        try:
+            return f.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as err:
+            raise SnapshotError(str(f), str(err)) from None
+
+    # -- Reader --------------------------------------------------------------
+    def _of_kind(self, kind: str) -> Iterable[Obj]:
+        core_kind = kind in KINDS
+        for o in self._objects:
+            if o.get("kind") != kind:
+                continue
+            if core_kind and _is_policy_crd(o):  # Calico's NetworkPolicy is not networking.k8s.io's
+                continue
+            yield o
+
+    def get(self, kind: str, namespace: str | None, name: str) -> Obj | None:
+        return next(
+            (o for o in self._of_kind(kind)
+             if o["metadata"]["name"] == name and (namespace is None or o["metadata"].get("namespace") == namespace)),
+            None,
+        )
+
+    def list(self, kind: str, namespace: str | None = None, label_selector: str | None = None,
+             field_selector: str | None = None) -> list[Obj]:
+        try:
+            return [
+                o for o in self._of_kind(kind)
+                if (namespace is None or o["metadata"].get("namespace") == namespace)
+                and labels.matches_selector_string(label_selector, o["metadata"].get("labels"))
+                and matches_field_selector(field_selector, o)
+            ]
+        except ValueError as err:
+            raise SnapshotError(str(self.path), str(err)) from None
+
+    def node_captures(self) -> dict[str, dict[str, str]]:
+        return self._captures
+
+    def policy_crds(self, namespaces: list[str]) -> list[str]:
+        return sorted(
+            describe_policy_crd(o) for o in self._objects
+            if _is_policy_crd(o) and o["metadata"].get("namespace") in (None, *namespaces)
+        )
+
+    def namespaces_in_snapshot(self) -> list[str]:
+        return sorted({o["metadata"]["namespace"] for o in self._objects if o["metadata"].get("namespace")})

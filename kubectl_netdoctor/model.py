@@ -1,0 +1,162 @@
+"""The result types every check produces and every renderer consumes.
+
+Plain frozen dataclasses: checks build them, renderers read them, nothing else
+holds behaviour. Cluster objects themselves stay plain dicts in the shape that
+``kubectl get -o json`` prints (camelCase keys), so a live API read and a saved
+snapshot look identical to the checks.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class Severity(str, enum.Enum):
+    """How bad a finding is. ``error`` breaks the Service; ``warning`` may; ``info`` is context."""
+
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+    @property
+    def colour(self) -> str:
+        return {"error": "red", "warning": "yellow", "info": "cyan"}[self.value]
+
+
+class Status(str, enum.Enum):
+    """Outcome of one flowchart step."""
+
+    PASS = "pass"
+    FAIL = "fail"
+    WARN = "warn"
+    SKIP = "skip"
+
+    @property
+    def colour(self) -> str:
+        return {"pass": "green", "fail": "red", "warn": "yellow", "skip": "dim"}[self.value]
+
+
+class Verdict(str, enum.Enum):
+    """Overall answer. ``inconclusive`` means a step that matters could not run."""
+
+    OK = "ok"
+    PROBLEM = "problem"
+    INCONCLUSIVE = "inconclusive"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing the diagnosis noticed."""
+
+    code: str
+    """Stable identifier from :mod:`kubectl_netdoctor.codes`; runbooks key off it."""
+    severity: Severity
+    message: str
+    """One line, specific to this Service (names, IPs, ports filled in)."""
+    evidence: tuple[str, ...] = ()
+    """What was observed, one fact per line (object fields, rule text, probe output)."""
+    fix: str = ""
+    """The concrete remedy: a kubectl command or the YAML field to change."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "severity": self.severity.value,
+            "message": self.message,
+            "evidence": list(self.evidence),
+            "fix": self.fix,
+        }
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """One live probe (TCP connect, HTTP GET, DNS query), kept verbatim for the JSON."""
+
+    kind: str
+    """``tcp``, ``http``, ``dns``, ``listen``, ``rules``..."""
+    target: str
+    ok: bool
+    detail: str = ""
+    latency_ms: float | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"kind": self.kind, "target": self.target, "ok": self.ok, "detail": self.detail}
+        if self.latency_ms is not None:
+            out["latency_ms"] = round(self.latency_ms, 1)
+        if self.data:
+            out["data"] = self.data
+        return out
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """The outcome of one flowchart step."""
+
+    id: str
+    """Step identifier, one per check module (``service``, ``endpoints`` ...)."""
+    title: str
+    status: Status
+    summary: str = ""
+    """One line for the step table."""
+    findings: tuple[Finding, ...] = ()
+    skip_reason: str = ""
+    """Why the step did not run; set exactly when ``status`` is ``skip``."""
+    blocked: bool = False
+    """True when the skip was forced by an error (forbidden, timeout, crash), not by design."""
+    probes: tuple[ProbeResult, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": self.id,
+            "title": self.title,
+            "status": self.status.value,
+            "summary": self.summary,
+            "findings": [f.to_dict() for f in self.findings],
+        }
+        if self.status is Status.SKIP:
+            out["skip_reason"] = self.skip_reason
+            out["blocked"] = self.blocked
+        if self.probes:
+            out["probes"] = [p.to_dict() for p in self.probes]
+        return out
+
+
+@dataclass(frozen=True)
+class Report:
+    """The whole diagnosis of one Service."""
+
+    namespace: str
+    service: str
+    steps: tuple[StepResult, ...]
+    source: str
+    """Where the objects came from: ``cluster <context>`` or ``snapshot <path>``."""
+    client: str = ""
+    """Who is assumed to be calling: ``pod ns/name``, ``any pod in ns X`` or ``external``."""
+
+    @property
+    def verdict(self) -> Verdict:
+        if any(f.severity is Severity.ERROR for s in self.steps for f in s.findings):
+            return Verdict.PROBLEM
+        if any(s.status is Status.SKIP and s.blocked for s in self.steps):
+            return Verdict.INCONCLUSIVE
+        return Verdict.OK
+
+    @property
+    def broken_step(self) -> StepResult | None:
+        """The first failing step in flowchart order: the hop to fix first."""
+        return next((s for s in self.steps if s.status is Status.FAIL), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        broken = self.broken_step
+        return {
+            "schema": "netdoctor/v1",
+            "verdict": self.verdict.value,
+            "service": {"namespace": self.namespace, "name": self.service},
+            "source": self.source,
+            "client": self.client,
+            "broken_step": broken.id if broken else None,
+            "steps": [s.to_dict() for s in self.steps],
+        }

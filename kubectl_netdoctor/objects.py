@@ -1,0 +1,170 @@
+"""Pure helpers that read facts out of kubectl-JSON object dicts.
+
+No I/O here; checks and tests call these on live objects and on fixtures alike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+Obj = dict[str, Any]
+
+
+def ref(obj: Obj) -> str:
+    """``ns/name`` (or ``name`` for cluster-scoped objects)."""
+    meta = obj.get("metadata") or {}
+    return f"{meta['namespace']}/{meta['name']}" if meta.get("namespace") else meta.get("name", "?")
+
+
+def condition(obj: Obj, kind: str) -> Obj | None:
+    return next((c for c in (obj.get("status") or {}).get("conditions") or [] if c.get("type") == kind), None)
+
+
+def pod_ready(pod: Obj) -> bool:
+    cond = condition(pod, "Ready")
+    return bool(cond and cond.get("status") == "True")
+
+
+def pod_ip(pod: Obj) -> str | None:
+    return (pod.get("status") or {}).get("podIP")
+
+
+def pod_node(pod: Obj) -> str | None:
+    return (pod.get("spec") or {}).get("nodeName")
+
+
+def node_ready(node: Obj) -> bool:
+    cond = condition(node, "Ready")
+    return bool(cond and cond.get("status") == "True")
+
+
+def node_internal_ip(node: Obj) -> str | None:
+    addrs = (node.get("status") or {}).get("addresses") or []
+    return next((a["address"] for a in addrs if a.get("type") == "InternalIP"), None)
+
+
+def container_ports(pod: Obj) -> list[tuple[str, Obj]]:
+    """``(container name, port dict)`` for every declared port, init sidecars included."""
+    spec = pod.get("spec") or {}
+    out = []
+    for c in list(spec.get("containers") or []) + [
+        c for c in spec.get("initContainers") or [] if c.get("restartPolicy") == "Always"
+    ]:
+        for p in c.get("ports") or []:
+            out.append((c.get("name", "?"), p))
+    return out
+
+
+def resolve_target_port(svc_port: Obj, pod: Obj) -> int | None:
+    """The port number a Service port reaches on this pod, as the endpoints controller resolves it.
+
+    A numeric (or defaulted) targetPort is used as is; a named one must be
+    declared by a container with the same protocol, else the pod gets no endpoint.
+    """
+    target = svc_port.get("targetPort", svc_port.get("port"))
+    if isinstance(target, int) or (isinstance(target, str) and target.isdigit()):
+        return int(target)
+    proto = svc_port.get("protocol", "TCP")
+    for _, p in container_ports(pod):
+        if p.get("name") == target and p.get("protocol", "TCP") == proto:
+            return int(p["containerPort"])
+    return None
+
+
+def not_ready_reason(pod: Obj) -> str:
+    """Why a pod is not Ready, in the words ``kubectl get pods`` would use."""
+    status = pod.get("status") or {}
+    phase = status.get("phase", "Unknown")
+    if (pod.get("metadata") or {}).get("deletionTimestamp"):
+        return "Terminating"
+    for cs in status.get("containerStatuses") or []:
+        state = cs.get("state") or {}
+        if "waiting" in state and state["waiting"].get("reason"):
+            return state["waiting"]["reason"]
+        if "terminated" in state and state["terminated"].get("reason"):
+            return state["terminated"]["reason"]
+    if phase == "Pending":
+        sched = condition(pod, "PodScheduled")
+        if sched and sched.get("status") == "False":
+            return f"Pending ({sched.get('reason', 'Unschedulable')}: {sched.get('message', '')})".rstrip(": )") + ")"
+        return "Pending"
+    for cs in status.get("containerStatuses") or []:
+        if not cs.get("ready"):
+            return f"container {cs.get('name')} not ready (readiness probe failing?)"
+    return phase
+
+
+@dataclass(frozen=True)
+class EndpointAddress:
+    """One address of an EndpointSlice, flattened with the port for one Service port."""
+
+    ip: str
+    port: int | None
+    ready: bool
+    serving: bool
+    terminating: bool
+    node: str | None
+    target: str | None
+    """``ns/name`` of the targetRef (usually a pod)."""
+    slice_name: str
+
+
+def slice_addresses(slices: list[Obj], port_name: str, protocol: str = "TCP") -> list[EndpointAddress]:
+    """Every address in the slices for the Service port called ``port_name`` ('' when unnamed).
+
+    ``ready`` follows the API: a missing ``ready`` condition means ready.
+    """
+    out = []
+    for s in slices:
+        port = next(
+            (p.get("port") for p in s.get("ports") or []
+             if (p.get("name") or "") == (port_name or "") and p.get("protocol", "TCP") == protocol),
+            None,
+        )
+        for ep in s.get("endpoints") or []:
+            cond = ep.get("conditions") or {}
+            ready = cond.get("ready", True) is not False
+            tref = ep.get("targetRef") or {}
+            target = f"{tref.get('namespace', '')}/{tref['name']}" if tref.get("name") else None
+            for ip in ep.get("addresses") or []:
+                out.append(EndpointAddress(
+                    ip=ip, port=port, ready=ready,
+                    serving=cond.get("serving", ready) is not False,
+                    terminating=bool(cond.get("terminating", False)),
+                    node=ep.get("nodeName"), target=target,
+                    slice_name=(s.get("metadata") or {}).get("name", "?"),
+                ))
+    return out
+
+
+def ready_backends(slices: list[Obj], port_name: str, protocol: str = "TCP") -> list[tuple[str, int]]:
+    """``(ip, port)`` of the ready endpoints of one Service port: what kube-proxy should program."""
+    return sorted({(a.ip, a.port) for a in slice_addresses(slices, port_name, protocol)
+                   if a.ready and a.port is not None})
+
+
+def port_label(svc_port: Obj) -> str:
+    """``http 80->8080/TCP``: how a Service port is named in evidence."""
+    name = f"{svc_port['name']} " if svc_port.get("name") else ""
+    target = svc_port.get("targetPort", svc_port.get("port"))
+    return f"{name}{svc_port.get('port')}->{target}/{svc_port.get('protocol', 'TCP')}"
+
+
+def service_kind(svc: Obj) -> str:
+    """``ExternalName``, ``Headless``, ``ClusterIP``, ``NodePort`` or ``LoadBalancer``."""
+    spec = svc.get("spec") or {}
+    kind = spec.get("type", "ClusterIP")
+    if kind == "ClusterIP" and spec.get("clusterIP") == "None":
+        return "Headless"
+    return kind
+
+
+def is_ip(text: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(text)
+        return True
+    except ValueError:
+        return False

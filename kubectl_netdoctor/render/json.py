@@ -1,0 +1,16 @@
+"""``-o json``: the stable machine-readable report (schema ``netdoctor/v1``, see README)."""
+
+from __future__ import annotations
+
+import json
+from typing import TextIO
+
+from kubectl_netdoctor.model import Report
+
+
+def dumps(report: Report) -> str:
+    return json.dumps(report.to_dict(), indent=2, sort_keys=False)
+
+
+def render(report: Report, stream: TextIO) -> None:
+    stream.write(dumps(report) + "\n")

@@ -1,0 +1,93 @@
+"""Step 2 (endpoints): ready, not-ready and terminating addresses per port; empty and orphan cases."""
+
+from __future__ import annotations
+
+from kubectl_netdoctor.checks import endpoints
+from kubectl_netdoctor.model import Severity, Status
+from tests.conftest import codes
+
+
+def _slice(cluster):
+    return cluster.find("EndpointSlice", "web-x7k2p", "shop")
+
+
+def test_healthy(cluster):
+    result = endpoints.run(cluster.context())
+    assert result.status is Status.PASS
+    assert result.summary == "http 80->http/TCP: 2 ready"
+
+
+def test_no_ready_addresses(cluster):
+    for ep in _slice(cluster)["endpoints"]:
+        ep["conditions"] = {"ready": False, "serving": False, "terminating": False}
+    result = endpoints.run(cluster.context())
+    assert result.status is Status.FAIL
+    (f,) = result.findings
+    assert f.code == "EP_NO_READY_ADDRESSES"
+    assert "2 not ready" in f.message
+    assert f.fix == "kubectl -n shop get pods -l app=web -o wide"
+    assert "not ready: 10.244.0.12:8080 (web-7c9f8d6b5-abcde), 10.244.1.7:8080 (web-7c9f8d6b5-fghij)" in f.evidence
+
+
+def test_empty_slice_when_selector_matches_nothing(cluster):
+    _slice(cluster)["endpoints"] = None
+    result = endpoints.run(cluster.context())
+    assert codes(result) == ["EP_NO_READY_ADDRESSES"]
+    assert result.findings[0].evidence == ("ready: <none>",)
+
+
+def test_some_not_ready_is_a_warning_naming_the_pod(cluster):
+    _slice(cluster)["endpoints"][1]["conditions"] = {"ready": False, "serving": False, "terminating": False}
+    result = endpoints.run(cluster.context())
+    assert result.status is Status.WARN
+    (f,) = result.findings
+    assert f.code == "EP_SOME_NOT_READY" and f.severity is Severity.WARNING
+    assert f.fix == "kubectl -n shop describe pod web-7c9f8d6b5-fghij"
+
+
+def test_terminating_is_info(cluster):
+    _slice(cluster)["endpoints"][1]["conditions"] = {"ready": False, "serving": True, "terminating": True}
+    result = endpoints.run(cluster.context())
+    assert codes(result) == ["EP_TERMINATING"]
+    assert result.status is Status.PASS
+
+
+def test_missing_slices_blame_the_controller(cluster):
+    cluster.remove("EndpointSlice", "web-x7k2p", "shop")
+    result = endpoints.run(cluster.context())
+    assert codes(result) == ["EP_NO_SLICES"]
+
+
+def test_selectorless_service_without_manual_endpoints(cluster):
+    del cluster.find("Service", "web", "shop")["spec"]["selector"]
+    cluster.remove("EndpointSlice", "web-x7k2p", "shop")
+    cluster.remove("Endpoints", "web", "shop")
+    result = endpoints.run(cluster.context())
+    assert codes(result) == ["EP_SELECTORLESS_EMPTY"]
+
+
+def test_selectorless_service_with_manual_endpoints_passes(cluster):
+    del cluster.find("Service", "web", "shop")["spec"]["selector"]
+    assert endpoints.run(cluster.context()).status is Status.PASS
+
+
+def test_orphan_endpoints_after_service_deleted(cluster):
+    cluster.remove("Service", "web", "shop")
+    result = endpoints.run(cluster.context())
+    assert result.status is Status.SKIP
+    assert codes(result) == ["EP_ORPHAN_ENDPOINTS"]
+    assert result.findings[0].fix == "kubectl -n shop delete endpoints web"
+
+
+def test_named_target_port_resolving_nowhere(cluster):
+    # What the EndpointSlice controller writes when no pod declares the named port: no port entry.
+    _slice(cluster)["ports"] = None
+    result = endpoints.run(cluster.context())
+    assert codes(result) == ["EP_PORT_MISSING"]
+    assert "targetPort 'http' resolves on no selected pod" in result.findings[0].message
+
+
+def test_externalname_skips(cluster):
+    cluster.find("Service", "web", "shop")["spec"] = {"type": "ExternalName", "externalName": "example.com"}
+    result = endpoints.run(cluster.context())
+    assert result.status is Status.SKIP and not result.blocked

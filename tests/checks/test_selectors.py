@@ -1,0 +1,131 @@
+"""Step 2, why (selectors): nearest label miss, wrong namespace, readiness, port names and numbers."""
+
+from __future__ import annotations
+
+from kubectl_netdoctor.checks import selectors
+from kubectl_netdoctor.model import Severity, Status
+from tests.conftest import codes
+
+WEB_PODS = ("web-7c9f8d6b5-abcde", "web-7c9f8d6b5-fghij")
+
+
+def _pods(cluster):
+    return [cluster.find("Pod", n, "shop") for n in WEB_PODS]
+
+
+def test_healthy(cluster):
+    result = selectors.run(cluster.context())
+    assert result.status is Status.PASS
+    assert result.summary == "selector app=web matches 2 pods, 2 Ready"
+
+
+def test_label_key_typo_shows_nearest_miss(cluster):
+    # The seeds' scenario 1: selector app=web, pods labelled application=web.
+    for p in _pods(cluster):
+        p["metadata"]["labels"] = {"application": "web", "pod-template-hash": "7c9f8d6b5"}
+    result = selectors.run(cluster.context())
+    assert result.status is Status.FAIL
+    (f,) = result.findings
+    assert f.code == "SEL_NO_MATCHING_PODS"
+    assert f.message == ("selector app=web matches no pod; nearest: web-7c9f8d6b5-abcde "
+                         "has application=web where the selector wants app=web")
+    assert """'{"spec":{"selector":{"application":"web","app":null}}}'""" in f.fix
+
+
+def test_label_value_typo(cluster):
+    cluster.find("Service", "web", "shop")["spec"]["selector"] = {"app": "webb"}
+    result = selectors.run(cluster.context())
+    f = result.findings[0]
+    assert "app=web (selector wants app=webb)" in f.message
+    assert """'{"spec":{"selector":{"app":"web"}}}'""" in f.fix
+
+
+def test_pods_in_other_namespace(cluster):
+    for p in _pods(cluster):
+        p["metadata"]["namespace"] = "default"
+    result = selectors.run(cluster.context())
+    assert codes(result) == ["SEL_NO_MATCHING_PODS", "SEL_PODS_IN_OTHER_NAMESPACE"]
+    assert "run in default" in result.findings[1].message
+
+
+def test_failing_readiness_probe_shows_event(cluster):
+    pod = _pods(cluster)[0]
+    pod["status"]["conditions"][2].update(status="False", reason="ContainersNotReady")
+    pod["status"]["containerStatuses"][0]["ready"] = False
+    cluster.add({
+        "apiVersion": "v1", "kind": "Event", "count": 41, "type": "Warning", "reason": "Unhealthy",
+        "message": "Readiness probe failed: HTTP probe failed with statuscode: 503",
+        "involvedObject": {"apiVersion": "v1", "fieldPath": "spec.containers{web}", "kind": "Pod",
+                           "name": pod["metadata"]["name"], "namespace": "shop"},
+        "firstTimestamp": "2026-11-21T14:03:00Z", "lastTimestamp": "2026-11-22T04:00:00Z",
+        "metadata": {"name": pod["metadata"]["name"] + ".187a3c1f2e4b5d6a", "namespace": "shop"},
+        "source": {"component": "kubelet", "host": "node-1"},
+    })
+    result = selectors.run(cluster.context())
+    (f,) = result.findings
+    assert f.code == "SEL_POD_NOT_READY" and f.severity is Severity.WARNING  # the other pod still serves
+    assert "1 of 2 selected pods are not Ready" in f.message
+    assert "  container web readinessProbe: httpGet GET :http/healthz" in f.evidence
+    assert "  event Unhealthy (x41): Readiness probe failed: HTTP probe failed with statuscode: 503" in f.evidence
+
+
+def test_all_pods_crashlooping_is_an_error(cluster):
+    for p in _pods(cluster):
+        p["status"]["conditions"][2]["status"] = "False"
+        p["status"]["containerStatuses"][0].update(ready=False, state={"waiting": {
+            "reason": "CrashLoopBackOff", "message": "back-off 5m0s restarting failed container"}})
+    result = selectors.run(cluster.context())
+    (f,) = result.findings
+    assert f.severity is Severity.ERROR
+    assert "pod web-7c9f8d6b5-abcde: CrashLoopBackOff" in f.evidence
+
+
+def test_pending_pod_reason(cluster):
+    pod = _pods(cluster)[0]
+    pod["status"] = {"phase": "Pending", "qosClass": "BestEffort", "conditions": [{
+        "type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+        "message": "0/2 nodes are available: 2 Insufficient cpu."}]}
+    f = selectors.run(cluster.context()).findings[0]
+    assert "pod web-7c9f8d6b5-abcde: Pending (Unschedulable: 0/2 nodes are available: 2 Insufficient cpu.)" in f.evidence
+
+
+def test_target_port_name_no_container_declares(cluster):
+    cluster.find("Service", "web", "shop")["spec"]["ports"][0]["targetPort"] = "htpp"
+    result = selectors.run(cluster.context())
+    (f,) = result.findings
+    assert f.code == "SEL_TARGETPORT_NAME_UNDECLARED"
+    assert "did you mean 'http'?" in f.message
+    assert "declared container ports: web:http 8080/TCP" in f.evidence
+
+
+def test_target_port_number_not_declared_is_a_warning(cluster):
+    cluster.find("Service", "web", "shop")["spec"]["ports"][0]["targetPort"] = 80
+    result = selectors.run(cluster.context())
+    assert result.status is Status.WARN
+    assert codes(result) == ["SEL_TARGETPORT_NUMBER_UNDECLARED"]
+    assert "(8080)" in result.findings[0].message
+
+
+def test_target_port_number_declared_passes(cluster):
+    cluster.find("Service", "web", "shop")["spec"]["ports"][0]["targetPort"] = 8080
+    assert selectors.run(cluster.context()).status is Status.PASS
+
+
+def test_udp_service_port_against_tcp_container(cluster):
+    port = cluster.find("Service", "web", "shop")["spec"]["ports"][0]
+    port.update(protocol="UDP", targetPort=8080)
+    result = selectors.run(cluster.context())
+    assert codes(result) == ["SEL_PROTOCOL_MISMATCH"]
+    assert result.findings[0].fix == "set spec.ports[].protocol: TCP on the Service port"
+
+
+def test_named_port_with_other_protocol(cluster):
+    cluster.find("Service", "web", "shop")["spec"]["ports"][0]["protocol"] = "UDP"
+    assert codes(selectors.run(cluster.context())) == ["SEL_PROTOCOL_MISMATCH"]
+
+
+def test_no_selector_skips_with_reason(cluster):
+    del cluster.find("Service", "web", "shop")["spec"]["selector"]
+    result = selectors.run(cluster.context())
+    assert result.status is Status.SKIP
+    assert "no selector" in result.skip_reason
