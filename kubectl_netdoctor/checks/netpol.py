@@ -1,0 +1,571 @@
+"""Flowchart step 7: would NetworkPolicy let this client reach the Service's pods?
+
+Static: the verdict comes from evaluating the policies (:mod:`kubectl_netdoctor.netpol`),
+not from probes. For every selected pod and Service port it evaluates the
+server's ingress and, for in-cluster clients, the client's egress to the pod's
+targetPort (policies see traffic after kube-proxy's DNAT), plus the client's
+egress to cluster DNS on 53/UDP and 53/TCP. Results are aggregated to one
+finding per (direction, outcome) with evidence per pod and port.
+
+Around the verdict it warns when it may not hold: policies the CNI does not
+enforce (flannel alone), CNI-specific policy kinds it does not model, policies
+that select nothing, and hostNetwork pods.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import yaml
+
+from kubectl_netdoctor import netpol
+from kubectl_netdoctor.checks.base import Context, conclude, finding, skipped
+from kubectl_netdoctor.errors import ClusterError
+from kubectl_netdoctor.model import Finding, Severity, StepResult
+from kubectl_netdoctor.netpol import Decision, Endpoint
+from kubectl_netdoctor.objects import Obj, pod_ip, resolve_target_port
+
+STEP_ID = "netpol"
+TITLE = "NetworkPolicy"
+
+# Labels that controllers stamp per pod or per revision: useless (or harmful) in a selector.
+VOLATILE_LABELS = frozenset({
+    "pod-template-hash", "controller-revision-hash", "pod-template-generation",
+    "statefulset.kubernetes.io/pod-name", "apps.kubernetes.io/pod-index",
+    "batch.kubernetes.io/controller-uid", "controller-uid",
+    "batch.kubernetes.io/job-completion-index",
+})
+
+# Namespaces a CNI commonly installs itself into, besides kube-system.
+CNI_NAMESPACES = ("kube-flannel", "calico-system", "cilium")
+# Names (in pod names, app labels or images) of CNIs / agents that enforce NetworkPolicy.
+ENFORCING_CNIS = ("calico", "canal", "cilium", "kube-router", "weave", "antrea",
+                  "kube-network-policies", "kube-ovn", "ovnkube")
+NODE_LOCAL_DNS_LABEL = ("k8s-app", "node-local-dns")
+
+
+@dataclass(frozen=True)
+class _Eval:
+    """One (pod, Service port) evaluation."""
+
+    pod: Obj
+    port: int
+    protocol: str
+    service_port: int
+    decision: Decision
+
+    @property
+    def where(self) -> str:
+        meta = self.pod["metadata"]
+        to = "to " if self.decision.direction == netpol.EGRESS else ""
+        ip = pod_ip(self.pod) or "<no IP>"
+        return f"{to}pod {meta.get('namespace')}/{meta['name']} {ip}:{self.port}/{self.protocol}"
+
+
+def run(ctx: Context) -> StepResult:
+    svc = ctx.service()
+    if svc is None:
+        return skipped(STEP_ID, TITLE, "the Service does not exist: nothing to evaluate")
+    servers = sorted(ctx.selected_pods(), key=lambda p: p["metadata"]["name"])
+    if not servers:
+        return skipped(STEP_ID, TITLE, "no pods selected: nothing to evaluate")
+    svc_ports = ctx.service_ports()
+    if not svc_ports:
+        return skipped(STEP_ID, TITLE, "no Service port to evaluate")
+
+    client, client_notes = _client_endpoint(ctx)
+    client_ns = client.namespace if client.kind != "external" else None
+    try:
+        server_policies = ctx.network_policies(ctx.namespace)
+        client_policies = (ctx.network_policies(client_ns) if client_ns and client_ns != ctx.namespace
+                           else server_policies if client_ns else [])
+    except ClusterError as err:
+        return skipped(STEP_ID, TITLE, f"cannot read NetworkPolicies: {err}", blocked=True)
+    policies = _dedupe(list(server_policies) + list(client_policies))
+
+    read_notes: list[str] = list(client_notes)
+    ns_objects = _optional(ctx.namespaces, read_notes,
+                           "namespaces (namespaceSelector sees only kubernetes.io/metadata.name)")
+    ns_table = netpol.namespace_labels(ns_objects or [])
+    system_pods, scanned = _system_pods(ctx, ns_objects, read_notes)
+    crds = _optional(ctx.policy_crds, read_notes, "CNI-specific policies") or []
+
+    findings: list[Finding] = []
+    not_enforced = _not_enforced(ctx, system_pods, scanned, server_policies, client_policies, client_ns)
+    if not_enforced:
+        findings.append(not_enforced)
+    if crds:
+        findings.append(_crd_finding(crds))
+    findings += _selects_nothing(ctx, server_policies, client_policies, client_ns, read_notes)
+    findings += _host_network(servers, client)
+
+    evals, unresolved = [], []
+    for pod in servers:
+        server = netpol.pod_endpoint(pod)
+        for sp in svc_ports:
+            target = resolve_target_port(sp, pod)
+            proto = sp.get("protocol", "TCP")
+            if target is None:
+                unresolved.append(f"pod {ctx.namespace}/{pod['metadata']['name']}: targetPort "
+                                  f"{sp.get('targetPort')!r} of port {sp.get('port')} is not declared; not evaluated")
+                continue
+            conn = netpol.evaluate_connection(policies, ns_table, client, server, target, proto)
+            evals.append((_Eval(pod, target, proto, sp.get("port"), conn.ingress),
+                          _Eval(pod, target, proto, sp.get("port"), conn.egress) if conn.egress else None))
+    if not evals:
+        return skipped(STEP_ID, TITLE, "no pod declares the Service's targetPort: nothing to evaluate",
+                       findings=findings)
+
+    demote = not_enforced is not None
+    extra = _source_notes(svc, client) + read_notes + unresolved
+    ingress = [i for i, _ in evals]
+    egress = [e for _, e in evals if e is not None]
+    findings += _direction_findings(ctx, svc, client, netpol.INGRESS, ingress, demote, extra)
+    if egress:
+        findings += _direction_findings(ctx, svc, client, netpol.EGRESS, egress, demote, read_notes)
+    dns = None
+    if client.kind != "external":
+        dns = netpol.evaluate_dns_egress(client_policies, ns_table, client,
+                                         [p for p in system_pods if _is_dns_pod(p)])
+        findings += _dns_findings(client, dns, system_pods, demote)
+    return conclude(STEP_ID, TITLE, findings, _summary(client, ingress, egress, dns, demote))
+
+
+# -- inputs -------------------------------------------------------------------
+
+def _client_endpoint(ctx: Context) -> tuple[Endpoint, list[str]]:
+    c = ctx.client
+    if c.kind == "pod" and c.pod:
+        return netpol.pod_endpoint(c.pod), []
+    if c.kind in ("pod", "namespace") and c.namespace:
+        notes = [] if c.kind == "namespace" else ["client pod object missing: evaluated as any pod of its namespace"]
+        return netpol.namespace_endpoint(c.namespace), notes
+    return netpol.external_endpoint(), []
+
+
+def _optional(fetch, notes: list[str], what: str):
+    """A read that improves the answer but is not required; its failure becomes a note."""
+    try:
+        return fetch()
+    except ClusterError as err:
+        notes.append(f"could not read {what}: {err}")
+        return None
+
+
+def _system_pods(ctx: Context, ns_objects: list[Obj] | None, notes: list[str]) -> tuple[list[Obj], list[str]]:
+    """kube-system pods (read once: CNI detection and DNS pods), plus those of known CNI namespaces that
+    exist; and the namespaces actually read."""
+    scanned = ["kube-system"]
+    pods = _optional(lambda: ctx.pods("kube-system"), notes, "kube-system pods (CNI and DNS pods)") or []
+    present = {(n.get("metadata") or {}).get("name") for n in ns_objects or []}
+    for ns in CNI_NAMESPACES:
+        if ns in present:
+            scanned.append(ns)
+            pods = pods + (_optional(lambda ns=ns: ctx.pods(ns), notes, f"pods in {ns}") or [])
+    return pods, scanned
+
+
+def _dedupe(policies: list[Obj]) -> list[Obj]:
+    seen, out = set(), []
+    for p in policies:
+        key = (netpol.policy_namespace(p), netpol.policy_name(p))
+        if key not in seen:
+            seen.add(key)
+            out.append(p)
+    return out
+
+
+def _is_dns_pod(pod: Obj) -> bool:
+    meta = pod.get("metadata") or {}
+    return meta.get("namespace") == netpol.DNS_NAMESPACE and all(
+        (meta.get("labels") or {}).get(k) == v for k, v in netpol.DNS_POD_LABELS.items())
+
+
+def stable_labels(labels: dict[str, str] | None) -> dict[str, str]:
+    """Pod labels minus the per-pod/per-revision ones controllers add."""
+    return {k: v for k, v in (labels or {}).items() if k not in VOLATILE_LABELS}
+
+
+# -- side findings ------------------------------------------------------------
+
+def _pod_signals(pod: Obj) -> str:
+    meta = pod.get("metadata") or {}
+    images = [c.get("image", "") for c in (pod.get("spec") or {}).get("containers") or []]
+    return " ".join([meta.get("name", "")] + list((meta.get("labels") or {}).values()) + images).lower()
+
+
+def _is_flannel(pod: Obj) -> bool:
+    lbl = (pod.get("metadata") or {}).get("labels") or {}
+    name = (pod.get("metadata") or {}).get("name", "")
+    return "flannel" in (lbl.get("app"), lbl.get("k8s-app")) or name.startswith("kube-flannel")
+
+
+def detect_cni(pods: Iterable[Obj]) -> tuple[list[str], list[str]]:
+    """``(flannel pod names, policy-enforcing pod names)`` among system pods."""
+    flannel, enforcing = [], []
+    for pod in pods:
+        name = f"{pod['metadata'].get('namespace')}/{pod['metadata'].get('name')}"
+        signals = _pod_signals(pod)
+        if any(cni in signals for cni in ENFORCING_CNIS):
+            enforcing.append(name)
+        elif _is_flannel(pod):
+            flannel.append(name)
+    return flannel, enforcing
+
+
+def _not_enforced(ctx: Context, system_pods: list[Obj], scanned: list[str], server_policies: list[Obj],
+                  client_policies: list[Obj], client_ns: str | None) -> Finding | None:
+    if not (server_policies or client_policies):
+        return None
+    flannel, enforcing = detect_cni(system_pods)
+    if not flannel or enforcing:
+        return None
+    where = ", ".join(sorted({ctx.namespace} | ({client_ns} if client_ns and client_policies else set())))
+    names = sorted({netpol.policy_name(p) for p in list(server_policies) + list(client_policies)})
+    return finding(
+        "NP_NOT_ENFORCED",
+        f"NetworkPolicies exist in {where} but the CNI is flannel alone, which does not enforce them: "
+        "they have no effect on traffic",
+        [f"flannel pods: {', '.join(flannel[:3])}{' ...' if len(flannel) > 3 else ''}",
+         f"no pods of {', '.join(ENFORCING_CNIS[:6])} found in namespaces {', '.join(scanned)}",
+         f"policies: {', '.join(names)}",
+         "the verdicts below say what the policies would do if enforced; a denial here does not block traffic"],
+        "Install a policy engine next to flannel (Calico for policy, i.e. canal) or switch to a CNI that "
+        "enforces NetworkPolicy (Calico, Cilium); check with: kubectl get pods -n kube-system "
+        "| grep -iE 'cilium|calico|weave|antrea|kube-router'",
+    )
+
+
+# ``Kind`` as :meth:`Reader.policy_crds` prints it -> resource for ``kubectl get``.
+_CRD_RESOURCES = {
+    "CiliumNetworkPolicy": "ciliumnetworkpolicies.cilium.io",
+    "CiliumClusterwideNetworkPolicy": "ciliumclusterwidenetworkpolicies.cilium.io",
+    "Calico NetworkPolicy": "networkpolicies.crd.projectcalico.org",
+    "Calico GlobalNetworkPolicy": "globalnetworkpolicies.crd.projectcalico.org",
+    "AdminNetworkPolicy": "adminnetworkpolicies.policy.networking.k8s.io",
+    "BaselineAdminNetworkPolicy": "baselineadminnetworkpolicies.policy.networking.k8s.io",
+}
+
+
+def _crd_kind(entry: str) -> str:
+    """``Calico NetworkPolicy shop/deny`` -> ``Calico NetworkPolicy``; ``X (forbidden ...), may exist`` -> ``X``."""
+    for kind in sorted(_CRD_RESOURCES, key=len, reverse=True):
+        if entry.startswith(kind + " ") or entry == kind:
+            return kind
+    return entry.split(" (", 1)[0].rsplit(" ", 1)[0] if " " in entry else entry
+
+
+def _crd_finding(entries: list[str]) -> Finding:
+    kinds = _unique(_crd_kind(e) for e in entries)
+    shown = entries[:20] + ([f"... and {len(entries) - 20} more"] if len(entries) > 20 else [])
+    commands = [f"kubectl get {_CRD_RESOURCES.get(k, k)} -A" for k in kinds]
+    if any(k.startswith("Calico") for k in kinds):
+        commands.append("calicoctl get networkpolicy -A -o yaml; calicoctl get globalnetworkpolicy -o yaml")
+    return finding(
+        "NP_CRD_POLICIES_UNMODELED",
+        f"CNI-specific policies apply here ({', '.join(kinds)}) that this evaluator does not model: "
+        "an 'allowed' verdict may be wrong",
+        [*shown,
+         "only networking.k8s.io/v1 NetworkPolicy is evaluated; AdminNetworkPolicy and Calico/Cilium "
+         "cluster-wide policies are evaluated before (or beside) it and can deny what it allows"],
+        "Read them: " + "; ".join(commands)
+        + " (Cilium: hubble observe --verdict DROPPED names the policy that drops)",
+    )
+
+
+def _selects_nothing(ctx: Context, server_policies: list[Obj], client_policies: list[Obj],
+                     client_ns: str | None, notes: list[str]) -> list[Finding]:
+    out = []
+    groups = [(ctx.namespace, server_policies)]
+    if client_ns and client_ns != ctx.namespace:
+        groups.append((client_ns, client_policies))
+    for ns, policies in groups:
+        if not policies:
+            continue
+        pods = _optional(lambda ns=ns: ctx.pods(ns), notes, f"pods in {ns}")
+        if pods is None:
+            continue
+        for policy in netpol.policies_selecting_nothing(policies, pods):
+            name = netpol.policy_name(policy)
+            selector = (policy.get("spec") or {}).get("podSelector") or {}
+            evidence = [netpol.describe_policy(policy), f"{len(pods)} pod(s) in {ns}, none matches"]
+            for key, want in sorted((selector.get("matchLabels") or {}).items()):
+                have = sorted({(p["metadata"].get("labels") or {}).get(key) for p in pods} - {None})
+                evidence.append(f"label {key}: policy wants {want!r}, pods have "
+                                f"{', '.join(map(repr, have)) if have else 'no such label'}")
+            out.append(finding(
+                "NP_SELECTS_NOTHING",
+                f"NetworkPolicy {ns}/{name} selects no pod (podSelector "
+                f"{netpol.describe_selector(selector)}): it protects nothing",
+                evidence,
+                f"Fix the podSelector (typo? labels of the wrong namespace?): kubectl -n {ns} describe networkpolicy "
+                f"{name}; kubectl -n {ns} get pods --show-labels",
+            ))
+    return out
+
+
+def _host_network(servers: list[Obj], client: Endpoint) -> list[Finding]:
+    evidence = [f"server pod {p['metadata'].get('namespace')}/{p['metadata']['name']} uses hostNetwork "
+                f"(IP {pod_ip(p) or '?'} is the node's): policies selecting it are not applied by most CNIs"
+                for p in servers if (p.get("spec") or {}).get("hostNetwork")]
+    if client.host_network:
+        evidence.append(f"client {client.name} uses hostNetwork: its traffic comes from the node IP "
+                        f"{client.ip or '?'}, so podSelector/namespaceSelector peers do not match it; "
+                        "only an ipBlock with the node IPs does")
+    if not evidence:
+        return []
+    return [finding(
+        "NP_HOST_NETWORK_PEER",
+        "hostNetwork pods take part: NetworkPolicy treats their traffic as node traffic",
+        evidence + [netpol.HOST_NETWORK_NOTE],
+        "Prefer hostNetwork: false for application pods; to admit a hostNetwork client, allow the node "
+        "IPs with an ipBlock",
+    )]
+
+
+def _source_notes(svc: Obj, client: Endpoint) -> list[str]:
+    if client.kind != "external":
+        return []
+    spec = svc.get("spec") or {}
+    svc_type = spec.get("type", "ClusterIP")
+    if svc_type not in ("NodePort", "LoadBalancer"):
+        return [f"the Service is {svc_type}: not reachable from outside the cluster at all"]
+    if spec.get("externalTrafficPolicy", "Cluster") != "Local":
+        return [f"{svc_type} with externalTrafficPolicy Cluster: kube-proxy SNATs the source to a node IP, so "
+                "policies see a node address, not the client's; externalTrafficPolicy: Local keeps the client IP"]
+    return [f"{svc_type} with externalTrafficPolicy Local: the client IP is preserved (unless an "
+            "external load balancer proxies it)"]
+
+
+# -- the verdict --------------------------------------------------------------
+
+def _unique(items: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(items))
+
+
+def _direction_findings(ctx: Context, svc: Obj, client: Endpoint, direction: str, evals: list[_Eval],
+                        demote: bool, extra: list[str]) -> list[Finding]:
+    denied = [e for e in evals if not e.decision.allowed]
+    allowed = [e for e in evals if e.decision.allowed]
+    out = []
+    if denied:
+        pods_total = len({e.pod["metadata"]["name"] for e in evals})
+        out.append(_denied_finding(ctx, svc, client, direction, denied, pods_total, demote, extra))
+    if allowed:
+        out.append(_allowed_finding(ctx, client, direction, allowed, extra if not denied else []))
+    return out
+
+
+def _miss_line(m: netpol.RuleMiss) -> str:
+    return f"{m.rule.policy} {m.rule.text} -- does not admit: {m.detail}"
+
+
+def _rule_line(r: netpol.RuleRef) -> str:
+    return f"{r.policy} {r.text}"
+
+
+def _port_hint(e: _Eval) -> list[str]:
+    # The most common port mistake: the policy lists the Service port, but it sees the targetPort.
+    if e.service_port == e.port:
+        return []
+    hits = [m.rule.label for m in e.decision.misses if m.why == "port"
+            and re.search(rf"(?<![\d-]){e.service_port}/", m.rule.text)]
+    return [f"{label} lists {e.service_port}, the Service port; policies see the pod's targetPort {e.port} "
+            "(after DNAT)" for label in hits]
+
+
+def _denied_finding(ctx: Context, svc: Obj, client: Endpoint, direction: str, denied: list[_Eval],
+                    pods_total: int, demote: bool, extra: list[str]) -> Finding:
+    isolating = _unique(n for e in denied for n in e.decision.isolated_by)
+    policy_ns = ctx.namespace if direction == netpol.INGRESS else client.namespace
+    ports = _unique(f"{e.port}/{e.protocol}" for e in denied)
+    evidence = [f"{e.where}: {e.decision.reason}" for e in denied]
+    explained: set[str] = set()  # one explanation per rule: pods differ only in name
+    for e in denied:
+        for m in e.decision.misses:
+            if m.rule.label not in explained:
+                explained.add(m.rule.label)
+                evidence.append(_miss_line(m))
+        evidence += _port_hint(e)
+        evidence += list(e.decision.notes)
+    evidence = _unique(evidence + extra)
+    pods = len({e.pod["metadata"]["name"] for e in denied})
+    if direction == netpol.INGRESS:
+        code = "NP_INGRESS_DENIED"
+        message = (f"Ingress to {pods}/{pods_total} pod(s) of Service {ctx.namespace}/{ctx.name} "
+                   f"on {', '.join(ports)} is denied for {client.name}: isolated by {', '.join(isolating)} "
+                   f"(ns {policy_ns}), no rule admits it")
+        fix = _ingress_fix(ctx, svc, client, denied, isolating)
+    else:
+        code = "NP_EGRESS_DENIED"
+        message = (f"Egress from {client.name} to the pods of Service {ctx.namespace}/{ctx.name} on "
+                   f"{', '.join(ports)} is denied: isolated by {', '.join(isolating)} (ns {policy_ns}), "
+                   "no rule allows it")
+        fix = _egress_fix(ctx, svc, client, denied, isolating)
+    if demote:
+        message = "not enforced by the CNI, but would be: " + message
+    return finding(code, message, evidence, fix, severity=Severity.WARNING if demote else None)
+
+
+def _allowed_finding(ctx: Context, client: Endpoint, direction: str, allowed: list[_Eval],
+                     extra: list[str]) -> Finding:
+    rules = _unique(r.label for e in allowed for r in e.decision.allowed_by)
+    isolated = [e for e in allowed if e.decision.isolated_by]
+    subject = f"the pods of Service {ctx.namespace}/{ctx.name}" if direction == netpol.INGRESS else client.name
+    if not isolated:
+        ns = ctx.namespace if direction == netpol.INGRESS else client.namespace
+        message = (f"{direction.capitalize()}: no NetworkPolicy in namespace {ns} selects {subject}: "
+                   f"not isolated, {client.name if direction == netpol.INGRESS else 'its traffic'} is allowed")
+    else:
+        message = f"{direction.capitalize()} from {client.name} allowed by {', '.join(rules)}"
+        if len(isolated) < len(allowed):
+            message += " (some pods are not isolated)"
+    open_ = [e for e in allowed if not e.decision.isolated_by]
+    evidence = [f"{e.where}: {e.decision.reason}" for e in isolated]
+    if open_:
+        d = open_[0].decision
+        whom = "the pods" if direction == netpol.INGRESS else d.subject
+        ns = ctx.namespace if direction == netpol.INGRESS else client.namespace
+        evidence.append(f"not isolated for {direction}: no NetworkPolicy in namespace {ns} selects {whom} with "
+                        f"policyType {direction.capitalize()}: {', '.join(e.where for e in open_)}")
+    evidence += [_rule_line(r) for e in allowed for r in e.decision.allowed_by]
+    evidence += [n for e in allowed for n in e.decision.notes]
+    return finding("NP_ALLOWED", message, _unique(evidence + extra))
+
+
+def _dns_findings(client: Endpoint, dns: dict[str, Decision], system_pods: list[Obj],
+                  demote: bool) -> list[Finding]:
+    blocked = [p for p in ("UDP", "TCP") if not dns[p].allowed]
+    node_local = any((p["metadata"].get("labels") or {}).get(NODE_LOCAL_DNS_LABEL[0]) == NODE_LOCAL_DNS_LABEL[1]
+                     for p in system_pods)
+    evidence = []
+    for proto in ("UDP", "TCP"):
+        d = dns[proto]
+        verdict = "allowed" if d.allowed else "BLOCKED"
+        evidence.append(f"DNS 53/{proto} from {client.name} to {d.remote}: {verdict}: {d.reason}")
+        evidence += [_miss_line(m) for m in d.misses] if not d.allowed else [_rule_line(r) for r in d.allowed_by]
+        evidence += list(d.notes)
+    if node_local:
+        evidence.append("NodeLocal DNSCache runs (k8s-app=node-local-dns): pods may send DNS to a link-local "
+                        "address on their node (169.254.20.10 by default); egress must allow that ipBlock too")
+    evidence = _unique(evidence)
+    if not blocked:
+        # Allowed DNS is only worth a finding when the client is egress-isolated at all.
+        if dns["UDP"].isolated_by:
+            return [finding("NP_ALLOWED", f"DNS egress from {client.name} allowed by "
+                            + ", ".join(_unique(r.label for p in ("UDP", "TCP") for r in dns[p].allowed_by)),
+                            evidence)]
+        return []
+    isolating = _unique(n for p in blocked for n in dns[p].isolated_by)
+    if blocked == ["TCP"]:
+        message = (f"Egress policy {', '.join(isolating)} (ns {client.namespace}) blocks DNS over TCP 53 for "
+                   f"{client.name} (UDP allowed): truncated answers (large records, many pod IPs) fail")
+        severity = Severity.WARNING
+    else:
+        both = " and TCP" if "TCP" in blocked else " (TCP allowed)"
+        message = (f"Egress policy {', '.join(isolating)} (ns {client.namespace}) blocks DNS over UDP{both} 53 "
+                   f"for {client.name}: the Service name does not resolve")
+        severity = None
+    if demote:
+        message = "not enforced by the CNI, but would be: " + message
+        severity = Severity.WARNING
+    rule = yaml.safe_dump([netpol.dns_egress_rule()], sort_keys=False, default_flow_style=False)
+    fix = (f"Add this rule under spec.egress of {' or '.join(isolating)} "
+           f"(kubectl -n {client.namespace} edit networkpolicy {isolating[0]}):\n{rule}"
+           + "".join(f"Inspect: kubectl -n {client.namespace} describe networkpolicy {n}\n" for n in isolating))
+    return [finding("NP_DNS_EGRESS_BLOCKED", message, evidence, fix.rstrip(), severity=severity)]
+
+
+# -- fixes --------------------------------------------------------------------
+
+def _dns_name(text: str) -> str:
+    return re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-")[:40].strip("-") or "client"
+
+
+def _client_short(client: Endpoint) -> str:
+    if client.kind == "external":
+        return "external"
+    if client.kind == "namespace":
+        return f"ns-{client.namespace}"
+    labels = stable_labels(dict(client.labels))
+    return labels.get("app.kubernetes.io/name") or labels.get("app") or client.name.split("/")[-1]
+
+
+def _policy_yaml(name: str, namespace: str, pod_selector: dict, direction: str, rule: dict) -> str:
+    doc = {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"podSelector": pod_selector, "policyTypes": [direction.capitalize()], direction: [rule]},
+    }
+    return yaml.safe_dump(doc, sort_keys=False, default_flow_style=False)
+
+
+def _ports(evals: list[_Eval]) -> list[tuple[int, str]]:
+    return list(dict.fromkeys((e.port, e.protocol) for e in evals))
+
+
+def _ingress_fix(ctx: Context, svc: Obj, client: Endpoint, denied: list[_Eval], isolating: list[str]) -> str:
+    selector = dict((svc.get("spec") or {}).get("selector") or {})
+    peer_source = client
+    if client.kind == "pod":
+        peer_source = Endpoint(kind="pod", namespace=client.namespace, labels=stable_labels(dict(client.labels)),
+                               ip=client.ip, name=client.name)
+    rule = netpol.rule_for(netpol.INGRESS, [netpol.peer_for(peer_source, ctx.namespace)], _ports(denied))
+    name = _dns_name(f"allow-{_client_short(client)}-to-{ctx.name}")
+    lines = [f"Admit {client.name} with a policy that selects the Service's pods (policies add up; this "
+             "opens only these ports from this client):",
+             "kubectl apply -f - <<'EOF'",
+             _policy_yaml(name, ctx.namespace, {"matchLabels": selector}, netpol.INGRESS, rule).rstrip(),
+             "EOF"]
+    if client.kind == "external" and not client.ip:
+        lines.append("Narrow the ipBlock 0.0.0.0/0 to the client's CIDR (as the pod sees it after any SNAT).")
+    if client.kind == "pod" and not stable_labels(dict(client.labels)):
+        lines.append("The client pod has no stable labels, so the rule admits every pod of its namespace; "
+                     "label the client and select that label instead.")
+    lines += [f"Inspect: kubectl -n {ctx.namespace} describe networkpolicy {n}" for n in isolating]
+    return "\n".join(lines)
+
+
+def _egress_fix(ctx: Context, svc: Obj, client: Endpoint, denied: list[_Eval], isolating: list[str]) -> str:
+    selector = dict((svc.get("spec") or {}).get("selector") or {})
+    target = Endpoint(kind="pod", namespace=ctx.namespace, labels=selector, name=f"service {ctx.name} pods")
+    rule = netpol.rule_for(netpol.EGRESS, [netpol.peer_for(target, client.namespace)], _ports(denied))
+    labels = stable_labels(dict(client.labels))
+    pod_selector = {"matchLabels": labels} if labels else {}
+    name = _dns_name(f"allow-{_client_short(client)}-to-{ctx.name}")
+    lines = [f"Let {client.name} out to the Service's pods (the targetPort, not the Service port):",
+             "kubectl apply -f - <<'EOF'",
+             _policy_yaml(name, client.namespace or "", pod_selector, netpol.EGRESS, rule).rstrip(),
+             "EOF",
+             f"Or add the rule under spec.egress of {' or '.join(isolating)}. A new Egress policy isolates every "
+             "pod it selects that was not isolated before."]
+    lines += [f"Inspect: kubectl -n {client.namespace} describe networkpolicy {n}" for n in isolating]
+    return "\n".join(lines)
+
+
+# -- summary ------------------------------------------------------------------
+
+def _summary(client: Endpoint, ingress: list[_Eval], egress: list[_Eval], dns: dict[str, Decision] | None,
+             demote: bool) -> str:
+    parts = []
+    for direction, evals in ((netpol.INGRESS, ingress), (netpol.EGRESS, egress)):
+        if not evals:
+            continue
+        denied = [e for e in evals if not e.decision.allowed]
+        if denied:
+            names = _unique(n for e in denied for n in e.decision.isolated_by)
+            parts.append(f"{direction} denied by {', '.join(names)} ({len(denied)}/{len(evals)} pod-ports)")
+        elif any(e.decision.isolated_by for e in evals):
+            parts.append(f"{direction} allowed by "
+                         + ", ".join(_unique(r.label for e in evals for r in e.decision.allowed_by[:1])))
+        else:
+            parts.append(f"{direction} not isolated")
+    if dns:
+        blocked = [p for p in ("UDP", "TCP") if not dns[p].allowed]
+        if blocked:
+            parts.append(f"DNS {'+'.join(blocked)} 53 blocked")
+    text = f"{client.name}: " + "; ".join(parts)
+    return text + (" (policies not enforced by the CNI)" if demote else "")
