@@ -12,6 +12,7 @@ from typing import Optional
 import typer
 
 from kubectl_netdoctor import __version__
+from kubectl_netdoctor.defaults import DEFAULT_PROBE_IMAGE
 from kubectl_netdoctor.errors import EXIT_CANNOT_DIAGNOSE, EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, NetdoctorError, UsageError
 
 app = typer.Typer(
@@ -77,6 +78,8 @@ def svc(
     port: Optional[str] = typer.Option(None, "--port", help="Only this Service port (name or number)."),
     read_only: bool = typer.Option(False, "--read-only", help="Create nothing in the cluster: no probe pods, no ephemeral containers."),
     snapshot: Optional[str] = typer.Option(None, "--snapshot", help="Diagnose offline from a snapshot file or directory."),
+    probe_image: str = typer.Option(DEFAULT_PROBE_IMAGE, "--probe-image", help="Image of the probe pod / ephemeral container (needs sh, nc, wget, nslookup)."),
+    http_path: str = typer.Option("/", "--http-path", help="Path of the L7 HTTP GET."),
     timeout: float = TimeoutOpt,
 ) -> None:
     """Diagnose why Service NAME is unreachable."""
@@ -88,7 +91,7 @@ def svc(
         _fail(UsageError("--from-pod, --from-namespace and --external exclude each other"))
     try:
         report = _diagnose(name, namespace, context, kubeconfig, from_pod, from_namespace, external, port,
-                           read_only, snapshot, timeout)
+                           read_only, snapshot, timeout, probe_image, http_path, progress=output == "text")
     except NetdoctorError as err:
         _fail(err)
     get_renderer(output)(report, sys.stdout)
@@ -99,7 +102,7 @@ def svc(
 
 
 def _diagnose(name, namespace, context, kubeconfig, from_pod, from_namespace, external, port, read_only,
-              snapshot, timeout):
+              snapshot, timeout, probe_image, http_path, progress=False):
     from kubectl_netdoctor.checks.base import Client, Context, Options
     from kubectl_netdoctor.diagnose import diagnose
 
@@ -115,9 +118,14 @@ def _diagnose(name, namespace, context, kubeconfig, from_pod, from_namespace, ex
         client = Client("external")
     else:
         client = Client("namespace", from_namespace or namespace)
-    ctx = Context(reader, namespace, name, client, Options(port=port, read_only=read_only, timeout=timeout))
+    ctx = Context(reader, namespace, name, client,
+                  Options(port=port, read_only=read_only, http_path=http_path, timeout=timeout))
     if not snapshot:
-        ctx.probe_skip_reason = "live probes are not implemented yet"
+        from kubectl_netdoctor.cluster.probe import collect_live
+
+        ctx.live, reason = collect_live(ctx, reader, image=probe_image, read_only=read_only, http_path=http_path,
+                                        progress=progress and sys.stderr.isatty())
+        ctx.probe_skip_reason = reason or "no live probe ran"
     return diagnose(ctx)
 
 
@@ -155,11 +163,19 @@ def _root(version: bool = typer.Option(False, "--version", callback=_version, is
 
 
 def main() -> None:
+    import os
+
     try:
         app()
     except KeyboardInterrupt:
-        typer.echo("interrupted", err=True)
+        typer.echo("interrupted (probe objects were deleted)", err=True)
         sys.exit(130)
+    except Exception as err:  # noqa: BLE001 - a bug must still end in one line and a documented code
+        if os.environ.get("NETDOCTOR_DEBUG"):
+            raise
+        typer.echo(f"error: internal error: {type(err).__name__}: {err} (set NETDOCTOR_DEBUG=1 for the traceback)",
+                   err=True)
+        sys.exit(EXIT_CANNOT_DIAGNOSE)
 
 
 if __name__ == "__main__":

@@ -2,8 +2,9 @@
 
 A check module exposes ``STEP_ID``, ``TITLE`` and ``run(ctx) -> StepResult``.
 It reads cluster objects only through :class:`Context` (memoised, so steps share
-fetches), never prints, never exits. Live probing goes through ``ctx.prober``,
-which is None when probes cannot run; ``ctx.probe_skip_reason`` says why.
+fetches), never prints, never exits. Live evidence is gathered before the walk
+(:mod:`kubectl_netdoctor.live`) and read from ``ctx.live``, which is None when no
+probe could run; ``ctx.probe_skip_reason`` then says why.
 """
 
 from __future__ import annotations
@@ -53,7 +54,8 @@ class Context:
     name: str
     client: Client
     options: Options = field(default_factory=Options)
-    prober: Any = None
+    live: Any = None
+    """:class:`kubectl_netdoctor.live.LiveEvidence`, or None without probes."""
     probe_skip_reason: str = "live probes are not run against a snapshot"
     results: dict[str, StepResult] = field(default_factory=dict)
     _memo: dict[tuple, Any] = field(default_factory=dict, repr=False)
@@ -114,7 +116,13 @@ class Context:
                          field_selector=f"involvedObject.name={meta['name']}")
 
     def captures(self) -> dict[str, dict[str, str]]:
-        return self._once(("captures",), self.reader.node_captures)
+        """Node rule dumps: saved ones from the reader, plus those the live probes fetched."""
+        def merged() -> dict[str, dict[str, str]]:
+            out = {node: dict(c) for node, c in self.reader.node_captures().items()}
+            for node, c in (self.live.captures if self.live else {}).items():
+                out.setdefault(node, {}).update(c)
+            return out
+        return self._once(("captures",), merged)
 
     def policy_crds(self) -> list[str]:
         """CNI-specific policies (``Kind ns/name``) in the Service's or the client's namespace, or cluster-wide."""

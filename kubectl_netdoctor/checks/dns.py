@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kubectl_netdoctor import dnsnames, objects
+from kubectl_netdoctor import dnsnames, live, objects
 from kubectl_netdoctor.checks.base import Context, conclude, finding, skipped
 from kubectl_netdoctor.model import Finding, Severity, StepResult
 
@@ -127,6 +127,99 @@ def run(ctx: Context) -> StepResult:
     answer = {"ExternalName": f"CNAME {(svc.get('spec') or {}).get('externalName')}",
               "Headless": "A records of the ready pods"}.get(kind, f"A {(svc.get('spec') or {}).get('clusterIP')}")
     summary = f"{ctx.name}.{ctx.namespace}.svc.{domain} should answer {answer}"
-    if ctx.prober is None:
+    if ctx.live is None:
         return conclude(STEP_ID, TITLE, found, summary, unverified=ctx.probe_skip_reason)
-    return ctx.prober.dns_step(ctx, STEP_ID, TITLE, found, summary, lines)
+    live_found, probes, verified = live_resolution(ctx, svc, domain)
+    found += live_found
+    return conclude(STEP_ID, TITLE, found, summary, probes,
+                    unverified=None if verified else ctx.live.skipped.get("dns", "no DNS probe ran"))
+
+
+def expected_answers(ctx: Context, svc: dict) -> set[str]:
+    kind = objects.service_kind(svc)
+    if kind == "Headless":
+        return {a.ip for a in objects.slice_addresses(ctx.endpoint_slices(), (ctx.service_ports() or [{}])[0].get("name", ""),
+                                                     (ctx.service_ports() or [{}])[0].get("protocol", "TCP")) if a.ready}
+    spec = svc.get("spec") or {}
+    return set(spec.get("clusterIPs") or [spec.get("clusterIP")]) - {None, "None"}
+
+
+def live_resolution(ctx: Context, svc: dict, domain: str):
+    """Interpret the in-pod lookups (the client's real path) and the direct CoreDNS queries."""
+    ev = ctx.live
+    probes = [live.dns_probe_result(r, f"in {ev.probe}") for r in ev.lookups.values()]
+    probes += [live.dns_probe_result(r, f"direct to CoreDNS pod {r.server}") for r in ev.direct_dns.values()]
+    if not ev.lookups:
+        return [], probes, False
+    resolver = (dnsnames.ResolverConfig(ev.resolv.search, ev.resolv.ndots) if ev.resolv
+                else dnsnames.pod_resolver(ctx.client.namespace or ctx.namespace, domain))
+    names = dnsnames.service_names(ctx.name, ctx.namespace, domain)
+    fqdn = names["fqdn"]
+    kube = ev.lookups.get(f"kubernetes.default.svc.{domain}.")
+    direct = ev.direct_dns.get(fqdn + ".")
+    found = []
+
+    def resolved(name: str):
+        """What the client's resolver returns for ``name``: the first expansion that answers."""
+        tried = []
+        for q in dnsnames.queries(name, resolver):
+            r = ev.lookups.get(q)
+            if r is None:
+                continue
+            tried.append(r)
+            if r.ok:
+                return r, tried
+            if r.outcome in ("timeout", "servfail", "refused"):
+                return r, tried  # glibc stops the search on a server failure
+        return None, tried
+
+    fq, fq_tried = resolved(fqdn)
+    if kube is not None and not kube.ok and (fq is None or not fq.ok):
+        via = (f"; straight to CoreDNS ({direct.server}) the name {direct.outcome}" if direct else "")
+        found.append(finding(
+            "DNS_CLUSTER_DNS_BROKEN",
+            f"kubernetes.default does not resolve from the client ({kube.outcome}): cluster DNS itself is broken "
+            f"for this client, not just this name{via}",
+            [f"nslookup kubernetes.default.svc.{domain}: {kube.outcome} {kube.detail}".rstrip(),
+             f"resolv.conf: nameserver {' '.join(ev.resolv.nameservers) if ev.resolv else '?'}"]
+            + ([f"direct query to CoreDNS pod {direct.server}: {direct.outcome} in {direct.latency_ms} ms"] if direct else []),
+            "if CoreDNS answers directly, an egress NetworkPolicy or kube-proxy blocks UDP/TCP 53 to kube-dns "
+            "(see the netpol and proxy steps); else kubectl -n kube-system logs -l k8s-app=kube-dns",
+        ))
+        return found, probes, True
+    if fq is None or not fq.ok:
+        last = fq_tried[-1] if fq_tried else None
+        found.append(finding(
+            "DNS_NAME_UNRESOLVED",
+            f"{fqdn} does not resolve ({last.outcome if last else 'not asked'}) although kubernetes.default does",
+            [f"nslookup {r.name}: {r.outcome} {r.detail}".rstrip() for r in fq_tried]
+            + ([f"direct query to CoreDNS: {direct.outcome}"] if direct else []),
+            f"check the name and namespace: kubectl get svc -A --field-selector metadata.name={ctx.name}",
+        ))
+        return found, probes, True
+    want = expected_answers(ctx, svc)
+    if want and objects.service_kind(svc) != "ExternalName" and not set(fq.addresses) & want:
+        found.append(finding(
+            "DNS_WRONG_ANSWER", f"{fqdn} resolves to {', '.join(fq.addresses)}, expected {', '.join(sorted(want))}",
+            [f"nslookup {fq.name}: {', '.join(fq.addresses)} (server {fq.server})"],
+            "CoreDNS may serve stale data: kubectl -n kube-system rollout restart deploy coredns",
+        ))
+    same_ns = (ctx.client.namespace or ctx.namespace) == ctx.namespace
+    for label in ("short", "namespaced"):
+        r, tried = resolved(names[label])
+        if (r is None or not r.ok) and (label == "namespaced" or same_ns):
+            found.append(finding(
+                "DNS_NAME_UNRESOLVED", f"the {label} name {names[label]!r} does not resolve from the client, "
+                f"though the FQDN does: its search path is unusual",
+                [f"search {' '.join(resolver.search)} ndots:{resolver.ndots}"]
+                + [f"nslookup {t.name}: {t.outcome}" for t in tried],
+                f"use the FQDN {fqdn}, or fix the pod's dnsConfig searches",
+            ))
+    slow = [r for r in [fq, kube] if r and r.latency_ms and r.latency_ms > 1000]
+    if slow:
+        found.append(finding(
+            "DNS_SLOW", f"DNS answers take {max(r.latency_ms for r in slow):g} ms",
+            [f"{r.name}: {r.latency_ms} ms" for r in slow],
+            "check CoreDNS load and upstream (kubectl -n kube-system top pods -l k8s-app=kube-dns); "
+            "ndots:5 multiplies lookups of external names"))
+    return found, probes, True

@@ -40,10 +40,33 @@ def collect(reader: LiveReader, namespaces: list[str] | None) -> list[Obj]:
         if key not in seen:
             seen.add(key)
             unique.append(o)
-    for node, captures in sorted(reader.node_captures().items()):
+    for node, captures in sorted(node_rule_captures(reader, objs).items()):
         unique.append({"apiVersion": "netdoctor/v1", "kind": CAPTURE_KIND, "metadata": {"name": node},
                        "data": captures})
     return unique
+
+
+def node_rule_captures(reader: LiveReader, objs: list[Obj]) -> dict[str, dict[str, str]]:
+    """Each node's kube-proxy rules, by exec into its Ready kube-proxy pod (skipped if exec is forbidden)."""
+    from kubectl_netdoctor import objects
+    from kubectl_netdoctor.cluster import noderules
+    from kubectl_netdoctor.cluster.probe import Executor, run_parallel
+    from kubectl_netdoctor.errors import Forbidden
+
+    configmap = next((o for o in objs if o.get("kind") == "ConfigMap" and o["metadata"]["name"] == "kube-proxy"), None)
+    mode = noderules.proxy_mode(configmap)
+    pods = [o for o in objs if o.get("kind") == "Pod" and o["metadata"].get("namespace") == "kube-system"
+            and (o["metadata"].get("labels") or {}).get("k8s-app") == "kube-proxy" and objects.pod_ready(o)]
+    executor = Executor(reader)
+    tasks = {objects.pod_node(p) or p["metadata"]["name"]: (lambda p=p: noderules.capture_from_pod(executor, p, mode))
+             for p in pods}
+    out = {}
+    for node, result in run_parallel(tasks).items():
+        if isinstance(result, Forbidden):
+            break
+        if not isinstance(result, Exception) and result[0]:
+            out[node] = result[0]
+    return out
 
 
 def write_snapshot(reader: LiveReader, namespaces: list[str] | None, path: str) -> int:

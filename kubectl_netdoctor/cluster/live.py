@@ -73,7 +73,7 @@ class LiveReader:
         try:
             resp = self.api.call_api(
                 path, method, query_params=query or [], header_params={"Accept": "application/json"},
-                auth_settings=["BearerToken"], _preload_content=False,
+                auth_settings=["BearerToken"], _preload_content=False, _return_http_data_only=True,
                 _request_timeout=(self.timeout, self.timeout),
             )
             return json.loads(resp.data)
@@ -85,13 +85,12 @@ class LiveReader:
             if err.status == 401:
                 raise ClusterError(f"unauthorized: the API server rejected the credentials of {self.source}") from None
             raise ClusterError(f"API error {err.status} {err.reason} on {verb} {resource}") from None
-        except (urllib3.exceptions.ConnectTimeoutError, urllib3.exceptions.ReadTimeoutError) as err:
-            raise ApiTimeout(f"API server {self.host} timed out after {self.timeout:g}s ({verb} {resource})") from None
-        except urllib3.exceptions.MaxRetryError as err:
-            if isinstance(err.reason, (urllib3.exceptions.ConnectTimeoutError, urllib3.exceptions.ReadTimeoutError)):
-                raise ApiTimeout(f"API server {self.host} timed out after {self.timeout:g}s ({verb} {resource})") from None
-            raise ApiUnreachable(f"cannot reach the API server {self.host}: {_root_cause(err)}") from None
         except (urllib3.exceptions.HTTPError, OSError) as err:
+            cause = err.reason if isinstance(err, urllib3.exceptions.MaxRetryError) else err
+            # urllib3's NewConnectionError (refused, no route) subclasses ConnectTimeoutError: test it first.
+            if isinstance(cause, (urllib3.exceptions.TimeoutError, TimeoutError)) and \
+                    not isinstance(cause, urllib3.exceptions.NewConnectionError):
+                raise ApiTimeout(f"API server {self.host} timed out after {self.timeout:g}s ({verb} {resource})") from None
             raise ApiUnreachable(f"cannot reach the API server {self.host}: {_root_cause(err)}") from None
 
     # -- Reader -----------------------------------------------------------------

@@ -1,0 +1,28 @@
+# The two set-up commands of the README: `make demo` and `make check`.
+PYTHON ?= python3
+
+.PHONY: install demo test e2e check cluster-up cluster-down
+
+install:
+	$(PYTHON) -m pip install -q -e '.[test]'
+
+# Offline demo on the bundled snapshots of broken Services (no cluster needed).
+demo:
+	./examples/demo
+
+# Unit, parser, golden and CLI tests: no cluster, a few seconds.
+test:
+	$(PYTHON) -m pytest -m "not e2e" -q
+
+# The real cluster from source (e2e/cluster/up) and the e2e suite against it.
+e2e:
+	$(PYTHON) -m pytest -m e2e -v
+
+# What CI runs: everything.
+check: test e2e
+
+cluster-up:
+	e2e/cluster/up
+
+cluster-down:
+	e2e/cluster/down

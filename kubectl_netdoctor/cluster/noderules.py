@@ -1,0 +1,155 @@
+"""Getting a node's kube-proxy rules: by exec into its kube-proxy pod, or locally when we run on it.
+
+Locally, python-iptables (libiptc) is only trusted on the legacy backend: it cannot
+see nf_tables rules, so on an nf_tables node (most current distributions) a
+"chain missing" from it would be a lie. We detect the backend and read with the
+matching ``iptables-save``; python-iptables is the fallback when that binary is absent.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+from typing import Any
+
+import yaml
+
+# kube-proxy mode -> (capture key, command printing the rules)
+RULE_COMMANDS = {
+    "iptables": ("iptables-save", ["iptables-save"]),
+    "ipvs": ("ipvsadm", ["ipvsadm", "-Ln"]),
+    "nftables": ("nft", ["nft", "-j", "list", "table", "ip", "kube-proxy"]),
+}
+CONNTRACK_FILES = ["/proc/sys/net/netfilter/nf_conntrack_count", "/proc/sys/net/netfilter/nf_conntrack_max"]
+
+
+def proxy_mode(configmap: dict | None) -> str:
+    """kube-proxy's mode from its ConfigMap (kubeadm's ``config.conf``); empty means iptables on Linux."""
+    text = ((configmap or {}).get("data") or {}).get("config.conf", "")
+    try:
+        return (yaml.safe_load(text) or {}).get("mode") or "iptables"
+    except yaml.YAMLError:
+        return "iptables"
+
+
+def parse_conntrack(text: str) -> tuple[int, int] | None:
+    numbers = [int(x) for x in text.split() if x.isdigit()]
+    return (numbers[0], numbers[1]) if len(numbers) == 2 else None
+
+
+def capture_from_pod(executor: Any, pod: dict, mode: str) -> tuple[dict[str, str], tuple[int, int] | None, str]:
+    """Exec the rule dump and the conntrack counters in a (hostNetwork) kube-proxy pod."""
+    ns, name = pod["metadata"]["namespace"], pod["metadata"]["name"]
+    key, command = RULE_COMMANDS.get(mode, RULE_COMMANDS["iptables"])
+    res = executor.exec(ns, name, command, timeout=30)
+    captures, error = {}, ""
+    if res.rc == 0 and res.stdout.strip():
+        captures[key] = res.stdout
+    else:
+        error = f"{' '.join(command)} in {ns}/{name}: {res.error or res.stderr.strip()[:200] or f'exit {res.rc}'}"
+    ct = executor.exec(ns, name, ["cat", *CONNTRACK_FILES], timeout=10)
+    return captures, (parse_conntrack(ct.stdout) if ct.rc == 0 else None), error
+
+
+# -- on the node itself ------------------------------------------------------------
+
+def is_local_address(ip: str) -> bool:
+    """True when this machine owns ``ip`` (binding to it only works for local addresses)."""
+    family = socket.AF_INET6 if ":" in ip else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_DGRAM) as s:
+            s.bind((ip, 0))
+        return True
+    except OSError:
+        return False
+
+
+def iptables_backend() -> str | None:
+    """``nf_tables`` or ``legacy``, from ``iptables -V`` (``iptables v1.8.9 (nf_tables)``)."""
+    if not shutil.which("iptables"):
+        return None
+    try:
+        out = subprocess.run(["iptables", "-V"], capture_output=True, text=True, timeout=5).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if "nf_tables" in out:
+        return "nf_tables"
+    return "legacy" if "legacy" in out or "v1." in out else None
+
+
+def _run(command: list[str]) -> str | None:
+    if not shutil.which(command[0]):
+        return None
+    try:
+        res = subprocess.run(command, capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return res.stdout if res.returncode == 0 and res.stdout.strip() else None
+
+
+def _iptc_nat_chains() -> str | None:
+    """Legacy backend without iptables-save: python-iptables, rendered as ``iptables-save`` chain headers
+    and rules, so the same parser reads it."""
+    try:
+        import iptc  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    lines = ["*nat"]
+    table = iptc.Table(iptc.Table.NAT)
+    table.refresh()
+    for chain in table.chains:
+        lines.append(f":{chain.name} {chain.get_policy().name if chain.is_builtin() else '-'} [0:0]")
+    for chain in table.chains:
+        for rule in chain.rules:
+            parts = [f"-A {chain.name}"]
+            if rule.dst and rule.dst != "0.0.0.0/0.0.0.0":
+                parts.append(f"-d {rule.dst.split('/')[0]}/32")
+            if rule.protocol and rule.protocol != "ip":
+                parts.append(f"-p {rule.protocol}")
+            for match in rule.matches:
+                if match.name == "comment":
+                    parts.append(f'-m comment --comment "{match.comment}"')
+                elif match.name in ("tcp", "udp") and match.dport:
+                    parts.append(f"-m {match.name} --dport {match.dport}")
+                elif match.name == "statistic" and match.probability:
+                    parts.append(f"-m statistic --mode random --probability {match.probability}")
+            target = rule.target
+            parts.append(f"-j {target.name}")
+            if target.name == "DNAT" and getattr(target, "to_destination", None):
+                parts.append(f"--to-destination {target.to_destination}")
+            lines.append(" ".join(parts))
+    lines.append("COMMIT")
+    return "\n".join(lines) + "\n"
+
+
+def capture_locally(mode: str) -> tuple[dict[str, str], tuple[int, int] | None, str]:
+    """Read the rules of the node we run on (needs root)."""
+    if os.geteuid() != 0:
+        return {}, None, "not root: cannot read this node's rules locally"
+    captures: dict[str, str] = {}
+    error = ""
+    if mode == "iptables":
+        backend = iptables_backend()
+        if backend == "nf_tables":
+            text = _run(["iptables-nft-save"]) or _run(["iptables-save"])
+        else:
+            text = _run(["iptables-legacy-save"]) or _run(["iptables-save"]) or _iptc_nat_chains()
+        if text:
+            captures["iptables-save"] = text
+        else:
+            error = f"no iptables-save for the {backend or 'unknown'} backend on this node"
+    else:
+        key, command = RULE_COMMANDS[mode] if mode in RULE_COMMANDS else RULE_COMMANDS["iptables"]
+        text = _run(command)
+        if text:
+            captures[key] = text
+        else:
+            error = f"{' '.join(command)} failed on this node"
+    conntrack = None
+    try:
+        conntrack = parse_conntrack(" ".join(open(f, encoding="ascii").read() for f in CONNTRACK_FILES))
+    except OSError:
+        pass
+    return captures, conntrack, error

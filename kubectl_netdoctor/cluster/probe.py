@@ -1,0 +1,371 @@
+"""Live probing inside the cluster: the only code that creates anything.
+
+A probe is either a short-lived pod in the client's namespace (so that its
+NetworkPolicies and resolv.conf apply) or, with ``--from-pod``, an ephemeral
+container in that pod (its own labels, policies and resolver). Either way it is
+labelled ``app.kubernetes.io/managed-by=kubectl-netdoctor``, carries a unique
+run id, runs a non-root, no-capability container (Pod Security "restricted"),
+ends by itself after a deadline, and is deleted on exit, on Ctrl-C and on
+timeout. Commands run by exec; each batch is one shell script whose jobs run
+concurrently, and independent batches run in parallel threads.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import secrets
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+from kubectl_netdoctor.cluster.live import LiveReader
+from kubectl_netdoctor.errors import ClusterError, Forbidden
+
+MANAGED_BY = "kubectl-netdoctor"
+LABELS = {"app.kubernetes.io/managed-by": MANAGED_BY, "app.kubernetes.io/name": "netdoctor-probe"}
+DONE_FILE = "/tmp/netdoctor-done"
+
+RESTRICTED_CONTAINER_SECURITY = {
+    "allowPrivilegeEscalation": False,
+    "capabilities": {"drop": ["ALL"]},
+    "runAsNonRoot": True,
+    "runAsUser": 65534,
+    "runAsGroup": 65534,
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
+
+
+def idle_command(lifetime_s: int) -> list[str]:
+    """Stay up until the tool says it is done, or the lifetime ends (the tool may have died)."""
+    return ["sh", "-c", f"i=0; while [ $i -lt {lifetime_s} ] && [ ! -e {DONE_FILE} ]; do sleep 1; i=$((i+1)); done"]
+
+
+class ProbeUnavailable(Exception):
+    """The probe cannot be started; the message is the skip reason."""
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    rc: int | None
+    stdout: str
+    stderr: str
+    error: str = ""
+    """Set when the exec itself failed (no such binary, container gone, timeout)."""
+
+
+class Executor:
+    """Runs commands in existing containers by exec; one ApiClient per call, because the
+    client's ``stream()`` swaps the request function of the ApiClient it is given."""
+
+    def __init__(self, reader: LiveReader):
+        self.reader = reader
+
+    def _api(self):
+        from kubernetes import client
+
+        return client.CoreV1Api(client.ApiClient(self.reader.api.configuration))
+
+    def exec(self, namespace: str, pod: str, command: list[str], container: str | None = None,
+             timeout: float = 20.0) -> ExecResult:
+        from kubernetes.client.exceptions import ApiException
+        from kubernetes.stream import stream
+
+        api = self._api()
+        kwargs: dict[str, Any] = dict(command=command, stderr=True, stdin=False, stdout=True, tty=False,
+                                      _preload_content=False, _request_timeout=self.reader.timeout)
+        if container:
+            kwargs["container"] = container
+        try:
+            ws = stream(api.connect_get_namespaced_pod_exec, pod, namespace, **kwargs)
+        except ApiException as err:
+            if err.status == 403:
+                raise Forbidden("create", "pods/exec", namespace) from None
+            body = (err.body or err.reason or "").strip()
+            return ExecResult(None, "", "", f"exec failed: {_status_message(body)}")
+        except Exception as err:  # noqa: BLE001 - websocket/transport errors: report, don't crash
+            return ExecResult(None, "", "", f"exec failed: {err}")
+        try:
+            ws.run_forever(timeout=timeout)
+            out, err_out = ws.read_stdout() or "", ws.read_stderr() or ""
+            if ws.is_open():
+                return ExecResult(None, out, err_out, f"exec timed out after {timeout:g}s")
+            try:
+                rc = ws.returncode
+            except (KeyError, IndexError, TypeError, ValueError):
+                status = ws.read_channel(3) if hasattr(ws, "read_channel") else ""
+                return ExecResult(None, out, err_out, f"exec failed: {_status_message(status)}")
+            return ExecResult(rc, out, err_out)
+        finally:
+            ws.close()
+
+    def port_forward_socket(self, namespace: str, pod: str, port: int) -> Any:
+        """A socket-like object connected to ``pod:port`` through the API server."""
+        from kubernetes.stream import portforward
+
+        pf = portforward(self._api().connect_get_namespaced_pod_portforward, pod, namespace, ports=str(port))
+        return pf, pf.socket(port)
+
+
+def _status_message(body: str) -> str:
+    try:
+        data = json.loads(body)
+        return data.get("message") or body
+    except (ValueError, TypeError, AttributeError):
+        return str(body)[:300]
+
+
+class ProbeSession:
+    """A probe pod (or an ephemeral container in the client pod) that lives for one diagnosis."""
+
+    def __init__(self, reader: LiveReader, namespace: str, image: str, client_pod: dict | None = None,
+                 lifetime_s: int = 300, start_timeout_s: float = 60.0):
+        self.reader = reader
+        self.executor = Executor(reader)
+        self.namespace = namespace
+        self.image = image
+        self.client_pod = client_pod
+        self.lifetime_s = lifetime_s
+        self.start_timeout_s = start_timeout_s
+        self.run_id = secrets.token_hex(3)
+        self.name = f"netdoctor-probe-{self.run_id}"
+        self.pod_name = client_pod["metadata"]["name"] if client_pod else self.name
+        self.container = self.name if client_pod else "probe"
+        self.created = False
+        self._lock = threading.Lock()
+
+    def describe(self) -> str:
+        if self.client_pod:
+            return f"ephemeral container {self.container} in pod {self.namespace}/{self.pod_name}"
+        return f"probe pod {self.namespace}/{self.name}"
+
+    def _annotations(self) -> dict[str, str]:
+        try:
+            user = getpass.getuser()
+        except Exception:  # noqa: BLE001 - no passwd entry in some containers
+            user = "unknown"
+        return {
+            "netdoctor.io/created-by": f"{user}@{socket.gethostname()}",
+            "netdoctor.io/purpose": "kubectl-netdoctor live probe; deleted when the diagnosis ends",
+            "netdoctor.io/expires-after-seconds": str(self.lifetime_s),
+        }
+
+    def pod_manifest(self) -> dict:
+        return {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {
+                "name": self.name, "namespace": self.namespace,
+                "labels": {**LABELS, "netdoctor.io/run": self.run_id},
+                "annotations": self._annotations(),
+            },
+            "spec": {
+                "restartPolicy": "Never",
+                "terminationGracePeriodSeconds": 0,
+                "activeDeadlineSeconds": self.lifetime_s,
+                "automountServiceAccountToken": False,
+                "enableServiceLinks": False,
+                "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
+                "containers": [{
+                    "name": "probe", "image": self.image, "imagePullPolicy": "IfNotPresent",
+                    "command": idle_command(self.lifetime_s),
+                    "securityContext": RESTRICTED_CONTAINER_SECURITY,
+                    "resources": {"requests": {"cpu": "10m", "memory": "16Mi"},
+                                  "limits": {"cpu": "200m", "memory": "64Mi"}},
+                }],
+            },
+        }
+
+    def ephemeral_container(self) -> dict:
+        return {
+            "name": self.container, "image": self.image, "imagePullPolicy": "IfNotPresent",
+            "command": idle_command(self.lifetime_s), "securityContext": RESTRICTED_CONTAINER_SECURITY,
+            "terminationMessagePolicy": "File",
+        }
+
+    # -- life cycle -------------------------------------------------------------
+    def start(self) -> None:
+        ns = self.namespace
+        if self.client_pod:
+            path = f"/api/v1/namespaces/{ns}/pods/{self.pod_name}/ephemeralcontainers"
+            current = self.reader.get("Pod", ns, self.pod_name) or self.client_pod
+            patch = {"spec": {"ephemeralContainers": list((current.get("spec") or {}).get("ephemeralContainers") or [])
+                              + [self.ephemeral_container()]}}
+            self._write(path, "PATCH", patch, "patch", "pods/ephemeralcontainers",
+                        content_type="application/strategic-merge-patch+json")
+        else:
+            self._write(f"/api/v1/namespaces/{ns}/pods", "POST", self.pod_manifest(), "create", "pods")
+        self.created = True
+        self._wait_running()
+
+    def _write(self, path: str, method: str, body: dict, verb: str, resource: str,
+               content_type: str = "application/json") -> Any:
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            resp = self.reader.api.call_api(
+                path, method, body=body, header_params={"Accept": "application/json", "Content-Type": content_type},
+                auth_settings=["BearerToken"], _preload_content=False, _return_http_data_only=True,
+                _request_timeout=(self.reader.timeout, self.reader.timeout))
+            return json.loads(resp.data)
+        except ApiException as err:
+            if err.status == 403:
+                message = _status_message(err.body or "")
+                if "violates PodSecurity" in message:
+                    raise ProbeUnavailable(f"the probe was refused by Pod Security admission: {message}") from None
+                raise ProbeUnavailable(f"forbidden: {verb} {resource} in ns {self.namespace}") from None
+            raise ProbeUnavailable(f"cannot {verb} {resource}: {_status_message(err.body or err.reason)}") from None
+
+    def _container_state(self, pod: dict) -> tuple[dict, str]:
+        status = pod.get("status") or {}
+        key = "ephemeralContainerStatuses" if self.client_pod else "containerStatuses"
+        cs = next((c for c in status.get(key) or [] if c.get("name") == self.container), {})
+        return cs.get("state") or {}, status.get("phase", "")
+
+    def _wait_running(self) -> None:
+        deadline = time.monotonic() + self.start_timeout_s
+        last = "no status yet"
+        while time.monotonic() < deadline:
+            pod = self.reader.get("Pod", self.namespace, self.pod_name)
+            if pod is None:
+                raise ProbeUnavailable(f"{self.describe()} disappeared while starting")
+            state, phase = self._container_state(pod)
+            if "running" in state:
+                return
+            waiting = state.get("waiting") or {}
+            reason = waiting.get("reason", "")
+            if reason in ("ErrImagePull", "ImagePullBackOff", "InvalidImageName", "CreateContainerConfigError",
+                          "CreateContainerError"):
+                raise ProbeUnavailable(f"the probe image {self.image} cannot start: {reason}: "
+                                       f"{waiting.get('message', '')[:200]} (use --probe-image)")
+            if "terminated" in state:
+                raise ProbeUnavailable(f"the probe container exited: {state['terminated'].get('reason')}")
+            last = reason or phase or last
+            time.sleep(0.25)
+        raise ProbeUnavailable(f"{self.describe()} did not start within {self.start_timeout_s:g}s ({last})")
+
+    def stop(self) -> None:
+        """Delete the probe pod, or end the ephemeral container (the API cannot remove those)."""
+        with self._lock:
+            if not self.created:
+                return
+            self.created = False
+        try:
+            if self.client_pod:
+                self.executor.exec(self.namespace, self.pod_name, ["touch", DONE_FILE], self.container, timeout=5)
+            else:
+                self.reader.request(f"/api/v1/namespaces/{self.namespace}/pods/{self.name}", "delete", "pods",
+                                    self.namespace, [("gracePeriodSeconds", "0")], method="DELETE")
+        except ClusterError:
+            pass  # activeDeadlineSeconds ends the pod anyway; never hide the diagnosis behind cleanup
+
+    def exec(self, command: list[str], timeout: float = 30.0) -> ExecResult:
+        return self.executor.exec(self.namespace, self.pod_name, command, self.container, timeout)
+
+    def script(self, text: str, timeout: float = 30.0) -> ExecResult:
+        return self.exec(["sh", "-c", text], timeout)
+
+
+@contextmanager
+def probe_session(session: ProbeSession) -> Iterator[ProbeSession]:
+    """Start the probe and guarantee its removal, also on Ctrl-C and SIGTERM."""
+    previous: dict[int, Any] = {}
+
+    def on_term(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        previous[signal.SIGTERM] = signal.signal(signal.SIGTERM, on_term)
+    try:
+        session.start()
+        yield session
+    finally:
+        session.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def run_parallel(tasks: dict[str, Callable[[], Any]], on_done: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Run independent probe batches at once; each result is the value or the exception raised."""
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+
+    results: dict[str, Any] = {}
+    if not tasks:
+        return results
+    with ThreadPoolExecutor(max_workers=min(16, len(tasks))) as pool:
+        futures = {pool.submit(fn): key for key, fn in tasks.items()}
+        for fut in as_completed(futures):
+            key = futures[fut]
+            try:
+                results[key] = fut.result()
+            except Exception as err:  # noqa: BLE001 - a failed probe is evidence, not a crash
+                results[key] = err
+            if on_done:
+                on_done(key)
+    return results
+
+
+def collect_live(ctx: Any, reader: LiveReader, *, image: str, read_only: bool, http_path: str,
+                 progress: bool) -> tuple[Any, str]:
+    """Run every live probe for this diagnosis. Returns (LiveEvidence or None, skip reason)."""
+    from kubectl_netdoctor import live, objects
+
+    svc = ctx.service()
+    if svc is None:
+        return None, "the Service does not exist"
+    if objects.service_kind(svc) == "ExternalName":
+        return None, "ExternalName: nothing in the cluster to probe"
+    executor = Executor(reader)
+    client = ctx.client
+    session: ProbeSession | None = None
+    reason = ""
+    if read_only:
+        reason = "--read-only: no probe pod is created"
+    elif client.kind == "external":
+        reason = "the client is external: an in-cluster probe would not take its path"
+    else:
+        session = ProbeSession(reader, client.namespace or ctx.namespace, image,
+                               client.pod if client.kind == "pod" else None,
+                               start_timeout_s=max(30.0, 3 * reader.timeout))
+
+    def gather(active: ProbeSession | None, tick: Callable[[str], None] | None) -> Any:
+        ev = live.gather(ctx, active, executor, http_path=http_path, read_only=read_only, on_progress=tick)
+        if active is None and reason:
+            for category in ("tcp", "http", "dns"):
+                ev.skipped[category] = reason
+        return ev
+
+    with _progress(progress) as tick:
+        if session is None:
+            return gather(None, tick), reason
+        try:
+            tick("starting " + session.describe())
+            with probe_session(session):
+                return gather(session, tick), ""
+        except ProbeUnavailable as err:
+            ev = gather(None, tick)  # exec-only probes (listeners, rules, direct DNS) still run
+            for category in ("tcp", "http", "dns"):
+                ev.skipped[category] = str(err)
+            return ev, str(err)
+
+
+@contextmanager
+def _progress(enabled: bool) -> Iterator[Callable[[str], None]]:
+    """A one-line live status on stderr while the probes run (only on a terminal)."""
+    if not enabled:
+        yield lambda _msg: None
+        return
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    done: list[str] = []
+    with console.status("probing ...") as status:
+        def tick(msg: str) -> None:
+            done.append(msg)
+            status.update(f"probing ... {len(done)} done, last: {msg}")
+        yield tick

@@ -1,0 +1,246 @@
+"""Parse what the probe's shell tools print (busybox nc, wget, nslookup, /etc/resolv.conf).
+
+Pure functions: the probe runs one small script per batch and these turn its
+output into facts. Each batch line is ``KIND|field|field...`` so that concurrent
+background jobs cannot interleave inside a record.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class TcpResult:
+    host: str
+    port: int
+    ok: bool
+    outcome: str
+    """``open``, ``refused``, ``timeout``, ``unreachable`` or ``error``."""
+    latency_ms: float | None
+    detail: str = ""
+
+
+# busybox nc has -z only when built with NC_110_COMPAT (the official image is; Debian's is not).
+# Without it, connect with stdin at EOF: a server that closes makes nc exit 0, one that waits is
+# killed by `timeout` (exit 124/143) after the connect succeeded: both mean "open".
+_NC_PRELUDE = [
+    'if nc 2>&1 | grep -q -- "-z"; then Z=1; else Z=0; fi',
+    'up() { cut -d" " -f1 /proc/uptime; }',
+]
+
+
+def tcp_script(targets: list[tuple[str, int]], wait_s: int) -> str:
+    """A POSIX sh script that connects to every target at once and prints one ``TCP|...`` line each."""
+    lines = [f"W={wait_s}", *_NC_PRELUDE,
+             'p() { s=$(up); if [ $Z = 1 ]; then err=$(nc -z -w "$W" "$1" "$2" 2>&1 </dev/null); rc=$?; '
+             'else err=$(timeout $((W+1)) nc -w "$W" "$1" "$2" 2>&1 </dev/null); rc=$?; '
+             'if [ $rc -eq 124 ] || [ $rc -eq 143 ]; then rc=0; err=""; fi; fi; '
+             'e=$(up); echo "TCP|$1|$2|$rc|$s|$e|$(echo $err | tr "|" " ")"; }']
+    lines += [f"p {host} {port} &" for host, port in targets]
+    lines.append("wait")
+    return "\n".join(lines)
+
+
+def classify_tcp(rc: int, elapsed_s: float, message: str, wait_s: float) -> str:
+    if rc == 0:
+        return "open"
+    low = message.lower()
+    if "refused" in low:
+        return "refused"
+    if "timed out" in low or elapsed_s >= wait_s - 0.05:
+        return "timeout"
+    if "unreachable" in low or "no route" in low:
+        return "unreachable"
+    # busybox nc -z says nothing on a refused connect: a fast failure is a refusal (RST).
+    return "refused" if not low else "error"
+
+
+def parse_tcp(text: str, wait_s: float) -> list[TcpResult]:
+    out = []
+    for line in text.splitlines():
+        parts = line.split("|")
+        if len(parts) < 7 or parts[0] != "TCP":
+            continue
+        host, port, rc = parts[1], int(parts[2]), int(parts[3])
+        try:
+            elapsed = max(0.0, float(parts[5]) - float(parts[4]))
+        except ValueError:
+            elapsed = 0.0
+        message = parts[6].strip()
+        outcome = classify_tcp(rc, elapsed, message, wait_s)
+        out.append(TcpResult(host, port, outcome == "open", outcome, round(elapsed * 1000, 1), message))
+    return out
+
+
+@dataclass(frozen=True)
+class HttpResult:
+    url: str
+    outcome: str
+    """``ok`` (2xx/3xx), ``client_error``, ``server_error``, ``refused``, ``reset``, ``timeout``, ``not_http``, ``error``."""
+    status: int | None
+    latency_ms: float | None
+    detail: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome == "ok"
+
+
+def http_script(urls: list[str], wait_s: int) -> str:
+    """HTTP/1.0 GETs written by hand through nc, so any image with nc works (busybox's static wget
+    crashes in some builds); the server closes after its answer, which ends nc."""
+    lines = [f"W={wait_s}", *_NC_PRELUDE,
+             'g() { s=$(up); out=$(printf "GET %s HTTP/1.0\\r\\nHost: %s\\r\\nUser-Agent: kubectl-netdoctor\\r\\n'
+             'Connection: close\\r\\n\\r\\n" "$4" "$2" | timeout $((W+1)) nc -w "$W" "$2" "$3" 2>&1 | head -c 300); '
+             'rc=$?; e=$(up); echo "HTTP|$1|$rc|$s|$e|$(echo "$out" | tr "|\\r\\n" "  ~")"; }']
+    for url in urls:
+        host_port, _, path = url.removeprefix("http://").partition("/")
+        host, _, port = host_port.rpartition(":")
+        lines.append(f"g '{url}' {host} {port} '/{path}' &")
+    lines.append("wait")
+    return "\n".join(lines)
+
+
+_STATUS = re.compile(r"HTTP/\d(?:\.\d)?\s+(\d{3})")
+
+
+def classify_http(rc: int, output: str) -> tuple[str, int | None]:
+    statuses = [int(s) for s in _STATUS.findall(output)]
+    status = statuses[-1] if statuses else None
+    low = output.lower()
+    if status is not None:
+        if status >= 500:
+            return "server_error", status
+        if status >= 400:
+            return "client_error", status
+        return ("ok", status) if rc == 0 or status < 400 else ("error", status)
+    if "refused" in low:
+        return "refused", None
+    if "reset" in low:
+        return "reset", None
+    if "timed out" in low:
+        return "timeout", None
+    if output.strip():
+        return "not_http", None  # connected, but the answer is not an HTTP status line
+    return "timeout", None  # connected, but nothing came back before nc gave up
+
+
+def parse_http(text: str) -> list[HttpResult]:
+    out = []
+    for line in text.splitlines():
+        parts = line.split("|", 5)
+        if len(parts) < 6 or parts[0] != "HTTP":
+            continue
+        url, rc = parts[1], int(parts[2])
+        try:
+            latency = round(max(0.0, float(parts[4]) - float(parts[3])) * 1000, 1)
+        except ValueError:
+            latency = None
+        output = parts[5].replace("~", "\n")
+        outcome, status = classify_http(rc, output)
+        detail = next((ln.strip() for ln in output.splitlines() if ln.strip()), "")[:200]
+        out.append(HttpResult(url, outcome, status, latency, detail))
+    return out
+
+
+@dataclass(frozen=True)
+class Resolv:
+    nameservers: tuple[str, ...]
+    search: tuple[str, ...]
+    ndots: int
+    options: tuple[str, ...] = field(default_factory=tuple)
+
+
+def parse_resolv_conf(text: str) -> Resolv:
+    servers, search, options, ndots = [], [], [], 1  # glibc's default ndots is 1
+    for line in text.splitlines():
+        words = line.split("#", 1)[0].split()
+        if not words:
+            continue
+        if words[0] == "nameserver" and len(words) > 1:
+            servers.append(words[1])
+        elif words[0] in ("search", "domain"):
+            search = words[1:]
+        elif words[0] == "options":
+            for opt in words[1:]:
+                options.append(opt)
+                if opt.startswith("ndots:") and opt[6:].isdigit():
+                    ndots = int(opt[6:])
+    return Resolv(tuple(servers), tuple(search), ndots, tuple(options))
+
+
+@dataclass(frozen=True)
+class LookupResult:
+    name: str
+    outcome: str
+    """``ok``, ``nxdomain``, ``servfail``, ``refused``, ``timeout``, ``error``."""
+    addresses: tuple[str, ...]
+    latency_ms: float | None
+    server: str = ""
+    detail: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome == "ok"
+
+
+def nslookup_script(names: list[str], wait_s: int) -> str:
+    lines = [
+        f"W={wait_s}",
+        'l() { s=$(cut -d" " -f1 /proc/uptime); out=$(timeout "$W" nslookup "$1" 2>&1); rc=$?; '
+        'e=$(cut -d" " -f1 /proc/uptime); echo "DNS|$1|$rc|$s|$e|$(echo "$out" | tr "|\\n" " ~")"; }',
+    ]
+    lines += [f"l '{n}' &" for n in names]
+    lines.append("wait")
+    return "\n".join(lines)
+
+
+_ADDR = re.compile(r"^Address(?:\s+\d+)?:\s*([0-9a-fA-F:.]+)(?:#\d+)?\s*$")
+
+
+def parse_nslookup_output(name: str, rc: int, output: str, latency_ms: float | None) -> LookupResult:
+    """busybox (and bind) nslookup: the server block first, then the answer block."""
+    lines = [ln.strip() for ln in output.splitlines()]
+    server = ""
+    answers: list[str] = []
+    in_answer = False
+    for ln in lines:
+        if ln.startswith("Server:"):
+            server = ln.split(":", 1)[1].strip()
+        elif ln.startswith("Name:"):
+            in_answer = True
+        elif in_answer and (m := _ADDR.match(ln)):
+            answers.append(m.group(1))
+    low = output.lower()
+    if answers:
+        outcome = "ok"
+    elif "nxdomain" in low or "can't find" in low and "nxdomain" in low:
+        outcome = "nxdomain"
+    elif "servfail" in low:
+        outcome = "servfail"
+    elif "refused" in low:
+        outcome = "refused"
+    elif "timed out" in low or "no servers could be reached" in low or rc in (124, 143):
+        outcome = "timeout"
+    elif "can't find" in low:
+        outcome = "nxdomain" if "no answer" not in low else "nodata"
+    else:
+        outcome = "error"
+    detail = next((ln for ln in lines if ln.startswith(("**", ";;", "nslookup:"))), "")
+    return LookupResult(name, outcome, tuple(answers), latency_ms, server, detail)
+
+
+def parse_nslookup(text: str) -> list[LookupResult]:
+    out = []
+    for line in text.splitlines():
+        parts = line.split("|", 5)
+        if len(parts) < 6 or parts[0] != "DNS":
+            continue
+        try:
+            latency = round(max(0.0, float(parts[4]) - float(parts[3])) * 1000, 1)
+        except ValueError:
+            latency = None
+        out.append(parse_nslookup_output(parts[1], int(parts[2]), parts[5].replace("~", "\n"), latency))
+    return out

@@ -1,0 +1,91 @@
+"""Probe batch output (busybox nc / wget / nslookup) as the probe scripts print it."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from kubectl_netdoctor.parsers import probe_output as po
+
+NSLOOKUP_OK = """Server:\t\t10.96.0.10
+Address:\t10.96.0.10:53
+
+
+Name:\tweb.shop.svc.cluster.local
+Address: 10.96.141.22
+
+"""
+NSLOOKUP_NX = """Server:\t\t10.96.0.10
+Address:\t10.96.0.10:53
+
+** server can't find web.default.svc.cluster.local: NXDOMAIN
+
+** server can't find web.default.svc.cluster.local: NXDOMAIN
+
+"""
+NSLOOKUP_TIMEOUT = ";; connection timed out; no servers could be reached\n\n"
+
+
+def test_tcp_lines_are_classified():
+    text = ("TCP|10.244.0.12|8080|0|1021.33|1021.34|\n"
+            "TCP|10.244.0.13|8080|1|1021.33|1021.34|\n"
+            "TCP|10.244.0.14|8080|1|1021.33|1024.34|nc: timed out\n"
+            "TCP|10.244.0.3|8081|1|2730.05|2730.05|nc: can't connect to remote host (10.244.0.3): Connection refused\n"
+            "garbage line\n")
+    results = po.parse_tcp(text, wait_s=3)
+    assert [(r.host, r.outcome) for r in results] == [
+        ("10.244.0.12", "open"), ("10.244.0.13", "refused"), ("10.244.0.14", "timeout"), ("10.244.0.3", "refused")]
+    assert results[0].ok and results[0].latency_ms == 10.0
+
+
+def test_http_outcomes():
+    # What http_script prints: the raw answer of a hand-written HTTP/1.0 GET through nc, CR/LF folded.
+    lines = [
+        "HTTP|http://10.96.86.117:80/|0|2729.65|2729.66|HTTP/1.0 200 OK ~Content-Type: text/plain ~"
+        "Date: Sun, 22 Nov 2026 05:09:37 GMT ~Content-Length: 52 ~ ~httpapp host=web-7bdcb55b4d-x8778 path=/ status=200~",
+        "HTTP|http://10.96.1.1:80/|0|5.10|5.12|HTTP/1.0 503 Service Unavailable ~Content-Length: 0 ~ ~",
+        "HTTP|http://10.96.1.2:80/|0|5.10|5.11|nc: can't connect to remote host (10.96.1.2): Connection refused~",
+        "HTTP|http://10.96.1.3:80/|0|5.10|8.10|nc: timed out~",
+        "HTTP|http://10.96.1.4:80/|0|5.10|5.11|nc: read error: Connection reset by peer~",
+        "HTTP|http://10.96.1.5:80/x|0|5.10|5.11|HTTP/1.1 404 Not Found ~ ~",
+        "HTTP|http://10.96.1.6:5432/|0|5.10|5.11|\x00\x00\x00\x08 binary junk~",
+        "HTTP|http://10.96.1.7:80/|0|5.10|9.11|~",
+    ]
+    results = {r.url: r for r in po.parse_http("\n".join(lines))}
+    assert [(r.outcome, r.status) for r in results.values()] == [
+        ("ok", 200), ("server_error", 503), ("refused", None), ("timeout", None), ("reset", None),
+        ("client_error", 404), ("not_http", None), ("timeout", None)]
+    assert results["http://10.96.86.117:80/"].latency_ms == 10.0
+    assert results["http://10.96.86.117:80/"].detail == "HTTP/1.0 200 OK"
+
+
+@pytest.mark.parametrize("output, rc, outcome, addresses", [
+    (NSLOOKUP_OK, 0, "ok", ("10.96.141.22",)),
+    (NSLOOKUP_NX, 1, "nxdomain", ()),
+    (NSLOOKUP_TIMEOUT, 1, "timeout", ()),
+    ("Server:\t\t10.96.0.10\nAddress:\t10.96.0.10:53\n\n** server can't find x.: SERVFAIL\n", 1, "servfail", ()),
+    ("", 143, "timeout", ()),
+])
+def test_nslookup(output, rc, outcome, addresses):
+    r = po.parse_nslookup_output("web.shop.svc.cluster.local.", rc, output, 4.0)
+    assert (r.outcome, r.addresses) == (outcome, addresses)
+
+
+def test_nslookup_batch_line_round_trip():
+    line = "DNS|web.shop.svc.cluster.local.|0|1.00|1.01|" + NSLOOKUP_OK.replace("\n", "~")
+    (r,) = po.parse_nslookup(line)
+    assert r.ok and r.server == "10.96.0.10" and r.latency_ms == 10.0
+
+
+def test_resolv_conf():
+    r = po.parse_resolv_conf("search shop.svc.cluster.local svc.cluster.local cluster.local\n"
+                             "nameserver 10.96.0.10\noptions ndots:5 timeout:1\n")
+    assert r.search == ("shop.svc.cluster.local", "svc.cluster.local", "cluster.local")
+    assert r.nameservers == ("10.96.0.10",) and r.ndots == 5
+
+
+def test_scripts_are_valid_posix_sh():
+    for script in (po.tcp_script([("10.0.0.1", 80)], 2), po.http_script(["http://10.0.0.1:80/"], 2),
+                   po.nslookup_script(["a.b."], 2)):
+        subprocess.run(["sh", "-n", "-c", script], check=True)
