@@ -85,6 +85,8 @@ def mode_finding(cfg: ProxyConfig) -> Finding:
 
 @dataclass
 class Health:
+    """What the kube-proxy pods say, gathered once: findings, the pod of each node, notes on reads refused."""
+
     findings: list[Finding] = field(default_factory=list)
     pods: dict[str, dict] = field(default_factory=dict)
     """Node name -> its kube-proxy pod (Ready or not)."""
@@ -114,6 +116,19 @@ def proxy_health(ctx: Context) -> Health:
         node = objects.pod_node(p)
         if node and (node not in h.pods or objects.pod_ready(p)):
             h.pods[node] = p
+    if not pods and ctx.configmap("kube-system", "kube-proxy") is not None and \
+            not _optional_pods(ctx, "k8s-app=cilium"):
+        # kubeadm-style: its ConfigMap says kube-proxy is meant to run as pods here, and none does.
+        h.findings.append(finding(
+            "PROXY_NOT_RUNNING",
+            "kube-proxy is meant to run as pods (ConfigMap kube-system/kube-proxy exists) but no kube-proxy pod "
+            "runs on any node: Service rules are not kept in step with endpoints, new Services get none",
+            ["kubectl -n kube-system get pods -l k8s-app=kube-proxy: none",
+             "configmap kube-system/kube-proxy: present"],
+            "kubectl -n kube-system get ds kube-proxy -o wide; kubectl -n kube-system describe ds kube-proxy "
+            "(nodeSelector/tolerations?)",
+        ))
+        return h
     if not pods:
         cilium = _optional_pods(ctx, "k8s-app=cilium")
         if cilium:
@@ -134,7 +149,11 @@ def proxy_health(ctx: Context) -> Health:
         if not _linux(node):
             continue  # kube-proxy's DaemonSet selects kubernetes.io/os=linux
         pod = h.pods.get(name)
-        node_state = "" if objects.node_ready(node) else " (the node itself is NotReady)"
+        if not objects.node_ready(node):
+            # A NotReady node runs nothing; blaming its kube-proxy would hide the real problem (the node).
+            h.notes.append(f"node {name} is NotReady: its kube-proxy was not checked")
+            continue
+        node_state = ""
         if pod is None:
             h.findings.append(finding(
                 "PROXY_NOT_RUNNING",
@@ -373,12 +392,13 @@ def _why_unexpected(sets: EndpointSets, ip: str) -> str:
     return f"is not an endpoint this node should use{_pod_name(sets, ip)}"
 
 
-def _grep(rules: NodeRules, ip: str, port: int | None = None) -> str:
+def _grep(rules: NodeRules, needle: str) -> str:
+    """The command that shows this node's rules for an address or port."""
     if rules.capture == "ipvsadm":
-        return f"ipvsadm -Ln | grep -A5 {ip}"
+        return f"ipvsadm -Ln | grep -A5 {needle}"
     if rules.capture == "nft":
-        return f"nft list table ip kube-proxy | grep {ip}"
-    return f"iptables-save -t nat | grep {ip}"
+        return f"nft list table ip kube-proxy | grep {needle}"
+    return f"iptables-save -t nat | grep {needle}"
 
 
 RESTART = "{restart}"
@@ -407,10 +427,12 @@ def compare_backends(rules: NodeRules, entry: ProxiedService, want: frozenset[Pa
     for b in entry.backends:
         where = b.chain or b.select_rule
         if not b.ip:
+            if b.intended:  # reported here, not again as a missing endpoint
+                seen_ips.add(b.intended.rsplit(":", 1)[0].strip("[]"))
             out.append(Issue("PROXY_DNAT_MISMATCH", f"{target.label}|nodnat|{b.chain}", node,
                              f"{target.label}: endpoint chain {b.chain} on {{nodes}} has no DNAT rule, "
                              "so connections it picks are not translated",
-                             tuple(x for x in (b.select_rule,) if x), fix))
+                             _distinct(b.select_rule), fix))
             continue
         seen_ips.add(b.ip)
         if rules.capture == "ipvsadm" and b.weight == 0 and (b.ip, b.port) not in want:
@@ -431,7 +453,7 @@ def compare_backends(rules: NodeRules, entry: ProxiedService, want: frozenset[Pa
             out.append(Issue("PROXY_LOCAL_POLICY_RULES_MISSING", f"{target.label}|nonlocal|{b.ip}", node,
                              f"{target.label}: the Local-policy rules on {{nodes}} send traffic to {b.address}, "
                              "an endpoint on another node",
-                             tuple(x for x in (b.select_rule,) if x), fix))
+                             _distinct(b.select_rule), fix))
         else:
             out.append(Issue("PROXY_STALE_ENDPOINT_RULE", f"{target.label}|{b.address}", node,
                              f"{target.label}: rules on {{nodes}} still send traffic to {b.address}, which "
@@ -491,14 +513,14 @@ def check_spread(rules: NodeRules, entry: ProxiedService, target: PortTarget) ->
 
 
 def check_masquerade(rules: NodeRules, entry: ProxiedService, target: PortTarget, cfg: ProxyConfig,
-                     external: bool) -> list[Issue]:
+                     external: bool, hairpin: bool = True) -> list[Issue]:
     """SNAT marking on the path: hairpin per endpoint, off-cluster sources for a ClusterIP,
     all external traffic under Cluster policy."""
     if rules.capture == "ipvsadm":
         return []  # IPVS masquerading lives in ipsets/iptables, not in ipvsadm's view
     node, out = rules.node, []
     fix = RESTART
-    for b in entry.backends:
+    for b in entry.backends if hairpin else ():
         if b.hairpin_masq is False and b.ip:
             out.append(Issue("PROXY_MASQ_MISSING", f"{target.label}|hairpin|{b.address}", node,
                              f"{target.label}: endpoint chain for {b.address} on {{nodes}} does not masquerade the "
@@ -572,9 +594,10 @@ def _comment(target: PortTarget) -> str:
     return f"{meta['namespace']}/{meta['name']}" + (f":{name}" if name else "")
 
 
-def check_external(rules: NodeRules, entries: list[ProxiedService], what: str, target: PortTarget,
+def check_external(rules: NodeRules, entries: list[ProxiedService], what: str, needle: str, target: PortTarget,
                    sets: EndpointSets, cfg: ProxyConfig, compared: set[str]) -> list[Issue]:
-    """A NodePort, external IP or load-balancer IP: entry present, policy chain right, endpoints right."""
+    """A NodePort, external IP or load-balancer IP: entry present, policy chain right, endpoints right.
+    ``what`` names it in messages, ``needle`` is what to grep the rules for."""
     node = rules.node
     want = sets.external(target.svc)
     local = _spec(target.svc).get("externalTrafficPolicy") == "Local"
@@ -586,7 +609,7 @@ def check_external(rules: NodeRules, entries: list[ProxiedService], what: str, t
                           f"{target.label}: no kube-proxy rule for {what} on {{nodes}}: traffic to it there is "
                           "not forwarded to any endpoint",
                           (f"no entry for {what} in {node}.{rules.capture}",),
-                          f"{fix}; then check with: {_grep(rules, what.split()[-1].split(':')[0])}")]
+                          f"{fix}; then check with: {_grep(rules, needle)}")]
         return []
     entry = entries[0]
     out: list[Issue] = []
@@ -604,8 +627,8 @@ def check_external(rules: NodeRules, entries: list[ProxiedService], what: str, t
                           f"chain although the node runs ready endpoint {local_eps}: external traffic there is dropped",
                           (entry.entry_rule,), fix)]
     if not want:
-        refusal = [r for r in (rules.view.node_port_refusals(entry.port, target.protocol) if entry.kind == "nodeport"
-                               else rules.view.refusals(entry.vip, entry.port, target.protocol))]
+        refusal = (rules.view.node_port_refusals(entry.port, target.protocol) if entry.kind == "nodeport"
+                   else rules.view.refusals(entry.vip, entry.port, target.protocol))
         if entry.backends and entry.policy_chain:
             return compare_backends(rules, entry, want, sets, target, local)
         if refusal:
@@ -624,8 +647,8 @@ def check_external(rules: NodeRules, entries: list[ProxiedService], what: str, t
         out += compare_backends(rules, entry, want, sets, target, local)
         out += check_spread(rules, entry, target)
         out += check_masquerade(rules, entry, target, cfg, external=True)
-    elif not local:
-        out += check_masquerade(rules, entry, target, cfg, external=True)
+    elif not local:  # same endpoints as the ClusterIP (already compared): only the external SNAT mark is new
+        out += check_masquerade(rules, entry, target, cfg, external=True, hairpin=False)
     return out
 
 
@@ -643,12 +666,12 @@ def check_port_on_node(rules: NodeRules, target: PortTarget, sets: EndpointSets,
     node_port = target.port.get("nodePort")
     if node_port and spec.get("type") in ("NodePort", "LoadBalancer"):
         issues += check_external(rules, view.node_port(node_port, target.protocol), f"NodePort {node_port}",
-                                 target, sets, cfg, compared)
+                                 str(node_port), target, sets, cfg, compared)
     lb_ips = [i.get("ip") for i in ((target.svc.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
               if i.get("ip") and i.get("ipMode", "VIP") == "VIP"]  # ipMode Proxy: the LB, not kube-proxy, owns it
     for ip in (spec.get("externalIPs") or []) + (lb_ips if spec.get("type") == "LoadBalancer" else []):
         issues += check_external(rules, view.at(ip, target.number, target.protocol),
-                                 f"{join_host_port(ip, target.number)}", target, sets, cfg, compared)
+                                 join_host_port(ip, target.number), ip, target, sets, cfg, compared)
     return issues
 
 
@@ -716,7 +739,12 @@ def live_probe_findings(ctx: Context, targets: list[PortTarget]) -> tuple[list[F
         spec = _spec(t.svc)
         vip = spec.get("clusterIP")
         # With no ready endpoint a refusal is kube-proxy doing its job: the endpoints step owns that failure.
-        has_endpoints = bool(objects.ready_backends(slices, t.port.get("name", ""), t.protocol))
+        # With endpoints that fail a direct connect too, the listen step owns it: the VIP only inherits it.
+        backends = objects.ready_backends(slices, t.port.get("name", ""), t.protocol)
+        direct = [live.tcp_probe(ip, port) for ip, port in backends]
+        direct = [r for r in direct if r is not None]
+        endpoints_fail = bool(direct) and not any(r.ok for r in direct)
+        has_endpoints = bool(backends) and not endpoints_fail
         r = live.tcp_probe(vip, t.number) if vip and vip != "None" else None
         if r is not None:
             probed = True
@@ -725,7 +753,9 @@ def live_probe_findings(ctx: Context, targets: list[PortTarget]) -> tuple[list[F
                 found.append(finding(
                     "PROXY_CLUSTERIP_UNREACHABLE",
                     f"{t.label}: ClusterIP {join_host_port(vip, t.number)} does not answer from {live.probe}: "
-                    f"{r.outcome}" + ("" if has_endpoints else " (expected: the Service has no ready endpoint)"),
+                    f"{r.outcome}" + ("" if has_endpoints else
+                                      " (expected: no endpoint answers directly either, see the listen step)"
+                                      if endpoints_fail else " (expected: the Service has no ready endpoint)"),
                     [f"nc -zv {vip} {t.number}: {r.outcome}" + (f" ({r.detail})" if r.detail else "")],
                     "on the probe's node: iptables-save -t nat | grep " + vip
                     + " (ipvsadm -Ln / nft list table ip kube-proxy in those modes); compare with the endpoints",
@@ -815,8 +845,8 @@ def run(ctx: Context) -> StepResult:
     live_found, probes, probed = live_probe_findings(ctx, targets)
     found += live_found
     unverified = None if checked or probed else unverified_reason(ctx, health, notes)
-    return conclude(STEP_ID, TITLE, found, step_summary(ctx, svc, checked, probed, notes, unverified), probes,
-                    unverified=unverified)
+    return conclude(STEP_ID, TITLE, found, step_summary(ctx, svc, checked, probed, health.notes + notes, unverified),
+                    probes, unverified=unverified)
 
 
 def unverified_reason(ctx: Context, health: Health, notes: list[str]) -> str:
@@ -841,7 +871,7 @@ def step_summary(ctx: Context, svc: dict, checked: list[NodeRules], probed: bool
     elif probed:
         summary = f"ClusterIP {vip} probed live; no node rule capture"
     else:
-        return f"rules not checked: {unverified}"
+        return "; ".join([f"rules not checked: {unverified}", *(n for n in notes if n not in (unverified or ""))])
     return "; ".join([summary, *notes])
 
 

@@ -7,6 +7,7 @@ object keeps the raw rule text it came from, so findings can quote it.
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
 
 # Values of ProxiedService.kind.
@@ -179,8 +180,6 @@ class KubeProxyView:
 
 def normalise_ip(ip: str) -> str:
     """Canonical text of an IP (drops a ``/32`` or ``/128`` host prefix, compresses IPv6)."""
-    import ipaddress
-
     text = ip.split("/", 1)[0] if ip.endswith(("/32", "/128")) else ip
     try:
         return str(ipaddress.ip_address(text.strip("[]")))

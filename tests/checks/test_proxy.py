@@ -136,6 +136,15 @@ def add_cilium(objs: list[dict]) -> None:
     objs.append(pod)
 
 
+def load_balancer(ip_mode: str = "VIP") -> Callable[[list[dict]], None]:
+    """web becomes a LoadBalancer that got an IP (the captures were taken before: no rule for it)."""
+    def apply(objs):
+        svc = find(objs, "Service", "web")
+        svc["spec"].update(type="LoadBalancer", allocateLoadBalancerNodePorts=True)
+        svc["status"] = {"loadBalancer": {"ingress": [{"ip": "203.0.113.10", "ipMode": ip_mode}]}}
+    return apply
+
+
 def edit(node: str, kind: str, old: str, new: str = "", count: int = 1) -> Callable[[dict], None]:
     """Replace text in one capture; the old text must occur exactly ``count`` times (honest fixtures)."""
     def apply(captures):
@@ -243,6 +252,12 @@ CASES = [
     Case("KUBE-MARK-MASQ gone", "web", "iptables", Status.WARN, {"PROXY_MASQ_MISSING"},
          says={"PROXY_MASQ_MISSING": ["KUBE-MARK-MASQ", "worker-1"]},
          edits=[drop_line(*W1_NAT, "-A KUBE-MARK-MASQ -j MARK --set-xmark 0x4000/0x4000")]),
+    Case("load-balancer IP without a rule", "web", "iptables", Status.FAIL, {"PROXY_SERVICE_RULE_MISSING"},
+         says={"PROXY_SERVICE_RULE_MISSING": ["203.0.113.10:8080", "worker-1, worker-2",
+                                              "iptables-save -t nat | grep 203.0.113.10"]},
+         objects=[load_balancer()]),
+    Case("load-balancer IP with ipMode Proxy is not kube-proxy's", "web", "iptables", Status.PASS, {"PROXY_MODE"},
+         absent=ERRORS, objects=[load_balancer("Proxy")]),
     Case("kube-proxy pod not Ready", "web", "iptables", Status.FAIL, {"PROXY_NOT_RUNNING"},
          says={"PROXY_NOT_RUNNING": ["worker-2", "kube-proxy-q9fzm", "CrashLoopBackOff", "restarts=14",
                                      "logs kube-proxy-q9fzm --previous"]},
@@ -252,9 +267,13 @@ CASES = [
          objects=[delete_objects("Pod", "kube-proxy-7x2lq")]),
     Case("kube-proxy down and no capture: fail, not skip", "web", None, Status.FAIL, {"PROXY_NOT_RUNNING"},
          objects=[kube_proxy_crashing("kube-proxy-b8k4d")]),
-    Case("no kube-proxy pods at all", "web", None, Status.SKIP, {"PROXY_NOT_FOUND"},
-         says={"PROXY_NOT_FOUND": ["systemd process"]},
-         objects=[delete_objects("Pod", "kube-proxy-7x2lq", "kube-proxy-b8k4d", "kube-proxy-q9fzm")],
+    Case("no kube-proxy pods although its ConfigMap says it runs as pods", "web", None, Status.FAIL,
+         {"PROXY_NOT_RUNNING"}, says={"PROXY_NOT_RUNNING": ["ConfigMap kube-system/kube-proxy exists"]},
+         objects=[delete_objects("Pod", "kube-proxy-7x2lq", "kube-proxy-b8k4d", "kube-proxy-q9fzm")]),
+    Case("no kube-proxy pods and no ConfigMap (a systemd kube-proxy?)", "web", None, Status.SKIP,
+         {"PROXY_NOT_FOUND"}, says={"PROXY_NOT_FOUND": ["systemd process"]},
+         objects=[delete_objects("Pod", "kube-proxy-7x2lq", "kube-proxy-b8k4d", "kube-proxy-q9fzm"),
+                  delete_objects("ConfigMap", "kube-proxy")],
          skip_reason="no node rule capture and no live probe"),
     Case("no kube-proxy pods, Cilium runs", "web", None, Status.SKIP, {"PROXY_NOT_FOUND"},
          says={"PROXY_NOT_FOUND": ["kube-proxy replacement", "cilium-9fk2x"]},
@@ -268,6 +287,13 @@ CASES = [
          edits=[drop_real_server("worker-1", "TCP  10.96.1.5:8080", "10.244.2.7:8080")]),
     Case("IPVS Local NodePort", "api", "ipvs", Status.PASS, {"PROXY_MODE"}, absent=ERRORS,
          objects=[set_mode("ipvs")]),
+    Case("IPVS drains a deleted endpoint at weight 0", "web", "ipvs", Status.PASS, {"PROXY_MODE"}, absent=ERRORS,
+         objects=[set_mode("ipvs"), delete_endpoint("10.244.2.7", "web-6d5f8b7c9-7hq9z")],
+         edits=[edit(node, "ipvsadm", "-> 10.244.2.7:8080              Masq    1 ",
+                     "-> 10.244.2.7:8080              Masq    0 ", count=2) for node in ("worker-1", "worker-2")]),
+    Case("IPVS still weights a deleted endpoint", "web", "ipvs", Status.FAIL, {"PROXY_STALE_ENDPOINT_RULE"},
+         says={"PROXY_STALE_ENDPOINT_RULE": ["10.244.2.7:8080", "-> 10.244.2.7:8080              Masq    1"]},
+         objects=[set_mode("ipvs"), delete_endpoint("10.244.2.7", "web-6d5f8b7c9-7hq9z")]),
     Case("nftables healthy (text and JSON captures)", "web", "nftables", Status.PASS, {"PROXY_MODE"},
          says={"PROXY_MODE": ["nftables mode"]}, absent=ERRORS | {"PROXY_MODE_MISMATCH", "PROXY_MASQ_MISSING"},
          objects=[set_mode("nftables")]),
@@ -277,6 +303,10 @@ CASES = [
     Case("nftables endpoint chain for a deleted pod", "web", "nftables", Status.FAIL, {"PROXY_STALE_ENDPOINT_RULE"},
          says={"PROXY_STALE_ENDPOINT_RULE": ["10.244.2.7:8080", "worker-1, worker-2", "dnat to 10.244.2.7:8080"]},
          objects=[set_mode("nftables"), delete_endpoint("10.244.2.7", "web-6d5f8b7c9-7hq9z")]),
+    Case("nftables numgen draws over more endpoints than it maps", "web", "nftables", Status.FAIL,
+         {"PROXY_PROBABILITY_LADDER"},
+         says={"PROXY_PROBABILITY_LADDER": ["numgen mod 4 over 3 endpoints", "match no endpoint", "on worker-1"]},
+         objects=[set_mode("nftables")], edits=[edit("worker-1", "nft", "numgen random mod 3", "numgen random mod 4")]),
     Case("nftables service-ips element missing", "web", "nftables", Status.FAIL, {"PROXY_SERVICE_RULE_MISSING"},
          says={"PROXY_SERVICE_RULE_MISSING": ["on worker-1:", "nft list table ip kube-proxy | grep 10.96.1.5"]},
          objects=[set_mode("nftables")],
@@ -355,6 +385,28 @@ def test_every_capture_unreadable_is_a_skip():
     result = run_case(case)
     assert result.status is Status.SKIP
     assert result.skip_reason.startswith("no usable kube-proxy rule capture (capture worker-1.iptables-save")
+
+
+def test_forbidden_reads_are_noted_not_fatal():
+    from kubectl_netdoctor.errors import Forbidden
+
+    class Refusing(MemoryReader):
+        def list(self, kind, namespace=None, label_selector=None, field_selector=None):
+            if kind == "Pod" and namespace == "kube-system":
+                raise Forbidden("list", "pods", namespace)
+            return super().list(kind, namespace, label_selector, field_selector)
+
+        def get(self, kind, namespace, name):
+            if kind == "ConfigMap":
+                raise Forbidden("get", "configmaps", namespace)
+            return super().get(kind, namespace, name)
+
+    ctx = Context(Refusing(load_objects(), load_captures("iptables")), "shop", "web", Client("namespace", "shop"))
+    result = proxy.run(ctx)
+    assert result.status is Status.PASS
+    assert "kube-proxy pods not checked: forbidden: list pods in ns kube-system" in result.summary
+    mode = next(f for f in result.findings if f.code == "PROXY_MODE")
+    assert mode.message == "kube-proxy mode unknown" and "forbidden: get configmaps" in mode.evidence[0]
 
 
 # -- the live seam ---------------------------------------------------------------------

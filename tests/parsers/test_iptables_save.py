@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import shlex
+import sys
 from pathlib import Path
 
 import pytest
 
-import gen_iptables
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the generator sits next to this file, any import mode
+import gen_iptables  # noqa: E402
 from kubectl_netdoctor.errors import SnapshotError
 from kubectl_netdoctor.parsers.iptables_save import kube_proxy_view, parse_iptables_save, split_words
 

@@ -1,0 +1,148 @@
+"""The fault catalogue, proven on the real cluster: one test per ``e2e/scenarios/<name>/``.
+
+Each scenario holds its manifests, optional commands that break (and restore)
+the cluster, and the expected verdict: the failing step and finding codes. The
+test deploys it into a fresh namespace that enforces Pod Security "restricted",
+runs ``kubectl netdoctor svc ... -o json`` as a user would (a real process), and
+checks the verdict. Every result is also written to
+``$NETDOCTOR_E2E_DIR/results/<name>.json`` for the README's table.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from string import Template
+
+import pytest
+import yaml
+
+from conftest import STATE_DIR, Cluster, create_namespace, delete_namespace, wait_for
+
+pytestmark = pytest.mark.e2e
+
+SCENARIOS_DIR = Path(__file__).parent / "scenarios"
+REPO = Path(__file__).parent.parent
+PROBE_LABEL = "app.kubernetes.io/managed-by=kubectl-netdoctor"
+
+
+def load(name: str) -> dict:
+    return yaml.safe_load((SCENARIOS_DIR / name / "scenario.yaml").read_text())
+
+
+def ordered() -> list[str]:
+    """Scenarios that break shared cluster components run last, so others never see the damage."""
+    names = sorted(p.name for p in SCENARIOS_DIR.iterdir() if (p / "scenario.yaml").exists())
+    return sorted(names, key=lambda n: bool(load(n).get("break")))
+
+
+def run_tool(cluster: Cluster, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    cmd = [sys.executable, "-m", "kubectl_netdoctor.cli", *args, "--kubeconfig", cluster.kubeconfig]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=REPO)
+
+
+def shell(cluster: Cluster, command: str, env: dict[str, str]) -> None:
+    kubectl_dir = str(Path(cluster.kubectl.binary).parent)
+    full_env = {**os.environ, **env, "KUBECONFIG": cluster.kubeconfig,
+                "PATH": f"{kubectl_dir}:{os.environ.get('PATH', '')}"}
+    proc = subprocess.run(["bash", "-euo", "pipefail", "-c", command], env=full_env, capture_output=True,
+                          text=True, timeout=180)
+    assert proc.returncode == 0, f"{command!r} failed: {proc.stderr or proc.stdout}"
+
+
+def wait_pods(cluster: Cluster, namespace: str, want: str) -> None:
+    def settled() -> bool:
+        pods = cluster.kubectl.json("-n", namespace, "get", "pods")["items"]
+        if not pods:
+            return True
+        for p in pods:
+            status = p.get("status", {})
+            if want == "ready":
+                conds = {c["type"]: c["status"] for c in status.get("conditions", [])}
+                if conds.get("Ready") != "True":
+                    return False
+            elif status.get("phase") != "Running":
+                return False
+        return True
+    wait_for(settled, 120, what=f"pods {want} in {namespace}")
+
+
+def client_args(cluster: Cluster, spec: dict, namespace: str, client_ns: str | None) -> list[str]:
+    client = spec.get("client", "namespace")
+    if client == "pod:self":  # hairpin: the server pod calls its own Service
+        pod = cluster.kubectl.json("-n", namespace, "get", "pods", "-l", "app=web")["items"][0]
+        return ["--from-pod", f"{namespace}/{pod['metadata']['name']}"]
+    if client.startswith("pod:"):
+        return ["--from-pod", f"{namespace}/{client[4:]}"]
+    if client == "other-namespace":
+        return ["--from-namespace", client_ns or ""]
+    if client == "external":
+        return ["--external"]
+    return []
+
+
+def record(name: str, spec: dict, report: dict | None, exit_code: int, elapsed: float) -> None:
+    out = STATE_DIR / "results"
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return
+    codes = sorted({f["code"] for s in (report or {}).get("steps", []) for f in s["findings"]
+                    if f["severity"] != "info"})
+    (out / f"{name}.json").write_text(json.dumps({
+        "scenario": name, "description": spec["description"], "expected": spec["expect"],
+        "verdict": (report or {}).get("verdict"), "broken_step": (report or {}).get("broken_step"),
+        "codes": codes, "exit_code": exit_code, "seconds": round(elapsed, 1),
+    }, indent=1))
+
+
+@pytest.mark.parametrize("name", ordered())
+def test_scenario(name: str, cluster: Cluster) -> None:
+    spec = load(name)
+    kubectl = cluster.kubectl
+    namespace = create_namespace(kubectl, name)
+    kubectl("label", "namespace", namespace, "pod-security.kubernetes.io/enforce=restricted")
+    client_ns = create_namespace(kubectl, f"{name}-client") if spec.get("client") == "other-namespace" else None
+    env = {"NS": namespace, "SCENARIO": str(SCENARIOS_DIR / name)}
+    try:
+        text = (SCENARIOS_DIR / name / "manifests.yaml").read_text()
+        kubectl.apply(Template(text).substitute(cluster.images), namespace)
+        wait_pods(cluster, namespace, spec.get("wait", "ready"))
+        for command in spec.get("break", []):
+            shell(cluster, Template(command).safe_substitute(env), env)
+        args = ["svc", spec["service"], "-n", namespace, "-o", "json",
+                "--probe-image", cluster.images["TOOLBOX_IMAGE"], *client_args(cluster, spec, namespace, client_ns),
+                *spec.get("args", [])]
+        start = time.monotonic()
+        proc = run_tool(cluster, *args)
+        elapsed = time.monotonic() - start
+        assert proc.stdout, f"no report; stderr: {proc.stderr}"
+        report = json.loads(proc.stdout)
+        record(name, spec, report, proc.returncode, elapsed)
+    finally:
+        for command in spec.get("restore", []):
+            shell(cluster, Template(command).safe_substitute(env), env)
+        delete_namespace(kubectl, namespace)
+        if client_ns:
+            delete_namespace(kubectl, client_ns)
+
+    expect = spec["expect"]
+    found = {f["code"]: f for s in report["steps"] for f in s["findings"]}
+    summary = {s["id"]: (s["status"], [f["code"] for f in s["findings"]]) for s in report["steps"]}
+    assert report["verdict"] == expect["verdict"], summary
+    assert report["broken_step"] == expect["broken_step"], summary
+    assert proc.returncode == {"ok": 0, "problem": 1, "inconclusive": 3}[expect["verdict"]], proc.stderr
+    missing = [c for c in expect["codes"] if c not in found]
+    assert not missing, f"expected codes {missing} not reported; got {summary}"
+    for code, text in (expect.get("message_contains") or {}).items():
+        assert text in found[code]["message"], found[code]
+    if name == "healthy":  # no false alarms: nothing above info, and every step really ran
+        assert [c for c, f in found.items() if f["severity"] != "info"] == []
+        assert all(s["status"] == "pass" for s in report["steps"]), summary
+    # The probe pod is always gone afterwards.
+    left = kubectl.json("get", "pods", "-A", "-l", PROBE_LABEL)["items"]
+    assert [p["metadata"]["name"] for p in left if not p["metadata"].get("deletionTimestamp")] == []
