@@ -80,6 +80,7 @@ def svc(
     snapshot: Optional[str] = typer.Option(None, "--snapshot", help="Diagnose offline from a snapshot file or directory."),
     probe_image: str = typer.Option(DEFAULT_PROBE_IMAGE, "--probe-image", help="Image of the probe pod / ephemeral container (needs sh, nc, wget, nslookup)."),
     http_path: str = typer.Option("/", "--http-path", help="Path of the L7 HTTP GET."),
+    verbose: bool = typer.Option(False, "-v", "--verbose", help="Text output: show the evidence of info findings too."),
     timeout: float = TimeoutOpt,
 ) -> None:
     """Diagnose why Service NAME is unreachable."""
@@ -94,7 +95,7 @@ def svc(
                            read_only, snapshot, timeout, probe_image, http_path, progress=output == "text")
     except NetdoctorError as err:
         _fail(err)
-    get_renderer(output)(report, sys.stdout)
+    get_renderer(output)(report, sys.stdout, verbose=verbose)
     from kubectl_netdoctor.model import Verdict
 
     raise typer.Exit({Verdict.OK: EXIT_OK, Verdict.PROBLEM: EXIT_PROBLEM,

@@ -116,8 +116,7 @@ def proxy_health(ctx: Context) -> Health:
         node = objects.pod_node(p)
         if node and (node not in h.pods or objects.pod_ready(p)):
             h.pods[node] = p
-    if not pods and ctx.configmap("kube-system", "kube-proxy") is not None and \
-            not _optional_pods(ctx, "k8s-app=cilium"):
+    if not pods and _has_proxy_configmap(ctx) and not _optional_pods(ctx, "k8s-app=cilium"):
         # kubeadm-style: its ConfigMap says kube-proxy is meant to run as pods here, and none does.
         h.findings.append(finding(
             "PROXY_NOT_RUNNING",
@@ -173,6 +172,13 @@ def proxy_health(ctx: Context) -> Health:
                 f"kubectl -n kube-system logs {pname} --previous; kubectl -n kube-system describe pod {pname}",
             ))
     return h
+
+
+def _has_proxy_configmap(ctx: Context) -> bool:
+    try:
+        return ctx.configmap("kube-system", "kube-proxy") is not None
+    except Forbidden:
+        return False  # cannot tell: fall back to "not found" (a warning), never to a false error
 
 
 def _optional_pods(ctx: Context, selector: str) -> list[dict]:
@@ -298,6 +304,8 @@ class NodeRules:
     capture: str
     """``iptables-save``, ``ipvsadm`` or ``nft``."""
     view: KubeProxyView
+    node_ips: tuple[str, ...] = ()
+    """The node's addresses (from its Node object): IPVS NodePorts are told apart by them."""
 
 
 def parse_capture(kind: str, text: str, node: str, node_ips: Iterable[str] = ()) -> KubeProxyView:
@@ -323,11 +331,12 @@ def choose_rules(node: str, captures: dict[str, str], mode: str | None, node_obj
     holds kube-proxy rules (then PROXY_MODE_MISMATCH). Returns (rules, issues, notes)."""
     views: dict[str, KubeProxyView] = {}
     notes: list[str] = []
+    ips = tuple(node_addresses(node_obj))
     for kind in ("nft", "ipvsadm", "iptables-save"):
         if kind not in captures:
             continue
         try:
-            views[kind] = parse_capture(kind, captures[kind], node, node_addresses(node_obj))
+            views[kind] = parse_capture(kind, captures[kind], node, ips)
         except SnapshotError as err:
             notes.append(f"capture {node}.{kind} unreadable: {err}")
     if not views:
@@ -335,10 +344,10 @@ def choose_rules(node: str, captures: dict[str, str], mode: str | None, node_obj
     wanted = CAPTURE_FOR_MODE.get(mode or "")
     programmed = [k for k, v in views.items() if v.programmed]
     if wanted in views and (views[wanted].programmed or not programmed):
-        return NodeRules(node, wanted, views[wanted]), [], notes
+        return NodeRules(node, wanted, views[wanted], ips), [], notes
     if not programmed:
         kind = next(iter(views))
-        return NodeRules(node, kind, views[kind]), [], notes
+        return NodeRules(node, kind, views[kind], ips), [], notes
     kind = programmed[0]
     issues = []
     if mode:
@@ -352,7 +361,7 @@ def choose_rules(node: str, captures: dict[str, str], mode: str | None, node_obj
             "kubectl -n kube-system rollout restart ds/kube-proxy, then compare "
             "kubectl -n kube-system logs ds/kube-proxy | grep -i proxier",
         ))
-    return NodeRules(node, kind, views[kind]), issues, notes
+    return NodeRules(node, kind, views[kind], ips), issues, notes
 
 
 # -- comparing one node's rules with the endpoints ------------------------------------
@@ -664,7 +673,9 @@ def check_port_on_node(rules: NodeRules, target: PortTarget, sets: EndpointSets,
         if vip and vip != "None" and (vip == primary or (":" in vip) in families):
             issues += check_cluster_ip(rules, vip, target, sets, cfg, compared)
     node_port = target.port.get("nodePort")
-    if node_port and spec.get("type") in ("NodePort", "LoadBalancer"):
+    # IPVS NodePorts are virtual services on the node's own addresses: without its Node object, unknowable.
+    if node_port and spec.get("type") in ("NodePort", "LoadBalancer") and \
+            (rules.capture != "ipvsadm" or rules.node_ips):
         issues += check_external(rules, view.node_port(node_port, target.protocol), f"NodePort {node_port}",
                                  str(node_port), target, sets, cfg, compared)
     lb_ips = [i.get("ip") for i in ((target.svc.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
@@ -815,6 +826,9 @@ def check_rules(ctx: Context, svc: dict, targets: list[PortTarget], cfg: ProxyCo
         issues += mode_issues
         notes += node_notes
         if rules is None:
+            continue
+        if health.replaced_by and not rules.view.programmed:
+            notes.append(f"{node}: no kube-proxy rules in its capture, as expected with {health.replaced_by}")
             continue
         checked.append(rules)
         zone = ((node_obj or {}).get("metadata", {}).get("labels") or {}).get("topology.kubernetes.io/zone")

@@ -1,4 +1,4 @@
-"""Output formats, siblings behind one signature: ``render(report, stream)``. Checks never render."""
+"""Output formats, siblings behind one signature: ``render(report, stream, verbose=False)``. Checks never render."""
 
 from __future__ import annotations
 

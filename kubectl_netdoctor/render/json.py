@@ -12,5 +12,6 @@ def dumps(report: Report) -> str:
     return json.dumps(report.to_dict(), indent=2, sort_keys=False)
 
 
-def render(report: Report, stream: TextIO) -> None:
+def render(report: Report, stream: TextIO, verbose: bool = False) -> None:
+    """JSON always carries every finding; ``verbose`` changes nothing here."""
     stream.write(dumps(report) + "\n")

@@ -18,8 +18,15 @@ from kubectl_netdoctor.model import Report, Severity, Status, Verdict
 VERDICT_STYLE = {Verdict.OK: "bold green", Verdict.PROBLEM: "bold red", Verdict.INCONCLUSIVE: "bold yellow"}
 
 
-def render(report: Report, stream: TextIO, width: int | None = None) -> None:
-    console = Console(file=stream, width=width, highlight=False, soft_wrap=False)
+PIPE_WIDTH = 160
+"""Width when stdout is not a terminal (logs, CI): wide enough that rules and commands stay on one line."""
+
+
+def render(report: Report, stream: TextIO, width: int | None = None, verbose: bool = False) -> None:
+    """Errors and warnings with evidence and fix; info findings as one-line notes unless ``verbose``."""
+    is_tty = hasattr(stream, "isatty") and stream.isatty()
+    console = Console(file=stream, width=width or (None if is_tty else PIPE_WIDTH), highlight=False,
+                      soft_wrap=False)
     broken = report.broken_step
     console.print(Text.assemble(
         ("Service ", "bold"), (f"{report.namespace}/{report.service}", "bold cyan"),
@@ -45,11 +52,12 @@ def render(report: Report, stream: TextIO, width: int | None = None) -> None:
     console.print(line)
 
     findings = [(s, f) for s in report.steps for f in s.findings]
-    if not findings:
-        return
     order = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}
-    console.print()
-    for step, f in sorted(findings, key=lambda sf: order[sf[1].severity]):
+    detailed = [sf for sf in findings if verbose or sf[1].severity is not Severity.INFO]
+    notes = [sf for sf in findings if sf not in detailed]
+    if detailed:
+        console.print()
+    for step, f in sorted(detailed, key=lambda sf: order[sf[1].severity]):
         head = Text.assemble((f"{f.severity.value.upper():7} ", f.severity.colour), (f.code, "bold"),
                              (f"  [{step.id}]", "dim"))
         console.print(head)
@@ -58,3 +66,8 @@ def render(report: Report, stream: TextIO, width: int | None = None) -> None:
             console.print(Text("    | " + ev, style="dim"))
         if f.fix:
             console.print(Text.assemble(("    fix: ", "green"), f.fix))
+    if notes:
+        console.print()
+        console.print(Text("notes (-v for their evidence):", style="bold"))
+        for step, f in notes:
+            console.print(Text.assemble(("  - ", "cyan"), (f.code, "cyan"), f"  {f.message}"))
