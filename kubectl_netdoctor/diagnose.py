@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from types import ModuleType
 
 from kubectl_netdoctor.checks.base import Context, skipped
-from kubectl_netdoctor.errors import ApiTimeout, ApiUnreachable, ClusterError
+from kubectl_netdoctor.errors import ApiTimeout, ApiUnreachable, ClusterError, SnapshotError
 from kubectl_netdoctor.model import Report, StepResult
 
 
@@ -20,6 +20,10 @@ def run_step(module: ModuleType, ctx: Context) -> StepResult:
         return module.run(ctx)
     except (ApiUnreachable, ApiTimeout):
         raise  # the cluster is gone: no later step can do better
+    except SnapshotError as err:
+        if ctx.reader.source.startswith("snapshot"):
+            raise  # the user's file is malformed: a usage error naming the file and line
+        return skipped(module.STEP_ID, module.TITLE, f"unreadable live capture: {err}", blocked=True)
     except ClusterError as err:
         return skipped(module.STEP_ID, module.TITLE, str(err), blocked=True)
     except Exception as err:  # noqa: BLE001 - one broken check must not kill the report

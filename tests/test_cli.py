@@ -143,3 +143,12 @@ def test_help_does_not_import_the_kubernetes_client():
 def test_version():
     result = invoke("--version")
     assert result.exit_code == 0 and result.stdout.startswith("kubectl-netdoctor ")
+
+
+def test_malformed_capture_file_exits_2_naming_file_and_line(tmp_path):
+    (tmp_path / "cluster.yaml").write_text(Path(FIXTURE).read_text())
+    capture = tmp_path / "node-1.iptables-save"
+    capture.write_text("*nat\n:PREROUTING ACCEPT [0:0]\n-A KUBE-SERVICES -d 10.96.141.22/32 -p tcp --dport 80 -j\n")
+    result = invoke("svc", "web", "-n", "shop", "--snapshot", str(tmp_path))
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"error: bad snapshot file {capture}:3: ")

@@ -124,6 +124,14 @@ class Context:
             return out
         return self._once(("captures",), merged)
 
+    def capture_source(self, node: str, kind: str) -> str:
+        """Where a node capture came from (a snapshot file, or the live exec), for error messages."""
+        if node not in self.reader.node_captures():
+            return f"{kind} of node {node} (live)"
+        if hasattr(self.reader, "capture_source"):
+            return self.reader.capture_source(node, kind)
+        return f"{node}.{kind}"
+
     def policy_crds(self) -> list[str]:
         """CNI-specific policies (``Kind ns/name``) in the Service's or the client's namespace, or cluster-wide."""
         spaces = sorted({self.namespace, self.client.namespace or self.namespace})

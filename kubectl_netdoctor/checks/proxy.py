@@ -14,7 +14,7 @@ then a skip with the reason, unless kube-proxy is visibly down (a fail).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from kubectl_netdoctor import objects
@@ -308,9 +308,10 @@ class NodeRules:
     """The node's addresses (from its Node object): IPVS NodePorts are told apart by them."""
 
 
-def parse_capture(kind: str, text: str, node: str, node_ips: Iterable[str] = ()) -> KubeProxyView:
-    """One capture as a :class:`KubeProxyView` (raises SnapshotError on a malformed one)."""
-    source = f"{node}.{kind}"
+def parse_capture(kind: str, text: str, node: str, node_ips: Iterable[str] = (),
+                  source: str | None = None) -> KubeProxyView:
+    """One capture as a :class:`KubeProxyView` (raises SnapshotError on a malformed one, naming ``source``)."""
+    source = source or f"{node}.{kind}"
     if kind == "iptables-save":
         return iptables_save.kube_proxy_view(iptables_save.parse_iptables_save(text, source))
     if kind == "ipvsadm":
@@ -325,10 +326,14 @@ def node_addresses(node: dict | None) -> list[str]:
             if a.get("type") in ("InternalIP", "ExternalIP") and a.get("address")]
 
 
-def choose_rules(node: str, captures: dict[str, str], mode: str | None, node_obj: dict | None
+def choose_rules(node: str, captures: dict[str, str], mode: str | None, node_obj: dict | None,
+                 source: Callable[[str], str] | None = None, strict: bool = False
                  ) -> tuple[NodeRules | None, list[Issue], list[str]]:
     """Parse a node's captures and pick the one to compare: the configured mode's, else one that
-    holds kube-proxy rules (then PROXY_MODE_MISMATCH). Returns (rules, issues, notes)."""
+    holds kube-proxy rules (then PROXY_MODE_MISMATCH). Returns (rules, issues, notes).
+
+    ``strict`` (captures the user saved) lets a malformed capture raise, naming ``source(kind)``
+    and the line; otherwise (captures fetched live) it becomes a note."""
     views: dict[str, KubeProxyView] = {}
     notes: list[str] = []
     ips = tuple(node_addresses(node_obj))
@@ -336,8 +341,10 @@ def choose_rules(node: str, captures: dict[str, str], mode: str | None, node_obj
         if kind not in captures:
             continue
         try:
-            views[kind] = parse_capture(kind, captures[kind], node, ips)
+            views[kind] = parse_capture(kind, captures[kind], node, ips, source(kind) if source else None)
         except SnapshotError as err:
+            if strict:
+                raise
             notes.append(f"capture {node}.{kind} unreadable: {err}")
     if not views:
         return None, [], notes
@@ -822,7 +829,9 @@ def check_rules(ctx: Context, svc: dict, targets: list[PortTarget], cfg: ProxyCo
     notes: list[str] = []
     for node in sorted(captures):
         node_obj = nodes.get(node)
-        rules, mode_issues, node_notes = choose_rules(node, captures[node], cfg.mode, node_obj)
+        rules, mode_issues, node_notes = choose_rules(
+            node, captures[node], cfg.mode, node_obj, source=lambda kind, node=node: ctx.capture_source(node, kind),
+            strict=node in ctx.reader.node_captures())
         issues += mode_issues
         notes += node_notes
         if rules is None:

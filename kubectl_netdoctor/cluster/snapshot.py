@@ -134,6 +134,7 @@ class SnapshotReader:
         self.source = f"snapshot {self.path}"
         self._objects: list[Obj] = []
         self._captures: dict[str, dict[str, str]] = {}
+        self._capture_paths: dict[tuple[str, str], str] = {}
         if self.path.is_dir():
             files = sorted(p for p in self.path.rglob("*") if p.is_file() and not p.name.startswith("."))
         elif self.path.is_file():
@@ -152,6 +153,7 @@ class SnapshotReader:
         self = cls.__new__(cls)
         self.path, self.source = Path(source), f"snapshot {source}"
         self._objects, self._captures = list(objs), dict(captures or {})
+        self._capture_paths = {}
         return self
 
     def _load(self, f: Path) -> None:
@@ -160,6 +162,7 @@ class SnapshotReader:
             if name.endswith(suffix) and len(name) > len(suffix):
                 node = name[: -len(suffix)]
                 self._captures.setdefault(node, {})[CAPTURE_SUFFIXES[suffix]] = self._read(f)
+                self._capture_paths[(node, CAPTURE_SUFFIXES[suffix])] = str(f)
                 return
         if f.suffix not in OBJECT_SUFFIXES:
             if f == self.path:  # a single file must be usable; in a directory, stray files are skipped
@@ -170,6 +173,8 @@ class SnapshotReader:
                 for kind, text in (obj.get("data") or {}).items():
                     if kind in CAPTURE_KINDS:
                         self._captures.setdefault(obj["metadata"]["name"], {})[kind] = text
+                        self._capture_paths[(obj["metadata"]["name"], kind)] = \
+                            f"{f} (NodeCapture {obj['metadata']['name']} data.{kind})"
             else:
                 self._objects.append(obj)
 
@@ -211,6 +216,10 @@ class SnapshotReader:
 
     def node_captures(self) -> dict[str, dict[str, str]]:
         return self._captures
+
+    def capture_source(self, node: str, kind: str) -> str:
+        """The file a capture came from, for error messages that name it."""
+        return self._capture_paths.get((node, kind), f"{node}.{kind}")
 
     def policy_crds(self, namespaces: list[str]) -> list[str]:
         return sorted(

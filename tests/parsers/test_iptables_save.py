@@ -98,6 +98,17 @@ def test_iptables_s_style_lines():
     assert (rule.packets, rule.bytes, rule.dport) == (5, 300, "443")
 
 
+def test_multiport_goto_and_long_options():
+    text = ("*nat\n:X - [0:0]\n"
+            "-A X ! --destination 10.0.0.0/8 --protocol tcp -m multiport --dports 80,443 --goto Y\n"
+            "-A X -p tcp -j DNAT --to-destination [fd00:10:244:1::6]:8080\nCOMMIT\n")
+    first, second = parse_iptables_save(text).rules("nat", "X")
+    assert (first.dst, first.dst_negated, first.protocol, first.dports, first.target, first.goto) == \
+        ("10.0.0.0/8", True, "tcp", ("80", "443"), "Y", True)
+    assert first.matches == ("multiport",)
+    assert second.to_destination == "[fd00:10:244:1::6]:8080" and not second.goto
+
+
 @pytest.mark.parametrize("line", [
     '-A X -m comment --comment "ns/svc:http -> 10.0.0.1:80" -j Y',
     '-A X -m comment --comment "a""b" -j Y',
