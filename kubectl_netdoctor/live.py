@@ -106,10 +106,16 @@ def probe_targets(ctx: Any, http_path: str) -> Targets:
     if spec.get("type") in ("NodePort", "LoadBalancer"):
         ips = [ip for ip in (objects.node_internal_ip(n) for n in ctx.nodes()) if ip]
         node_ports = [(ip, int(p["nodePort"])) for p in tcp_ports if p.get("nodePort") for ip in ips]
+    # HTTP only where it is a fair test (or where --port asked for exactly this port).
+    http_ports = [p for p in tcp_ports if ctx.options.port is not None or objects.looks_like_http(p)]
     if cluster_ips:
-        urls = [f"http://{ip}:{port}{http_path}" for ip, port in cluster_ips]
-    else:
-        urls = [f"http://{ip}:{port}{http_path}" for ip, port, _ in endpoints[:1]]
+        urls = [f"http://{spec['clusterIP']}:{p['port']}{http_path}" for p in http_ports]
+    else:  # headless: the first ready endpoint of each HTTP port
+        urls = []
+        for p in http_ports:
+            ready = [a for a in objects.slice_addresses(slices, p.get("name", ""), "TCP") if a.ready and a.port]
+            if ready:
+                urls.append(f"http://{ready[0].ip}:{ready[0].port}{http_path}")
     return Targets(sorted(set(endpoints)), cluster_ips, node_ports, urls, pods)
 
 
@@ -220,12 +226,38 @@ def gather(ctx: Any, session: Any, executor: Any, *, http_path: str = "/", read_
                 ev.conntrack[node] = conntrack
             if error:
                 ev.skipped[key] = error
+    if session is not None:
+        _listeners_via_ephemeral(ev, targets, executor, session.image, on_progress)
     if session is None:
         reason = "--read-only: no probe pod is created" if read_only else "no probe"
         for category in ("tcp", "http", "dns"):
             ev.skipped.setdefault(category, reason)
     ev.elapsed_s = round(time.monotonic() - start, 2)
     return ev
+
+
+def _listeners_via_ephemeral(ev: LiveEvidence, targets: Targets, executor: Any, image: str,
+                             on_progress: Callable[[str], None] | None) -> None:
+    """Second chance for pods whose image has no ``cat`` (distroless), only where it matters: pods
+    that fail a direct connect or are not Ready. Adds an ephemeral container (not under --read-only)."""
+    from kubectl_netdoctor.cluster.probe import run_parallel
+
+    failing = {pod for ip, port, pod in targets.endpoints
+               if (r := ev.tcp_probe(ip, port)) is not None and not r.ok}
+    failing |= {p["metadata"]["name"] for p in targets.pods if not objects.pod_ready(p)}
+    tasks = {}
+    for pod in targets.pods:
+        name = pod["metadata"]["name"]
+        if name in ev.listener_errors and name in failing and "not found" in ev.listener_errors[name]:
+            tasks[f"listen-ephemeral/{name}"] = (lambda pod=pod: executor.read_via_ephemeral(
+                pod["metadata"]["namespace"], pod, image, ["cat", "/proc/net/tcp", "/proc/net/tcp6"]))
+    for key, res in run_parallel(tasks, on_progress).items():
+        name = key.split("/", 1)[1]
+        if not isinstance(res, Exception) and res.rc == 0 and res.stdout.strip():
+            ev.listeners[name] = res.stdout
+            ev.listener_errors.pop(name, None)
+        else:
+            ev.listener_errors[name] += f"; ephemeral container: {res.error if not isinstance(res, Exception) else res}"
 
 
 def _store(ev: LiveEvidence, category: str, result: Any, parse: Callable[[str], dict]) -> None:

@@ -168,3 +168,21 @@ def is_ip(text: str) -> bool:
         return True
     except ValueError:
         return False
+
+
+HTTP_PORT_NUMBERS = {80, 8000, 8080, 8081, 8443, 3000, 5000, 8888, 9000, 9090}
+HTTP_NAME_PREFIXES = ("http", "web", "api", "grpc-web", "metrics", "health")
+
+
+def looks_like_http(svc_port: Obj) -> bool:
+    """Whether an HTTP GET is a fair test of this port: appProtocol, name, or a usual HTTP number.
+
+    DNS on 53 or a database on 5432 would only produce false alarms.
+    """
+    app = (svc_port.get("appProtocol") or "").lower()
+    if app:
+        return app in ("http", "https", "kubernetes.io/h2c", "h2c") or app.startswith("http")
+    name = (svc_port.get("name") or "").lower()
+    if name.startswith(HTTP_NAME_PREFIXES):
+        return True
+    return int(svc_port.get("port", 0)) in HTTP_PORT_NUMBERS

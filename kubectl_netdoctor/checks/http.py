@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from kubectl_netdoctor import live, objects
 from kubectl_netdoctor.checks.base import Context, conclude, finding, skipped
-from kubectl_netdoctor.model import Finding, StepResult
+from kubectl_netdoctor.model import Finding, Severity, StepResult
 
 STEP_ID = "http"
 TITLE = "HTTP answers (L7)"
@@ -40,7 +40,8 @@ def run(ctx: Context) -> StepResult:
     if ctx.live is None:
         return skipped(STEP_ID, TITLE, ctx.probe_skip_reason)
     if not ctx.live.http:
-        return skipped(STEP_ID, TITLE, ctx.live.skipped.get("http", "no TCP port to send HTTP to"))
+        return skipped(STEP_ID, TITLE, ctx.live.skipped.get(
+            "http", "no port looks like HTTP (name, appProtocol or number); use --port to test one anyway"))
     selector = ",".join(f"{k}={v}" for k, v in sorted(((svc.get("spec") or {}).get("selector") or {}).items()))
     found: list[Finding] = []
     probes = []
@@ -50,9 +51,12 @@ def run(ctx: Context) -> StepResult:
             continue
         code, what, fix = OUTCOME_CODES[r.outcome]
         status = f" (HTTP {r.status})" if r.status else ""
+        # A 4xx on the default path is often normal (an API with no root page): only a note then.
+        severity = Severity.INFO if r.outcome == "client_error" and ctx.options.http_path == "/" else None
         found.append(finding(code, f"GET {url}: {what}{status}", [f"from {ctx.live.probe}: {r.detail or r.outcome}",
                                                                   f"after {r.latency_ms} ms"],
-                             fix.format(ns=ctx.namespace, sel=selector or "<selector>", name=ctx.name)))
-    ok = [r for r in ctx.live.http.values() if r.ok]
-    summary = ", ".join(f"{r.url} -> {r.status} in {r.latency_ms:g} ms" for r in ok) or "no HTTP success"
+                             fix.format(ns=ctx.namespace, sel=selector or "<selector>", name=ctx.name),
+                             severity=severity))
+    answered = [r for r in ctx.live.http.values() if r.status]
+    summary = ", ".join(f"{r.url} -> {r.status} in {r.latency_ms:g} ms" for r in answered) or "no HTTP answer"
     return conclude(STEP_ID, TITLE, found, summary, probes)

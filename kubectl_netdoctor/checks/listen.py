@@ -64,6 +64,8 @@ def listener_findings(ctx: Context, pods: list[dict]) -> tuple[list[Finding], li
         name = pod["metadata"]["name"]
         text = ev.listeners.get(name)
         if text is None:
+            if name in ev.listener_errors:
+                probes.append(ProbeResult("listen", name, False, f"listeners not read: {ev.listener_errors[name]}"))
             continue
         sockets = proc_net_tcp.parse_proc_net_tcp(text)
         for svc_port in ctx.service_ports():

@@ -93,6 +93,21 @@ class LiveReader:
                 raise ApiTimeout(f"API server {self.host} timed out after {self.timeout:g}s ({verb} {resource})") from None
             raise ApiUnreachable(f"cannot reach the API server {self.host}: {_root_cause(err)}") from None
 
+    def request_text(self, path: str, verb: str, resource: str, namespace: str | None,
+                     query: list[tuple[str, str]] | None = None) -> str:
+        """Like :meth:`request` for endpoints that answer plain text (pod logs)."""
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            resp = self.api.call_api(path, "GET", query_params=query or [], auth_settings=["BearerToken"],
+                                     _preload_content=False, _return_http_data_only=True,
+                                     _request_timeout=(self.timeout, self.timeout))
+            return resp.data.decode("utf-8", "replace")
+        except ApiException as err:
+            if err.status == 403:
+                raise Forbidden(verb, resource, namespace) from None
+            raise ClusterError(f"API error {err.status} {err.reason} on {verb} {resource}") from None
+
     # -- Reader -----------------------------------------------------------------
     def _path(self, kind: str, namespace: str | None, name: str | None = None) -> str:
         resource, namespaced = KINDS[kind]

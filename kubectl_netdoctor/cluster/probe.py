@@ -95,14 +95,45 @@ class Executor:
             out, err_out = ws.read_stdout() or "", ws.read_stderr() or ""
             if ws.is_open():
                 return ExecResult(None, out, err_out, f"exec timed out after {timeout:g}s")
-            try:
-                rc = ws.returncode
-            except (KeyError, IndexError, TypeError, ValueError):
-                status = ws.read_channel(3) if hasattr(ws, "read_channel") else ""
-                return ExecResult(None, out, err_out, f"exec failed: {_status_message(status)}")
-            return ExecResult(rc, out, err_out)
+            return _exec_status(ws.read_channel(3), out, err_out)
         finally:
             ws.close()
+
+    def read_via_ephemeral(self, namespace: str, pod: dict, image: str, command: list[str],
+                           timeout: float = 60.0) -> ExecResult:
+        """Run ``command`` in a new ephemeral container of ``pod`` (its network namespace) and return
+        its output: the way in for distroless images, which have no ``cat`` to exec.
+
+        The API cannot remove an ephemeral container; this one exits at once and stays listed in
+        the pod's status as terminated. Never called under --read-only."""
+        name = f"netdoctor-read-{secrets.token_hex(3)}"
+        pod_name = pod["metadata"]["name"]
+        path = f"/api/v1/namespaces/{namespace}/pods/{pod_name}/ephemeralcontainers"
+        current = self.reader.get("Pod", namespace, pod_name) or pod
+        container = {"name": name, "image": image, "imagePullPolicy": "IfNotPresent", "command": command,
+                     "securityContext": RESTRICTED_CONTAINER_SECURITY}
+        patch = {"spec": {"ephemeralContainers": list((current.get("spec") or {}).get("ephemeralContainers") or [])
+                          + [container]}}
+        try:
+            write(self.reader, path, "PATCH", patch, "patch", "pods/ephemeralcontainers", namespace,
+                  content_type="application/strategic-merge-patch+json")
+        except ProbeUnavailable as err:
+            return ExecResult(None, "", "", str(err))
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            now = self.reader.get("Pod", namespace, pod_name) or {}
+            statuses = (now.get("status") or {}).get("ephemeralContainerStatuses") or []
+            state = next((c.get("state") or {} for c in statuses if c.get("name") == name), {})
+            if "terminated" in state:
+                log = self.reader.request_text(
+                    f"/api/v1/namespaces/{namespace}/pods/{pod_name}/log", "get", "pods/log", namespace,
+                    [("container", name)])
+                return ExecResult(state["terminated"].get("exitCode"), log, "")
+            waiting = (state.get("waiting") or {}).get("reason", "")
+            if waiting in ("ErrImagePull", "ImagePullBackOff", "InvalidImageName"):
+                return ExecResult(None, "", "", f"ephemeral container image {image}: {waiting}")
+            time.sleep(0.5)
+        return ExecResult(None, "", "", f"ephemeral container {name} did not finish in {timeout:g}s")
 
     def port_forward_socket(self, namespace: str, pod: str, port: int) -> Any:
         """A socket-like object connected to ``pod:port`` through the API server."""
@@ -110,6 +141,41 @@ class Executor:
 
         pf = portforward(self._api().connect_get_namespaced_pod_portforward, pod, namespace, ports=str(port))
         return pf, pf.socket(port)
+
+
+def _exec_status(channel: str, out: str, err_out: str) -> ExecResult:
+    """The exec's exit, from its status channel: Success, an ExitCode cause, or why it never ran."""
+    try:
+        status = json.loads(channel) if channel.strip() else {"status": "Success"}
+    except ValueError:
+        return ExecResult(None, out, err_out, f"exec failed: {channel.strip()[:300]}")
+    if status.get("status") == "Success":
+        return ExecResult(0, out, err_out)
+    causes = (status.get("details") or {}).get("causes") or []
+    code = next((c.get("message") for c in causes if c.get("reason") == "ExitCode"), None)
+    if code is not None and str(code).isdigit():
+        return ExecResult(int(code), out, err_out)
+    return ExecResult(None, out, err_out, f"exec failed: {status.get('message', channel.strip())[:300]}")
+
+
+def write(reader: LiveReader, path: str, method: str, body: dict, verb: str, resource: str, namespace: str,
+          content_type: str = "application/json") -> Any:
+    """One write (create/patch) for a probe; refusals become ProbeUnavailable with the reason."""
+    from kubernetes.client.exceptions import ApiException
+
+    try:
+        resp = reader.api.call_api(
+            path, method, body=body, header_params={"Accept": "application/json", "Content-Type": content_type},
+            auth_settings=["BearerToken"], _preload_content=False, _return_http_data_only=True,
+            _request_timeout=(reader.timeout, reader.timeout))
+        return json.loads(resp.data)
+    except ApiException as err:
+        message = _status_message(err.body or err.reason or "")
+        if err.status == 403:
+            if "violates PodSecurity" in message:
+                raise ProbeUnavailable(f"the probe was refused by Pod Security admission: {message}") from None
+            raise ProbeUnavailable(f"forbidden: {verb} {resource} in ns {namespace}") from None
+        raise ProbeUnavailable(f"cannot {verb} {resource}: {message}") from None
 
 
 def _status_message(body: str) -> str:
@@ -205,21 +271,7 @@ class ProbeSession:
 
     def _write(self, path: str, method: str, body: dict, verb: str, resource: str,
                content_type: str = "application/json") -> Any:
-        from kubernetes.client.exceptions import ApiException
-
-        try:
-            resp = self.reader.api.call_api(
-                path, method, body=body, header_params={"Accept": "application/json", "Content-Type": content_type},
-                auth_settings=["BearerToken"], _preload_content=False, _return_http_data_only=True,
-                _request_timeout=(self.reader.timeout, self.reader.timeout))
-            return json.loads(resp.data)
-        except ApiException as err:
-            if err.status == 403:
-                message = _status_message(err.body or "")
-                if "violates PodSecurity" in message:
-                    raise ProbeUnavailable(f"the probe was refused by Pod Security admission: {message}") from None
-                raise ProbeUnavailable(f"forbidden: {verb} {resource} in ns {self.namespace}") from None
-            raise ProbeUnavailable(f"cannot {verb} {resource}: {_status_message(err.body or err.reason)}") from None
+        return write(self.reader, path, method, body, verb, resource, self.namespace, content_type)
 
     def _container_state(self, pod: dict) -> tuple[dict, str]:
         status = pod.get("status") or {}
