@@ -1,0 +1,163 @@
+"""The live part of steps listen, http and dns: interpreting what the probes saw.
+
+The evidence is built from the probe tools' real output (the same text the e2e
+cluster's probe pod printed), parsed by the real parsers.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kubectl_netdoctor.checks import dns, http, listen
+from kubectl_netdoctor.checks.base import Client
+from kubectl_netdoctor.live import LiveEvidence
+from kubectl_netdoctor.model import Severity, Status
+from kubectl_netdoctor.parsers import probe_output as po
+from tests.conftest import codes
+
+CAPTURES = Path(__file__).parent.parent / "fixtures" / "captures"
+PODS = ("web-7c9f8d6b5-abcde", "web-7c9f8d6b5-fghij")
+PROBE = "probe pod shop/netdoctor-probe-1a2b3c"
+
+
+def tcp(*lines: str) -> dict:
+    return {(r.host, r.port): r for r in po.parse_tcp("\n".join(lines), wait_s=3)}
+
+
+OPEN_12 = "TCP|10.244.0.12|8080|0|100.00|100.01|"
+OPEN_7 = "TCP|10.244.1.7|8080|0|100.00|100.01|"
+REFUSED_7 = "TCP|10.244.1.7|8080|1|100.00|100.00|nc: can't connect to remote host (10.244.1.7): Connection refused"
+TIMEOUT_7 = "TCP|10.244.1.7|8080|1|100.00|103.00|nc: timed out"
+VIP_OPEN = "TCP|10.96.141.22|80|0|100.00|100.01|"
+
+# /proc/net/tcp of a pod whose app listens on 127.0.0.1:8080 (0100007F:1F90) and 0.0.0.0:9200.
+LOOPBACK_8080 = (CAPTURES / "pod-web.proc-net-tcp").read_text()
+ALL_8080 = ("  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
+            "   0: 00000000:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000 65534 0 40431 1 0 100 0 0 10 0\n")
+
+
+def test_all_endpoints_answer(cluster):
+    ctx = cluster.context()
+    ctx.live = LiveEvidence(probe=PROBE, tcp=tcp(OPEN_12, OPEN_7, VIP_OPEN), listeners={PODS[0]: ALL_8080})
+    result = listen.run(ctx)
+    assert result.status is Status.PASS
+    assert result.summary == f"2 of 2 endpoints answer TCP from {PROBE}"
+    assert {p.target for p in result.probes} == {"10.244.0.12:8080", "10.244.1.7:8080", f"{PODS[0]}:8080"}
+
+
+def test_one_bad_endpoint_of_two_is_intermittent_and_names_the_pod(cluster):
+    ctx = cluster.context()
+    ctx.live = LiveEvidence(probe=PROBE, tcp=tcp(OPEN_12, REFUSED_7), listeners={PODS[1]: LOOPBACK_8080})
+    result = listen.run(ctx)
+    assert result.status is Status.FAIL
+    assert codes(result) == ["LSN_LOOPBACK_ONLY", "LSN_ENDPOINT_UNREACHABLE"]
+    unreachable = result.findings[1]
+    assert unreachable.message == ("1 of 2 endpoints fail a direct TCP connect (refused); through the Service "
+                                   "this shows as intermittent failures")
+    assert unreachable.evidence[0].startswith(f"10.244.1.7:8080 ({PODS[1]}): refused")
+    assert "listens on 127.0.0.1:8080 only" in result.findings[0].message
+
+
+def test_timeout_points_at_network_policy(cluster):
+    ctx = cluster.context()
+    ctx.live = LiveEvidence(probe=PROBE, tcp=tcp(OPEN_12, TIMEOUT_7))
+    f = listen.run(ctx).findings[0]
+    assert f.code == "LSN_ENDPOINT_UNREACHABLE" and "(timeout)" in f.message
+    assert f.fix.startswith("packets are dropped: see the netpol step")
+
+
+def test_nothing_listening_on_target_port_names_the_real_port(cluster):
+    ctx = cluster.context()
+    other = ALL_8080.replace("00000000:1F90", "00000000:2382")  # 9090
+    ctx.live = LiveEvidence(probe=PROBE, tcp=tcp(OPEN_12, REFUSED_7), listeners={PODS[1]: other})
+    f = next(f for f in listen.run(ctx).findings if f.code == "LSN_NOT_LISTENING")
+    assert f.message == f"nothing listens on port 8080 in pod {PODS[1]}; it listens on 9090"
+    assert f.fix == "point the Service targetPort at the port the app uses (9090)"
+
+
+def test_tcp_not_run_is_a_skip_with_the_reason(cluster):
+    ctx = cluster.context()
+    ctx.live = LiveEvidence(skipped={"tcp": "--read-only: no probe pod is created"})
+    result = listen.run(ctx)
+    assert result.status is Status.SKIP and result.skip_reason == "--read-only: no probe pod is created"
+
+
+def http_results(*lines: str) -> dict:
+    return {r.url: r for r in po.parse_http("\n".join(lines))}
+
+
+def test_http_ok_and_5xx(cluster):
+    ctx = cluster.context()
+    ctx.live = LiveEvidence(probe=PROBE, http=http_results(
+        "HTTP|http://10.96.141.22:80/|0|1.00|1.01|HTTP/1.0 200 OK ~Content-Length: 2 ~ ~ok~"))
+    result = http.run(ctx)
+    assert result.status is Status.PASS and result.summary == "http://10.96.141.22:80/ -> 200 in 10 ms"
+    ctx = cluster.context()
+    ctx.live = LiveEvidence(probe=PROBE, http=http_results(
+        "HTTP|http://10.96.141.22:80/|0|1.00|1.01|HTTP/1.1 503 Service Unavailable ~ ~"))
+    result = http.run(ctx)
+    assert codes(result) == ["HTTP_SERVER_ERROR"] and "(HTTP 503)" in result.findings[0].message
+
+
+def test_http_404_on_default_path_is_a_note_but_a_warning_on_a_chosen_path(cluster):
+    line = "HTTP|http://10.96.141.22:80/{p}|0|1.00|1.01|HTTP/1.1 404 Not Found ~ ~"
+    ctx = cluster.context()
+    ctx.live = LiveEvidence(probe=PROBE, http=http_results(line.format(p="")))
+    assert http.run(ctx).findings[0].severity is Severity.INFO
+    ctx = cluster.context(http_path="/api")
+    ctx.live = LiveEvidence(probe=PROBE, http=http_results(line.format(p="api")))
+    assert http.run(ctx).findings[0].severity is Severity.WARNING
+
+
+def lookups(**outputs: tuple[int, str]) -> dict:
+    out = {}
+    for name, (rc, text) in outputs.items():
+        r = po.parse_nslookup_output(name, rc, text, 3.0)
+        out[r.name] = r
+    return out
+
+
+OK_WEB = "Server:\t\t10.96.0.10\nAddress:\t10.96.0.10:53\n\nName:\tweb.shop.svc.cluster.local\nAddress: 10.96.141.22\n"
+OK_KUBE = "Server:\t\t10.96.0.10\nAddress:\t10.96.0.10:53\n\nName:\tkubernetes.default.svc.cluster.local\nAddress: 10.96.0.1\n"
+NX = "Server:\t\t10.96.0.10\nAddress:\t10.96.0.10:53\n\n** server can't find {n}: NXDOMAIN\n"
+TIMEOUT = ";; connection timed out; no servers could be reached\n"
+RESOLV = po.parse_resolv_conf("search shop.svc.cluster.local svc.cluster.local cluster.local\n"
+                              "nameserver 10.96.0.10\noptions ndots:5\n")
+
+
+def dns_evidence(web: tuple[int, str], kube: tuple[int, str]) -> LiveEvidence:
+    names = {"web.shop.svc.cluster.local.": web, "kubernetes.default.svc.cluster.local.": kube,
+             "web.svc.cluster.local.": (1, NX.format(n="web.svc.cluster.local")),
+             "web.shop.shop.svc.cluster.local.": (1, NX.format(n="web.shop.shop.svc.cluster.local"))}
+    ev = LiveEvidence(probe=PROBE, resolv=RESOLV)
+    for name, (rc, text) in names.items():
+        ev.lookups[name] = po.parse_nslookup_output(name, rc, text, 3.0)
+    return ev
+
+
+def test_dns_resolves_every_name(cluster):
+    ctx = cluster.context()
+    ctx.live = dns_evidence((0, OK_WEB), (0, OK_KUBE))
+    result = dns.run(ctx)
+    assert result.status is Status.PASS, [(f.code, f.message) for f in result.findings]
+
+
+def test_cluster_dns_broken_when_kubernetes_default_fails_too(cluster):
+    ctx = cluster.context(client=Client("pod", "shop", cluster.find("Pod", "client", "shop")))
+    ctx.live = dns_evidence((1, TIMEOUT), (1, TIMEOUT))
+    result = dns.run(ctx)
+    assert codes(result) == ["DNS_CLUSTER_DNS_BROKEN"]
+    assert "(timeout)" in result.findings[0].message
+
+
+def test_only_this_name_fails(cluster):
+    ctx = cluster.context()
+    ctx.live = dns_evidence((1, NX.format(n="web.shop.svc.cluster.local")), (0, OK_KUBE))
+    assert codes(dns.run(ctx)) == ["DNS_NAME_UNRESOLVED"]
+
+
+def test_wrong_answer(cluster):
+    ctx = cluster.context()
+    ctx.live = dns_evidence((0, OK_WEB.replace("10.96.141.22", "10.96.9.9")), (0, OK_KUBE))
+    f = dns.run(ctx).findings[0]
+    assert f.code == "DNS_WRONG_ANSWER" and f.message.endswith("expected 10.96.141.22")
