@@ -116,7 +116,7 @@ def test_scenario(name: str, cluster: Cluster) -> None:
             shell(cluster, Template(command).safe_substitute(env), env)
         args = ["svc", spec["service"], "-n", namespace, "-o", "json",
                 "--probe-image", cluster.images["TOOLBOX_IMAGE"], *client_args(cluster, spec, namespace, client_ns),
-                *spec.get("args", [])]
+                *(Template(a).substitute(cluster.images) for a in spec.get("args", []))]
         start = time.monotonic()
         proc = run_tool(cluster, *args)
         elapsed = time.monotonic() - start

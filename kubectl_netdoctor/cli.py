@@ -81,6 +81,8 @@ def svc(
     probe_image: str = typer.Option(DEFAULT_PROBE_IMAGE, "--probe-image", help="Image of the probe pod / ephemeral container (needs sh, nc, wget, nslookup)."),
     http_path: str = typer.Option("/", "--http-path", help="Path of the L7 HTTP GET."),
     verbose: bool = typer.Option(False, "-v", "--verbose", help="Text output: show the evidence of info findings too."),
+    node_access: bool = typer.Option(False, "--node-access", help="Opt-in: where no kube-proxy pod can show a node's rules, read them from a privileged hostNetwork pod on that node (in kube-system)."),
+    node_image: Optional[str] = typer.Option(None, "--node-image", help="Image of the --node-access pod; needs iptables-save/ipvsadm/nft (default: registry.k8s.io/kube-proxy at the server's version)."),
     timeout: float = TimeoutOpt,
 ) -> None:
     """Diagnose why Service NAME is unreachable."""
@@ -92,7 +94,8 @@ def svc(
         _fail(UsageError("--from-pod, --from-namespace and --external exclude each other"))
     try:
         report = _diagnose(name, namespace, context, kubeconfig, from_pod, from_namespace, external, port,
-                           read_only, snapshot, timeout, probe_image, http_path, progress=output == "text")
+                           read_only, snapshot, timeout, probe_image, http_path, progress=output == "text",
+                           node_image=(node_image or "") if node_access else None)
     except NetdoctorError as err:
         _fail(err)
     get_renderer(output)(report, sys.stdout, verbose=verbose)
@@ -103,7 +106,7 @@ def svc(
 
 
 def _diagnose(name, namespace, context, kubeconfig, from_pod, from_namespace, external, port, read_only,
-              snapshot, timeout, probe_image, http_path, progress=False):
+              snapshot, timeout, probe_image, http_path, progress=False, node_image=None):
     from kubectl_netdoctor.checks.base import Client, Context, Options
     from kubectl_netdoctor.diagnose import diagnose
 
@@ -124,8 +127,10 @@ def _diagnose(name, namespace, context, kubeconfig, from_pod, from_namespace, ex
     if not snapshot:
         from kubectl_netdoctor.cluster.probe import collect_live
 
+        if node_image == "":
+            node_image = reader.default_node_image()
         ctx.live, reason = collect_live(ctx, reader, image=probe_image, read_only=read_only, http_path=http_path,
-                                        progress=progress and sys.stderr.isatty())
+                                        progress=progress and sys.stderr.isatty(), node_image=node_image)
         ctx.probe_skip_reason = reason or "no live probe ran"
     return diagnose(ctx)
 
@@ -169,6 +174,8 @@ def main() -> None:
     try:
         app()
     except KeyboardInterrupt:
+        if "kubectl_netdoctor.cluster.probe" in sys.modules:
+            sys.modules["kubectl_netdoctor.cluster.probe"].stop_all()
         typer.echo("interrupted (probe objects were deleted)", err=True)
         sys.exit(130)
     except Exception as err:  # noqa: BLE001 - a bug must still end in one line and a documented code

@@ -167,7 +167,7 @@ def direct_dns(executor: Any, coredns_pod: dict, names: list[str], timeout: floa
 
 
 def gather(ctx: Any, session: Any, executor: Any, *, http_path: str = "/", read_only: bool = False,
-           on_progress: Callable[[str], None] | None = None) -> LiveEvidence:
+           node_image: str | None = None, on_progress: Callable[[str], None] | None = None) -> LiveEvidence:
     """Run every probe batch concurrently and collect the evidence. ``session`` may be None (read-only)."""
     from kubectl_netdoctor.cluster.probe import run_parallel
 
@@ -195,8 +195,8 @@ def gather(ctx: Any, session: Any, executor: Any, *, http_path: str = "/", read_
                                                  PROBE_WAIT_S)
     else:
         ev.skipped["direct-dns"] = "no Ready CoreDNS pod to port-forward to"
-    for node, pod in _rule_sources(ctx, targets).items():
-        tasks[f"rules/{node}"] = _rules_task(ctx, executor, node, pod)
+    for node, (how, pod) in _rule_sources(ctx, targets, None if read_only else node_image).items():
+        tasks[f"rules/{node}"] = _rules_task(ctx, executor, node, how, pod, node_image)
 
     results = run_parallel(tasks, on_progress)
     for key, value in results.items():
@@ -292,24 +292,30 @@ def _listener_task(executor: Any, pod: dict) -> Callable[[], Any]:
     return lambda: executor.exec(ns, name, ["cat", "/proc/net/tcp", "/proc/net/tcp6"], container, timeout=10)
 
 
-def _rule_sources(ctx: Any, targets: Targets) -> dict[str, dict | None]:
-    """For each node that matters (those of the endpoints, else all; capped), its Ready kube-proxy
-    pod, or None when it has none but this process runs on that node (then read locally)."""
+def _rule_sources(ctx: Any, targets: Targets, node_image: str | None) -> dict[str, tuple[str, dict | None]]:
+    """How to read each node that matters (those of the endpoints, else all; capped): by exec in its
+    Ready kube-proxy pod; else with the opt-in node-access pod; else locally if we run on that node."""
     pods = {objects.pod_node(p): p for p in ctx.system_pods("k8s-app=kube-proxy") if objects.pod_ready(p)}
-    nodes = {n["metadata"]["name"]: objects.node_internal_ip(n) for n in ctx.nodes()}
+    nodes = {n["metadata"]["name"]: objects.node_internal_ip(n) for n in ctx.nodes() if objects.node_ready(n)}
     wanted = sorted({objects.pod_node(p) for p in targets.pods} & set(nodes)) or sorted(nodes)
-    out: dict[str, dict | None] = {}
+    out: dict[str, tuple[str, dict | None]] = {}
     for node in wanted[:5]:
         if node in pods:
-            out[node] = pods[node]
+            out[node] = ("kube-proxy", pods[node])
+        elif node_image:
+            out[node] = ("node-access", None)
         elif nodes.get(node) and noderules.is_local_address(nodes[node]):
-            out[node] = None
+            out[node] = ("local", None)
     return out
 
 
-def _rules_task(ctx: Any, executor: Any, node: str, pod: dict | None) -> Callable[[], Any]:
-    """The rules of one node: by exec in its kube-proxy pod, or read locally when we run on that node."""
+def _rules_task(ctx: Any, executor: Any, node: str, how: str, pod: dict | None,
+                node_image: str | None) -> Callable[[], Any]:
     mode = noderules.proxy_mode(ctx.configmap("kube-system", "kube-proxy"))
-    if pod is not None:
+    if how == "kube-proxy":
         return lambda: noderules.capture_from_pod(executor, pod, mode)
+    if how == "node-access":
+        from kubectl_netdoctor.cluster.probe import capture_via_node_pod
+
+        return lambda: capture_via_node_pod(executor.reader, node, node_image, mode)
     return lambda: noderules.capture_locally(mode)

@@ -131,7 +131,13 @@ class LiveReader:
         return items
 
     def node_captures(self) -> dict[str, dict[str, str]]:
+        """Nothing saved: live rules come from the probes (:mod:`kubectl_netdoctor.live`)."""
         return {}
+
+    def default_node_image(self) -> str:
+        """kube-proxy's public image at the server's version: it has iptables-save, ipvsadm and nft."""
+        version = (self.request("/version", "get", "version", None) or {}).get("gitVersion", "")
+        return f"registry.k8s.io/kube-proxy:{version.split('-')[0] or 'v1.34.0'}"
 
     def api_groups(self) -> set[str]:
         data = self.request("/apis", "get", "api groups", None) or {}

@@ -12,6 +12,7 @@ import os
 import shutil
 import socket
 import subprocess
+from collections.abc import Callable
 from typing import Any
 
 import yaml
@@ -39,18 +40,25 @@ def parse_conntrack(text: str) -> tuple[int, int] | None:
     return (numbers[0], numbers[1]) if len(numbers) == 2 else None
 
 
-def capture_from_pod(executor: Any, pod: dict, mode: str) -> tuple[dict[str, str], tuple[int, int] | None, str]:
-    """Exec the rule dump and the conntrack counters in a (hostNetwork) kube-proxy pod."""
-    ns, name = pod["metadata"]["namespace"], pod["metadata"]["name"]
+def capture_with(run: Callable[[list[str]], Any], where: str, mode: str
+                 ) -> tuple[dict[str, str], tuple[int, int] | None, str]:
+    """Run the rule dump and read the conntrack counters through ``run`` (an exec in a hostNetwork
+    pod: kube-proxy's own, or the opt-in node-access pod)."""
     key, command = RULE_COMMANDS.get(mode, RULE_COMMANDS["iptables"])
-    res = executor.exec(ns, name, command, timeout=30)
+    res = run(command)
     captures, error = {}, ""
     if res.rc == 0 and res.stdout.strip():
         captures[key] = res.stdout
     else:
-        error = f"{' '.join(command)} in {ns}/{name}: {res.error or res.stderr.strip()[:200] or f'exit {res.rc}'}"
-    ct = executor.exec(ns, name, ["cat", *CONNTRACK_FILES], timeout=10)
+        error = f"{' '.join(command)} in {where}: {res.error or res.stderr.strip()[:200] or f'exit {res.rc}'}"
+    ct = run(["cat", *CONNTRACK_FILES])
     return captures, (parse_conntrack(ct.stdout) if ct.rc == 0 else None), error
+
+
+def capture_from_pod(executor: Any, pod: dict, mode: str) -> tuple[dict[str, str], tuple[int, int] | None, str]:
+    """Exec the rule dump and the conntrack counters in a (hostNetwork) kube-proxy pod."""
+    ns, name = pod["metadata"]["namespace"], pod["metadata"]["name"]
+    return capture_with(lambda command: executor.exec(ns, name, command, timeout=30), f"{ns}/{name}", mode)
 
 
 # -- on the node itself ------------------------------------------------------------

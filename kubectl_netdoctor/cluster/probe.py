@@ -46,6 +46,18 @@ def idle_command(lifetime_s: int) -> list[str]:
     return ["sh", "-c", f"i=0; while [ $i -lt {lifetime_s} ] && [ ! -e {DONE_FILE} ]; do sleep 1; i=$((i+1)); done"]
 
 
+_ACTIVE: set["ProbeSession"] = set()
+_ACTIVE_LOCK = threading.Lock()
+
+
+def stop_all() -> None:
+    """Delete every probe object this process still has (on Ctrl-C, SIGTERM, or any exit path)."""
+    with _ACTIVE_LOCK:
+        sessions = list(_ACTIVE)
+    for session in sessions:
+        session.stop()
+
+
 class ProbeUnavailable(Exception):
     """The probe cannot be started; the message is the skip reason."""
 
@@ -267,6 +279,8 @@ class ProbeSession:
         else:
             self._write(f"/api/v1/namespaces/{ns}/pods", "POST", self.pod_manifest(), "create", "pods")
         self.created = True
+        with _ACTIVE_LOCK:
+            _ACTIVE.add(self)
         self._wait_running()
 
     def _write(self, path: str, method: str, body: dict, verb: str, resource: str,
@@ -307,6 +321,8 @@ class ProbeSession:
             if not self.created:
                 return
             self.created = False
+        with _ACTIVE_LOCK:
+            _ACTIVE.discard(self)
         try:
             if self.client_pod:
                 self.executor.exec(self.namespace, self.pod_name, ["touch", DONE_FILE], self.container, timeout=5)
@@ -323,6 +339,45 @@ class ProbeSession:
         return self.exec(["sh", "-c", text], timeout)
 
 
+class NodeAccessSession(ProbeSession):
+    """Opt-in (``--node-access``): a privileged hostNetwork pod pinned to one node, in kube-system,
+    to read that node's rules when kube-proxy's pod cannot (not running, no such binary)."""
+
+    def __init__(self, reader: LiveReader, node: str, image: str, lifetime_s: int = 120):
+        super().__init__(reader, "kube-system", image, None, lifetime_s, start_timeout_s=max(30.0, 3 * reader.timeout))
+        self.node = node
+        self.name = self.pod_name = f"netdoctor-node-{self.run_id}"
+
+    def describe(self) -> str:
+        return f"node-access pod kube-system/{self.name} on node {self.node}"
+
+    def pod_manifest(self) -> dict:
+        manifest = super().pod_manifest()
+        spec = manifest["spec"]
+        spec.update(nodeName=self.node, hostNetwork=True, tolerations=[{"operator": "Exists"}],
+                    securityContext={}, priorityClassName="system-node-critical")
+        container = spec["containers"][0]
+        container["securityContext"] = {"privileged": True, "runAsUser": 0}
+        container.pop("resources", None)
+        manifest["metadata"]["labels"]["netdoctor.io/role"] = "node-access"
+        return manifest
+
+
+def capture_via_node_pod(reader: LiveReader, node: str, image: str, mode: str
+                         ) -> tuple[dict[str, str], tuple[int, int] | None, str]:
+    """Start a node-access pod on ``node``, read its rules, delete it."""
+    from kubectl_netdoctor.cluster import noderules
+
+    session = NodeAccessSession(reader, node, image)
+    try:
+        session.start()
+        return noderules.capture_with(lambda command: session.exec(command, timeout=30), session.describe(), mode)
+    except ProbeUnavailable as err:
+        return {}, None, f"--node-access on {node}: {err}"
+    finally:
+        session.stop()
+
+
 @contextmanager
 def probe_session(session: ProbeSession) -> Iterator[ProbeSession]:
     """Start the probe and guarantee its removal, also on Ctrl-C and SIGTERM."""
@@ -337,7 +392,7 @@ def probe_session(session: ProbeSession) -> Iterator[ProbeSession]:
         session.start()
         yield session
     finally:
-        session.stop()
+        stop_all()  # this session, and any node-access pod a worker thread still holds
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 
@@ -349,7 +404,8 @@ def run_parallel(tasks: dict[str, Callable[[], Any]], on_done: Callable[[str], N
     results: dict[str, Any] = {}
     if not tasks:
         return results
-    with ThreadPoolExecutor(max_workers=min(16, len(tasks))) as pool:
+    pool = ThreadPoolExecutor(max_workers=min(16, len(tasks)))
+    try:
         futures = {pool.submit(fn): key for key, fn in tasks.items()}
         for fut in as_completed(futures):
             key = futures[fut]
@@ -359,11 +415,16 @@ def run_parallel(tasks: dict[str, Callable[[], Any]], on_done: Callable[[str], N
                 results[key] = err
             if on_done:
                 on_done(key)
+    except BaseException:
+        # Ctrl-C: do not wait for running execs; the caller deletes the probe objects right away.
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
     return results
 
 
 def collect_live(ctx: Any, reader: LiveReader, *, image: str, read_only: bool, http_path: str,
-                 progress: bool) -> tuple[Any, str]:
+                 progress: bool, node_image: str | None = None) -> tuple[Any, str]:
     """Run every live probe for this diagnosis. Returns (LiveEvidence or None, skip reason)."""
     from kubectl_netdoctor import live, objects
 
@@ -386,7 +447,8 @@ def collect_live(ctx: Any, reader: LiveReader, *, image: str, read_only: bool, h
                                start_timeout_s=max(30.0, 3 * reader.timeout))
 
     def gather(active: ProbeSession | None, tick: Callable[[str], None] | None) -> Any:
-        ev = live.gather(ctx, active, executor, http_path=http_path, read_only=read_only, on_progress=tick)
+        ev = live.gather(ctx, active, executor, http_path=http_path, read_only=read_only, node_image=node_image,
+                         on_progress=tick)
         if active is None and reason:
             for category in ("tcp", "http", "dns"):
                 ev.skipped[category] = reason
