@@ -91,12 +91,13 @@ def record(name: str, spec: dict, report: dict | None, exit_code: int, elapsed: 
         out.mkdir(parents=True, exist_ok=True)
     except OSError:
         return
-    codes = sorted({f["code"] for s in (report or {}).get("steps", []) for f in s["findings"]
-                    if f["severity"] != "info"})
+    findings = [f for s in (report or {}).get("steps", []) for f in s["findings"]]
+    codes = sorted({f["code"] for f in findings})
+    alerts = sorted({f["code"] for f in findings if f["severity"] != "info"})
     (out / f"{name}.json").write_text(json.dumps({
         "scenario": name, "description": spec["description"], "expected": spec["expect"],
         "verdict": (report or {}).get("verdict"), "broken_step": (report or {}).get("broken_step"),
-        "codes": codes, "exit_code": exit_code, "seconds": round(elapsed, 1),
+        "codes": codes, "alerts": alerts, "exit_code": exit_code, "seconds": round(elapsed, 1),
     }, indent=1))
 
 
