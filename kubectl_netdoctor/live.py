@@ -174,7 +174,7 @@ def gather(ctx: Any, session: Any, executor: Any, *, http_path: str = "/", read_
     start = time.monotonic()
     ev = LiveEvidence(probe=session.describe() if session else "")
     targets = probe_targets(ctx, http_path)
-    domain = _domain(ctx)
+    domain = ctx.cluster_domain()
     tasks: dict[str, Callable[[], Any]] = {}
 
     if session is not None:
@@ -269,12 +269,6 @@ def _store(ev: LiveEvidence, category: str, result: Any, parse: Callable[[str], 
         ev.skipped[category] = f"the probe printed nothing usable ({(result.stderr or result.error)[:200]})"
         return
     setattr(ev, category, parsed)
-
-
-def _domain(ctx: Any) -> str:
-    cm = ctx.configmap("kube-system", "coredns")
-    corefile = ((cm or {}).get("data") or {}).get("Corefile", "")
-    return dnsnames.cluster_domain_from_corefile(corefile) or dnsnames.DEFAULT_DOMAIN
 
 
 def _in_pod_dns(ctx: Any, session: Any, domain: str) -> tuple[Resolv | None, dict[str, LookupResult]]:

@@ -137,6 +137,14 @@ class Context:
         spaces = sorted({self.namespace, self.client.namespace or self.namespace})
         return self._once(("policy_crds",), lambda: self.reader.policy_crds(spaces))
 
+    def cluster_domain(self) -> str:
+        """The cluster domain served by CoreDNS's ``kubernetes`` plugin (``cluster.local`` by default)."""
+        from kubectl_netdoctor import dnsnames
+
+        cm = self.configmap("kube-system", "coredns")
+        corefile = ((cm or {}).get("data") or {}).get("Corefile", "")
+        return dnsnames.cluster_domain_from_corefile(corefile) or dnsnames.DEFAULT_DOMAIN
+
     def service_ports(self) -> list[dict[str, Any]]:
         """The Service ports under diagnosis (all, or the one ``--port`` picked)."""
         ports = ((self.service() or {}).get("spec") or {}).get("ports") or []

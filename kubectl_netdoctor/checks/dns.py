@@ -10,12 +10,6 @@ STEP_ID = "dns"
 TITLE = "DNS resolves the Service name"
 
 
-def cluster_domain(ctx: Context) -> str:
-    cm = ctx.configmap("kube-system", "coredns")
-    corefile = ((cm or {}).get("data") or {}).get("Corefile", "")
-    return dnsnames.cluster_domain_from_corefile(corefile) or dnsnames.DEFAULT_DOMAIN
-
-
 def corefile_problem(ctx: Context) -> Finding | None:
     cm = ctx.configmap("kube-system", "coredns")
     corefile = ((cm or {}).get("data") or {}).get("Corefile")
@@ -114,7 +108,7 @@ def run(ctx: Context) -> StepResult:
     svc = ctx.service()
     if svc is None:
         return skipped(STEP_ID, TITLE, "the Service does not exist")
-    domain = cluster_domain(ctx)
+    domain = ctx.cluster_domain()
     found: list[Finding] = []
     found += coredns_health(ctx)
     if f := corefile_problem(ctx):
