@@ -12,11 +12,11 @@ demo:
 
 # Unit, parser, golden and CLI tests: no cluster, a few seconds.
 test:
-	$(PYTHON) -m pytest -m "not e2e" -q
+	$(PYTHON) -m pytest tests -m "not e2e" -q
 
 # The real cluster from source (e2e/cluster/up) and the e2e suite against it.
 e2e:
-	$(PYTHON) -m pytest -m e2e -v
+	$(PYTHON) -m pytest e2e -m e2e -v
 
 # What CI runs: everything.
 check: test e2e

@@ -15,7 +15,7 @@ from pathlib import Path
 from string import Template
 
 sys.path.insert(0, str(Path(__file__).parent))
-from conftest import IMAGES, STATE_DIR, Kubectl, _find_kubectl, wait_for  # noqa: E402
+from harness import IMAGES, STATE_DIR, Kubectl, _find_kubectl, wait_for  # noqa: E402
 from test_scenarios import SCENARIOS_DIR, load, wait_pods  # noqa: E402
 
 REPO = Path(__file__).parent.parent

@@ -21,7 +21,7 @@ from string import Template
 import pytest
 import yaml
 
-from conftest import STATE_DIR, Cluster, create_namespace, delete_namespace, wait_for
+from harness import STATE_DIR, Cluster, create_namespace, delete_namespace, wait_for
 
 pytestmark = pytest.mark.e2e
 

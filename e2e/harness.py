@@ -1,0 +1,225 @@
+"""Helpers shared by the e2e tests and scripts (cluster, kubectl, images, waits).
+
+Kept out of conftest.py so that test modules and scripts can import them by a
+name of their own: ``from harness import ...`` (tests/ has a conftest.py too).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import pytest
+
+E2E_DIR = Path(__file__).resolve().parent
+CLUSTER_DIR = E2E_DIR / "cluster"
+STATE_DIR = Path(os.environ.get("NETDOCTOR_E2E_DIR", "/var/lib/netdoctor-e2e"))
+
+IMAGE_VARS = (
+    "PAUSE_IMAGE",
+    "TOOLBOX_IMAGE",
+    "HTTPAPP_IMAGE",
+    "KUBE_PROXY_IMAGE",
+    "COREDNS_IMAGE",
+    "NETPOL_IMAGE",
+)
+VERSION_VARS = ("K8S_VERSION", "ETCD_VERSION", "COREDNS_VERSION")
+
+
+def read_versions_env() -> dict[str, str]:
+    """Evaluate versions.env the way the scripts do (bash, env overrides win)."""
+    names = " ".join(IMAGE_VARS + VERSION_VARS)
+    script = f'source "$1"; for v in {names}; do printf "%s=%s\\n" "$v" "${{!v}}"; done'
+    out = subprocess.run(
+        ["bash", "-c", script, "bash", str(CLUSTER_DIR / "versions.env")],
+        check=True, capture_output=True, text=True,
+    ).stdout
+    return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+
+
+_VERSIONS = read_versions_env()
+#: Image names usable in manifests, keyed like versions.env (``IMAGES["TOOLBOX_IMAGE"]``).
+IMAGES: dict[str, str] = {k: _VERSIONS[k] for k in IMAGE_VARS}
+TOOLBOX_IMAGE = IMAGES["TOOLBOX_IMAGE"]
+HTTPAPP_IMAGE = IMAGES["HTTPAPP_IMAGE"]
+
+
+class Timeout(AssertionError):
+    pass
+
+
+def wait_for(check: Callable[[], Any], timeout: float = 60, interval: float = 0.5,
+             what: str = "condition") -> Any:
+    """Poll ``check`` until it returns a truthy value (returned) or ``timeout`` passes.
+
+    Exceptions raised by ``check`` count as "not yet"; the last one is reported.
+    """
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while True:
+        try:
+            result = check()
+            if result:
+                return result
+            last = result
+        except Exception as exc:  # noqa: BLE001 - polled condition, report at the end
+            last = exc
+        if time.monotonic() >= deadline:
+            raise Timeout(f"timed out after {timeout}s waiting for {what}; last result: {last!r}")
+        time.sleep(interval)
+
+
+class KubectlError(subprocess.CalledProcessError):
+    def __str__(self) -> str:
+        return f"{' '.join(map(str, self.cmd))} exited {self.returncode}: {self.stderr or self.output}"
+
+
+@dataclass
+class Kubectl:
+    """``kubectl(*args, input=None, check=True)`` bound to the e2e kubeconfig."""
+
+    binary: str
+    kubeconfig: str
+
+    def __call__(self, *args: str, input: str | None = None, check: bool = True,
+                 timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        cmd = [self.binary, "--kubeconfig", self.kubeconfig, *map(str, args)]
+        proc = subprocess.run(cmd, input=input, capture_output=True, text=True, timeout=timeout)
+        if check and proc.returncode != 0:
+            raise KubectlError(proc.returncode, cmd, proc.stdout, proc.stderr)
+        return proc
+
+    def json(self, *args: str) -> Any:
+        return json.loads(self(*args, "-o", "json").stdout)
+
+    def apply(self, manifest: str, namespace: str | None = None) -> None:
+        ns = ["-n", namespace] if namespace else []
+        self(*ns, "apply", "-f", "-", input=manifest)
+
+    def exec(self, namespace: str, pod: str, *command: str, check: bool = True,
+             timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        return self("-n", namespace, "exec", pod, "--", *command, check=check, timeout=timeout)
+
+    def wait_rollout(self, namespace: str, resource: str, timeout: float = 120) -> None:
+        """Wait for ``deployment/NAME`` or ``daemonset/NAME`` to be fully rolled out."""
+        self("-n", namespace, "rollout", "status", resource, f"--timeout={int(timeout)}s",
+             timeout=timeout + 10)
+
+    def wait_pods_ready(self, namespace: str, selector: str, timeout: float = 120) -> list[str]:
+        """Wait until at least one pod matches ``selector`` and all matching pods are Ready."""
+        def ready() -> list[str] | None:
+            pods = self.json("-n", namespace, "get", "pods", "-l", selector)["items"]
+            if not pods:
+                return None
+            for p in pods:
+                conds = {c["type"]: c["status"] for c in p.get("status", {}).get("conditions", [])}
+                if conds.get("Ready") != "True":
+                    return None
+            return [p["metadata"]["name"] for p in pods]
+        return wait_for(ready, timeout, what=f"pods {selector!r} Ready in {namespace}")
+
+
+@dataclass
+class Cluster:
+    kubeconfig: str
+    kubectl: Kubectl
+    external: bool          # True: provided via NETDOCTOR_E2E_KUBECONFIG, not ours
+    images: dict[str, str]
+
+
+def _find_kubectl() -> str:
+    explicit = os.environ.get("NETDOCTOR_E2E_KUBECTL")
+    if explicit:
+        return explicit
+    ours = STATE_DIR / "bin" / "kubectl"
+    if ours.exists():
+        return str(ours)
+    found = shutil.which("kubectl")
+    if not found:
+        pytest.fail("no kubectl: set NETDOCTOR_E2E_KUBECTL or put kubectl on PATH")
+    return found
+
+
+def create_namespace(kubectl: Kubectl, prefix: str) -> str:
+    safe = "".join(c if c.isalnum() else "-" for c in prefix.lower()).strip("-")[:40].strip("-")
+    name = f"e2e-{safe}-{uuid.uuid4().hex[:6]}"
+    kubectl("create", "namespace", name)
+    # Pods cannot be created before the namespace's default ServiceAccount exists.
+    wait_for(lambda: kubectl("-n", name, "get", "serviceaccount", "default", check=False).returncode == 0,
+             30, what=f"default ServiceAccount in {name}")
+    return name
+
+
+def delete_namespace(kubectl: Kubectl, name: str) -> None:
+    kubectl("delete", "namespace", name, "--wait=false", "--ignore-not-found", check=False)
+
+
+def toolbox_pod_manifest(name: str, labels: dict[str, str] | None = None,
+                         image: str | None = None) -> str:
+    """A long-running client pod (sh, wget, nc, nslookup, iptables) from the toolbox image."""
+    return json.dumps({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name, "labels": labels or {"app": name}},
+        "spec": {
+            "terminationGracePeriodSeconds": 0,
+            "containers": [{
+                "name": "toolbox", "image": image or TOOLBOX_IMAGE,
+                "command": ["sleep", "infinity"],
+            }],
+        },
+    })
+
+
+def httpapp_manifests(name: str, replicas: int = 1, args: Sequence[str] = (),
+                      port: int = 80, image: str | None = None) -> str:
+    """Deployment + ClusterIP Service for the httpapp test server (container port 8080 'http')."""
+    labels = {"app": name}
+    deployment = {
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": name, "labels": labels},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "terminationGracePeriodSeconds": 0,
+                    "containers": [{
+                        "name": "app", "image": image or HTTPAPP_IMAGE, "args": list(args),
+                        "ports": [{"name": "http", "containerPort": 8080}],
+                        "readinessProbe": {"httpGet": {"path": "/healthz", "port": 8080},
+                                           "periodSeconds": 1},
+                    }],
+                },
+            },
+        },
+    }
+    service = {
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": name, "labels": labels},
+        "spec": {"selector": labels,
+                 "ports": [{"name": "http", "port": port, "targetPort": "http"}]},
+    }
+    return json.dumps({"apiVersion": "v1", "kind": "List", "items": [deployment, service]})
+
+
+class E2E:
+    """Helpers for e2e tests, handed out by the ``e2e`` fixture.
+
+    (Scripts and test modules may also ``from harness import ...`` directly.)
+    """
+
+    wait_for = staticmethod(wait_for)
+    Timeout = Timeout
+    create_namespace = staticmethod(create_namespace)
+    delete_namespace = staticmethod(delete_namespace)
+    toolbox_pod_manifest = staticmethod(toolbox_pod_manifest)
+    httpapp_manifests = staticmethod(httpapp_manifests)
+    images = IMAGES
