@@ -308,12 +308,6 @@ def test_forbidden_networkpolicies_skips_only_netpol(cluster: Cluster, namespace
     assert proc.returncode == 3, (proc.returncode, proc.stderr)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: a refused exec is not seen as RBAC refusal. kubernetes.stream reports the websocket "
-    "handshake's 403 as ApiException(status=0, 'Handshake status 403 Forbidden ...'), which "
-    "Executor.exec (kubectl_netdoctor/cluster/probe.py, `if err.status == 403`) does not map to "
-    "Forbidden; the proxy step then skips with 'no node rule capture' (not blocked) and the "
-    "verdict is ok / exit 0 instead of inconclusive / exit 3"))
 def test_forbidden_exec_is_reported_as_blocked(cluster: Cluster, namespace: str, tmp_path: Path) -> None:
     """``create pods/exec`` without ``get``: the Python client's websocket exec (a GET) is refused.
     The kube-proxy rules read (proxy step) needs that exec, so the walk must say it was blocked."""

@@ -13,6 +13,7 @@ from typing import Any, Callable
 
 from kubectl_netdoctor import dnsnames, objects
 from kubectl_netdoctor.cluster import noderules
+from kubectl_netdoctor.errors import Forbidden
 from kubectl_netdoctor.model import ProbeResult
 from kubectl_netdoctor.parsers.probe_output import (
     HttpResult, LookupResult, Resolv, TcpResult, http_script, nslookup_script, parse_http, parse_nslookup,
@@ -43,7 +44,15 @@ class LiveEvidence:
     captures: dict[str, dict[str, str]] = field(default_factory=dict)
     conntrack: dict[str, tuple[int, int]] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
+    refused: dict[str, str] = field(default_factory=dict)
+    """Probe batch -> the RBAC refusal that stopped it (``forbidden: get pods/exec in ns X``)."""
     elapsed_s: float = 0.0
+
+    def refusal(self, prefix: str) -> str | None:
+        """The refusal of the batches named ``prefix...`` when RBAC stopped all of them, else None."""
+        keys = [k for k in self.skipped if k.startswith(prefix)]
+        reasons = [self.refused[k] for k in keys if k in self.refused]
+        return "; ".join(dict.fromkeys(reasons)) if keys and len(reasons) == len(keys) else None
 
     def tcp_probe(self, host: str, port: int) -> TcpResult | None:
         return self.tcp.get((host, port))
@@ -200,6 +209,9 @@ def gather(ctx: Any, session: Any, executor: Any, *, http_path: str = "/", read_
 
     results = run_parallel(tasks, on_progress)
     for key, value in results.items():
+        if isinstance(value, Forbidden):
+            ev.skipped[key] = ev.refused[key] = str(value)
+            continue
         if isinstance(value, Exception):
             ev.skipped[key] = f"{type(value).__name__}: {value}"
             continue

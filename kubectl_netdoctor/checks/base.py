@@ -165,18 +165,19 @@ def finding(code: str, message: str, evidence: tuple[str, ...] | list[str] = (),
 
 def conclude(step_id: str, title: str, findings: list[Finding], summary: str,
              probes: tuple[ProbeResult, ...] | list[ProbeResult] = (),
-             unverified: str | None = None) -> StepResult:
+             unverified: str | None = None, blocked: bool = False) -> StepResult:
     """Status follows the worst finding: error -> fail, warning -> warn, else pass.
 
     ``unverified`` is the reason the step's deciding (usually live) part could
     not run: without an error finding the step is then a skip, never a pass.
+    ``blocked`` marks that reason as an error (RBAC refusal), not a choice.
     """
     severities = {f.severity for f in findings}
     if Severity.ERROR in severities:
         status = Status.FAIL
     elif unverified:
         return StepResult(step_id, title, Status.SKIP, summary or unverified, tuple(findings),
-                          skip_reason=unverified, probes=tuple(probes))
+                          skip_reason=unverified, probes=tuple(probes), blocked=blocked)
     elif Severity.WARNING in severities:
         status = Status.WARN
     else:

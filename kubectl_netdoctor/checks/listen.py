@@ -64,8 +64,9 @@ def listener_findings(ctx: Context, pods: list[dict]) -> tuple[list[Finding], li
         name = pod["metadata"]["name"]
         text = ev.listeners.get(name)
         if text is None:
-            if name in ev.listener_errors:
-                probes.append(ProbeResult("listen", name, False, f"listeners not read: {ev.listener_errors[name]}"))
+            error = ev.listener_errors.get(name) or ev.refused.get(f"listen/{name}")
+            if error:
+                probes.append(ProbeResult("listen", name, False, f"listeners not read: {error}"))
             continue
         sockets = proc_net_tcp.parse_proc_net_tcp(text)
         for svc_port in ctx.service_ports():
@@ -133,6 +134,11 @@ def live_verdict(ctx: Context, found: list[Finding]) -> StepResult:
              for ip, port, pod, r in failing],
             fix,
         ))
+    refusal = ev.refusal("listen/")
+    if not tested and refusal:
+        return conclude(STEP_ID, TITLE, found, "", probes, blocked=True,
+                        unverified=f"listeners not read: {refusal}; TCP connect not run: "
+                                   + ev.skipped.get("tcp", "no TCP endpoint to probe"))
     if not tested and not listen_probes:
         reason = ev.skipped.get("tcp") or "no TCP endpoint to probe"
         return conclude(STEP_ID, TITLE, found, "", probes, unverified=reason)

@@ -867,9 +867,11 @@ def run(ctx: Context) -> StepResult:
     found += rule_findings
     live_found, probes, probed = live_probe_findings(ctx, targets)
     found += live_found
-    unverified = None if checked or probed else unverified_reason(ctx, health, notes)
+    refusal = ctx.live.refusal("rules/") if ctx.live is not None else None
+    unverified = None if checked or probed else (
+        f"kube-proxy rules not read: {refusal}" if refusal else unverified_reason(ctx, health, notes))
     return conclude(STEP_ID, TITLE, found, step_summary(ctx, svc, checked, probed, health.notes + notes, unverified),
-                    probes, unverified=unverified)
+                    probes, unverified=unverified, blocked=bool(refusal) and unverified is not None)
 
 
 def unverified_reason(ctx: Context, health: Health, notes: list[str]) -> str:

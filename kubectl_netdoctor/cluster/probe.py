@@ -96,11 +96,13 @@ class Executor:
         try:
             ws = stream(api.connect_get_namespaced_pod_exec, pod, namespace, **kwargs)
         except ApiException as err:
-            if err.status == 403:
-                raise Forbidden("create", "pods/exec", namespace) from None
+            if refused(err):
+                raise Forbidden("get", "pods/exec", namespace) from None
             body = (err.body or err.reason or "").strip()
             return ExecResult(None, "", "", f"exec failed: {_status_message(body)}")
         except Exception as err:  # noqa: BLE001 - websocket/transport errors: report, don't crash
+            if refused(err):
+                raise Forbidden("get", "pods/exec", namespace) from None
             return ExecResult(None, "", "", f"exec failed: {err}")
         try:
             ws.run_forever(timeout=timeout)
@@ -151,8 +153,22 @@ class Executor:
         """A socket-like object connected to ``pod:port`` through the API server."""
         from kubernetes.stream import portforward
 
-        pf = portforward(self._api().connect_get_namespaced_pod_portforward, pod, namespace, ports=str(port))
+        try:
+            pf = portforward(self._api().connect_get_namespaced_pod_portforward, pod, namespace, ports=str(port))
+        except Exception as err:
+            if refused(err):
+                raise Forbidden("get", "pods/portforward", namespace) from None
+            raise
         return pf, pf.socket(port)
+
+
+def refused(err: BaseException) -> bool:
+    """An RBAC refusal of a websocket upgrade (exec, port-forward). The client reports the handshake's 403
+    as ``ApiException(status=0, reason="Handshake status 403 Forbidden ...")``, not as status 403."""
+    if getattr(err, "status", None) == 403 or getattr(err, "status_code", None) == 403:
+        return True
+    text = str(getattr(err, "reason", "") or err)
+    return "status 403" in text.split("\n", 1)[0]
 
 
 def _exec_status(channel: str, out: str, err_out: str) -> ExecResult:

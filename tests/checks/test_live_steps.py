@@ -82,6 +82,17 @@ def test_tcp_not_run_is_a_skip_with_the_reason(cluster):
     assert result.status is Status.SKIP and result.skip_reason == "--read-only: no probe pod is created"
 
 
+def test_listener_reads_refused_by_rbac_block_the_step(cluster):
+    ctx = cluster.context()
+    refused = {f"listen/{pod}": "forbidden: get pods/exec in ns shop" for pod in PODS}
+    ctx.live = LiveEvidence(skipped={"tcp": "--read-only: no probe pod is created", **refused}, refused=refused)
+    result = listen.run(ctx)
+    assert result.status is Status.SKIP and result.blocked
+    assert result.skip_reason == ("listeners not read: forbidden: get pods/exec in ns shop; "
+                                  "TCP connect not run: --read-only: no probe pod is created")
+    assert {p.detail for p in result.probes} == {"listeners not read: forbidden: get pods/exec in ns shop"}
+
+
 def http_results(*lines: str) -> dict:
     return {r.url: r for r in po.parse_http("\n".join(lines))}
 

@@ -487,6 +487,23 @@ def test_live_without_tcp_result_is_still_a_skip():
     assert result.skip_reason == "no node rule capture and no live probe (--read-only: no probe pod is created)"
 
 
+def test_rule_read_refused_by_rbac_is_a_blocked_skip():
+    refusal = "forbidden: get pods/exec in ns kube-system"
+    live = LiveEvidence(probe="", skipped={"tcp": "--read-only: no probe pod is created",
+                                           "rules/worker-1": refusal}, refused={"rules/worker-1": refusal})
+    result = run_case(Case("refused", "web", None, Status.SKIP, set()), live=live)
+    assert result.status is Status.SKIP and result.blocked
+    assert result.skip_reason == f"kube-proxy rules not read: {refusal}"
+
+
+def test_rule_read_refused_but_clusterip_probed_is_not_blocked():
+    refusal = "forbidden: get pods/exec in ns kube-system"
+    live = _live(True)
+    live.skipped["rules/worker-1"] = live.refused["rules/worker-1"] = refusal
+    result = run_case(Case("refused", "web", None, Status.PASS, set()), live=live)
+    assert result.status is Status.PASS and not result.blocked
+
+
 def test_conntrack_pressure():
     live = _live(True)
     live.conntrack = {"worker-1": (250000, 262144)}
