@@ -17,7 +17,7 @@ from kubectl_netdoctor.errors import EXIT_CANNOT_DIAGNOSE, EXIT_OK, EXIT_PROBLEM
 
 app = typer.Typer(
     name="kubectl-netdoctor",
-    help="Why can't I reach this Service? Walks the 7-step flowchart against a live cluster "
+    help="Why can't I reach this Service? Walks the 8-step flowchart against a live cluster "
     "or a snapshot and names the broken hop, with evidence and the fix.",
     no_args_is_help=True,
     add_completion=False,
@@ -38,6 +38,16 @@ TimeoutOpt = typer.Option(10.0, "--timeout", min=0.1, help="Seconds to wait for 
 def _fail(err: NetdoctorError) -> None:
     typer.echo(f"error: {err}", err=True)
     raise typer.Exit(err.exit_code)
+
+
+def _interrupted() -> None:
+    """Ctrl-C or SIGTERM: delete every probe object now, say so, exit 130 (typer would exit silently)."""
+    if "kubectl_netdoctor.cluster.probe" in sys.modules:
+        sys.modules["kubectl_netdoctor.cluster.probe"].stop_all()
+        typer.echo("interrupted: probe objects deleted", err=True)
+    else:
+        typer.echo("interrupted", err=True)
+    raise typer.Exit(130)
 
 
 def _split_pod(ref: str, namespace: str) -> tuple[str, str]:
@@ -98,6 +108,8 @@ def svc(
                            node_image=(node_image or "") if node_access else None)
     except NetdoctorError as err:
         _fail(err)
+    except KeyboardInterrupt:
+        _interrupted()
     get_renderer(output)(report, sys.stdout, verbose=verbose)
     from kubectl_netdoctor.model import Verdict
 
@@ -153,6 +165,8 @@ def snapshot_cmd(
         count = write_snapshot(reader, spaces, output)
     except NetdoctorError as err:
         _fail(err)
+    except KeyboardInterrupt:
+        _interrupted()
     typer.echo(f"saved {count} objects to {output}", err=True)
 
 
@@ -173,10 +187,8 @@ def main() -> None:
 
     try:
         app()
-    except KeyboardInterrupt:
-        if "kubectl_netdoctor.cluster.probe" in sys.modules:
-            sys.modules["kubectl_netdoctor.cluster.probe"].stop_all()
-        typer.echo("interrupted (probe objects were deleted)", err=True)
+    except KeyboardInterrupt:  # outside a command (typer handles those inside as exit 130)
+        typer.echo("interrupted", err=True)
         sys.exit(130)
     except Exception as err:  # noqa: BLE001 - a bug must still end in one line and a documented code
         if os.environ.get("NETDOCTOR_DEBUG"):
