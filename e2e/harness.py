@@ -21,6 +21,8 @@ import pytest
 E2E_DIR = Path(__file__).resolve().parent
 CLUSTER_DIR = E2E_DIR / "cluster"
 STATE_DIR = Path(os.environ.get("NETDOCTOR_E2E_DIR", "/var/lib/netdoctor-e2e"))
+#: Scenario results of the last run (outside STATE_DIR, which e2e/cluster/down removes).
+RESULTS_DIR = Path(os.environ.get("NETDOCTOR_E2E_RESULTS", E2E_DIR / "results"))
 
 IMAGE_VARS = (
     "PAUSE_IMAGE",

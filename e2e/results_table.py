@@ -1,4 +1,4 @@
-"""Print the README's scenario table from the last e2e run ($NETDOCTOR_E2E_DIR/results/*.json)."""
+"""Print the README's scenario table from the last e2e run (e2e/results/*.json, or $NETDOCTOR_E2E_RESULTS)."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ import json
 import os
 from pathlib import Path
 
-STATE = Path(os.environ.get("NETDOCTOR_E2E_DIR", "/var/lib/netdoctor-e2e"))
+RESULTS = Path(os.environ.get("NETDOCTOR_E2E_RESULTS", Path(__file__).resolve().parent / "results"))
 
 
 def main() -> None:
-    rows = [json.loads(p.read_text()) for p in sorted((STATE / "results").glob("*.json"))]
+    rows = [json.loads(p.read_text()) for p in sorted(RESULTS.glob("*.json"))]
     print("| scenario | what is broken | expected | got: verdict, broken step, findings (warning and up) | s |")
     print("|---|---|---|---|---|")
     for r in rows:

@@ -5,7 +5,7 @@ the cluster, and the expected verdict: the failing step and finding codes. The
 test deploys it into a fresh namespace that enforces Pod Security "restricted",
 runs ``kubectl netdoctor svc ... -o json`` as a user would (a real process), and
 checks the verdict. Every result is also written to
-``$NETDOCTOR_E2E_DIR/results/<name>.json`` for the README's table.
+``e2e/results/<name>.json`` (``$NETDOCTOR_E2E_RESULTS``) for the README's table.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from string import Template
 import pytest
 import yaml
 
-from harness import STATE_DIR, Cluster, create_namespace, delete_namespace, wait_for
+from harness import RESULTS_DIR, Cluster, create_namespace, delete_namespace, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -86,7 +86,7 @@ def client_args(cluster: Cluster, spec: dict, namespace: str, client_ns: str | N
 
 
 def record(name: str, spec: dict, report: dict | None, exit_code: int, elapsed: float) -> None:
-    out = STATE_DIR / "results"
+    out = RESULTS_DIR
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError:
