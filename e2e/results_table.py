@@ -11,16 +11,25 @@ RESULTS = Path(os.environ.get("NETDOCTOR_E2E_RESULTS", Path(__file__).resolve().
 
 def main() -> None:
     rows = [json.loads(p.read_text()) for p in sorted(RESULTS.glob("*.json"))]
-    print("| scenario | what is broken | expected | got: verdict, broken step, findings (warning and up) | s |")
-    print("|---|---|---|---|---|")
+    nft = {p.stem: json.loads(p.read_text()) for p in sorted((RESULTS / "nftables").glob("*.json"))}
+    print("| scenario | what is broken | expected | got (kube-proxy iptables mode): verdict, broken step, "
+          "findings (warning and up) | s | nftables mode |")
+    print("|---|---|---|---|---|---|")
     for r in rows:
         exp = r["expected"]
-        ok = r["verdict"] == exp["verdict"] and r["broken_step"] == exp["broken_step"] \
-            and set(exp["codes"]) <= set(r["codes"])
+        ok = passed(r)
         shown = r.get("alerts", r["codes"])
         got = f"{'✅' if ok else '❌'} {r['verdict']}, {r['broken_step'] or '-'}: {', '.join(shown) or 'none'}"
         expected = f"{exp['verdict']}, {exp['broken_step'] or '-'}"
-        print(f"| `{r['scenario']}` | {r['description']} | {expected} | {got} | {r['seconds']} |")
+        other = nft.get(r["scenario"])
+        in_nft = "not run" if other is None else ("✅" if passed(other) else "❌") + f" {other['seconds']} s"
+        print(f"| `{r['scenario']}` | {r['description']} | {expected} | {got} | {r['seconds']} | {in_nft} |")
+
+
+def passed(r: dict) -> bool:
+    exp = r["expected"]
+    return r["verdict"] == exp["verdict"] and r["broken_step"] == exp["broken_step"] \
+        and set(exp["codes"]) <= set(r["codes"])
 
 
 if __name__ == "__main__":

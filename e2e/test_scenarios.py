@@ -71,6 +71,13 @@ def wait_pods(cluster: Cluster, namespace: str, want: str) -> None:
     wait_for(settled, 120, what=f"pods {want} in {namespace}")
 
 
+def proxy_mode(cluster: Cluster) -> str:
+    """kube-proxy's mode on the cluster under test (``KUBE_PROXY_MODE`` of e2e/cluster/up)."""
+    cm = cluster.kubectl.json("-n", "kube-system", "get", "configmap", "kube-proxy")
+    conf = yaml.safe_load(cm["data"]["config.conf"]) or {}
+    return conf.get("mode") or "iptables"
+
+
 def client_args(cluster: Cluster, spec: dict, namespace: str, client_ns: str | None) -> list[str]:
     client = spec.get("client", "namespace")
     if client == "pod:self":  # hairpin: the server pod calls its own Service
@@ -144,6 +151,10 @@ def test_scenario(name: str, cluster: Cluster) -> None:
     if name == "healthy":  # no false alarms: nothing above info, and every step really ran
         assert [c for c, f in found.items() if f["severity"] != "info"] == []
         assert all(s["status"] == "pass" for s in report["steps"]), summary
+        # ... including the node's rules, read and checked in the mode kube-proxy runs in
+        mode = proxy_mode(cluster)
+        proxy = next(s for s in report["steps"] if s["id"] == "proxy")
+        assert proxy["summary"].startswith(f"{mode} rules for "), proxy["summary"]
     # The probe pod is always gone afterwards.
     left = kubectl.json("get", "pods", "-A", "-l", PROBE_LABEL)["items"]
     assert [p["metadata"]["name"] for p in left if not p["metadata"].get("deletionTimestamp")] == []

@@ -58,6 +58,13 @@ class LiveEvidence:
         return self.tcp.get((host, port))
 
 
+def took(latency_ms: float | None) -> str:
+    """A latency measured inside the probe, where the clock is /proc/uptime (10 ms steps)."""
+    if latency_ms is None:
+        return "? ms"
+    return "<10 ms" if latency_ms < 10 else f"{latency_ms:g} ms"
+
+
 def tcp_probe_result(r: TcpResult, role: str) -> ProbeResult:
     return ProbeResult("tcp", f"{r.host}:{r.port}", r.ok, f"{role}: {r.outcome}" + (f" ({r.detail})" if r.detail else ""),
                        r.latency_ms, {"role": role, "outcome": r.outcome})

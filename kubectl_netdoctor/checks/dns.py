@@ -127,8 +127,8 @@ def run(ctx: Context) -> StepResult:
     found += live_found
     fq = ctx.live.lookups.get(f"{ctx.name}.{ctx.namespace}.svc.{domain}.")
     if verified and fq is not None and fq.ok:
-        took = f" in {fq.latency_ms:g} ms" if fq.latency_ms is not None else ""
-        summary = (f"{ctx.name}.{ctx.namespace}.svc.{domain} -> {', '.join(fq.addresses) or 'no address'}{took} "
+        summary = (f"{ctx.name}.{ctx.namespace}.svc.{domain} -> {', '.join(fq.addresses) or 'no address'} "
+                   f"in {live.took(fq.latency_ms)} "
                    f"from the client ({answer} expected)")
     return conclude(STEP_ID, TITLE, found, summary, probes,
                     unverified=None if verified else ctx.live.skipped.get("dns", "no DNS probe ran"))

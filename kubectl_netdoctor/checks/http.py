@@ -58,5 +58,5 @@ def run(ctx: Context) -> StepResult:
                              fix.format(ns=ctx.namespace, sel=selector or "<selector>", name=ctx.name),
                              severity=severity))
     answered = [r for r in ctx.live.http.values() if r.status]
-    summary = ", ".join(f"{r.url} -> {r.status} in {r.latency_ms:g} ms" for r in answered) or "no HTTP answer"
+    summary = ", ".join(f"{r.url} -> {r.status} in {live.took(r.latency_ms)}" for r in answered) or "no HTTP answer"
     return conclude(STEP_ID, TITLE, found, summary, probes)
