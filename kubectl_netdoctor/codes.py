@@ -82,6 +82,7 @@ _ENTRIES: tuple[tuple[str, str, Severity, str], ...] = (
     ("HTTP_RESET", "http", E, "HTTP connection reset"),
     ("HTTP_TIMEOUT", "http", E, "HTTP request timed out"),
     ("HTTP_NOT_HTTP", "http", W, "The port answers but not with HTTP"),
+    ("HTTP_INTERMITTENT", "http", E, "Some GETs through the Service fail, others answer: a bad endpoint behind it"),
     # --- 7. dns -------------------------------------------------------------
     ("DNS_SHORT_NAME_CROSS_NAMESPACE", "dns", W, "The short name does not resolve from another namespace"),
     ("DNS_KUBE_DNS_MISSING", "dns", E, "The kube-dns Service does not exist"),

@@ -16,12 +16,15 @@ from kubectl_netdoctor.cluster import noderules
 from kubectl_netdoctor.errors import Forbidden
 from kubectl_netdoctor.model import ProbeResult
 from kubectl_netdoctor.parsers.probe_output import (
-    HttpResult, LookupResult, Resolv, TcpResult, http_script, nslookup_script, parse_http, parse_nslookup,
+    HttpResult, LookupResult, Resolv, TcpResult, group_by_url, http_script, nslookup_script, parse_http,
+    parse_nslookup,
     parse_resolv_conf, parse_tcp, tcp_script,
 )
 
 PROBE_WAIT_S = 3
 """Seconds each TCP connect / HTTP GET / DNS lookup may take inside the probe."""
+HTTP_ATTEMPTS = 10
+"""GETs per URL, all at once: with one bad endpoint of three, all 10 miss it with odds of 1.7%."""
 
 
 @dataclass
@@ -32,7 +35,8 @@ class LiveEvidence:
     probe: str = ""
     """Where the probes ran: ``probe pod ns/name`` or ``ephemeral container ... in pod ns/name``."""
     tcp: dict[tuple[str, int], TcpResult] = field(default_factory=dict)
-    http: dict[str, HttpResult] = field(default_factory=dict)
+    http: dict[str, tuple[HttpResult, ...]] = field(default_factory=dict)
+    """URL -> every attempt of its GET (HTTP_ATTEMPTS at once, so a bad endpoint behind the VIP shows)."""
     lookups: dict[str, LookupResult] = field(default_factory=dict)
     """In-pod ``nslookup`` of absolute names (trailing dot), keyed by that name."""
     direct_dns: dict[str, LookupResult] = field(default_factory=dict)
@@ -199,7 +203,7 @@ def gather(ctx: Any, session: Any, executor: Any, *, http_path: str = "/", read_
             tasks["tcp"] = lambda: session.script(tcp_script(sorted(set(all_tcp)), PROBE_WAIT_S),
                                                   timeout=PROBE_WAIT_S + 15)
         if targets.http_urls:
-            tasks["http"] = lambda: session.script(http_script(targets.http_urls, PROBE_WAIT_S),
+            tasks["http"] = lambda: session.script(http_script(targets.http_urls, PROBE_WAIT_S, HTTP_ATTEMPTS),
                                                    timeout=PROBE_WAIT_S + 15)
         tasks["dns"] = lambda: _in_pod_dns(ctx, session, domain)
     for pod in targets.pods[:10]:
@@ -225,7 +229,7 @@ def gather(ctx: Any, session: Any, executor: Any, *, http_path: str = "/", read_
         if key == "tcp":
             _store(ev, "tcp", value, lambda text: {(r.host, r.port): r for r in parse_tcp(text, PROBE_WAIT_S)})
         elif key == "http":
-            _store(ev, "http", value, lambda text: {r.url: r for r in parse_http(text)})
+            _store(ev, "http", value, lambda text: group_by_url(parse_http(text)))
         elif key == "dns":
             ev.resolv, ev.lookups = value
         elif key == "direct-dns":

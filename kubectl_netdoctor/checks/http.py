@@ -45,18 +45,44 @@ def run(ctx: Context) -> StepResult:
     selector = ",".join(f"{k}={v}" for k, v in sorted(((svc.get("spec") or {}).get("selector") or {}).items()))
     found: list[Finding] = []
     probes = []
-    for url, r in sorted(ctx.live.http.items()):
-        probes.append(live.http_probe_result(r))
-        if r.ok:
-            continue
-        code, what, fix = OUTCOME_CODES[r.outcome]
-        status = f" (HTTP {r.status})" if r.status else ""
+    summaries = []
+    for url, attempts in sorted(ctx.live.http.items()):
+        probes += [live.http_probe_result(r) for r in attempts]
         # A 4xx on the default path is often normal (an API with no root page): only a note then.
-        severity = Severity.INFO if r.outcome == "client_error" and ctx.options.http_path == "/" else None
-        found.append(finding(code, f"GET {url}: {what}{status}", [f"from {ctx.live.probe}: {r.detail or r.outcome}",
-                                                                  f"after {r.latency_ms} ms"],
+        lenient = ctx.options.http_path == "/"
+        bad = [r for r in attempts if not r.ok and not (lenient and r.outcome == "client_error")]
+        answered = [r for r in attempts if r.status]
+        if answered:
+            r = answered[0]
+            tally = f" ({len(attempts) - len(bad)} of {len(attempts)} GETs fine)" if bad else ""
+            summaries.append(f"{url} -> {r.status} in {live.took(r.latency_ms)}{tally}")
+        if bad and len(bad) < len(attempts):
+            found.append(intermittent(ctx, url, attempts, bad))
+            continue
+        failed = next((r for r in attempts if not r.ok), None)
+        if failed is None:
+            continue
+        code, what, fix = OUTCOME_CODES[failed.outcome]
+        status = f" (HTTP {failed.status})" if failed.status else ""
+        severity = Severity.INFO if failed.outcome == "client_error" and lenient else None
+        every = f"all {len(attempts)} GETs: {failed.outcome}" if len(attempts) > 1 else f"after {failed.latency_ms} ms"
+        found.append(finding(code, f"GET {url}: {what}{status}",
+                             [f"from {ctx.live.probe}: {failed.detail or failed.outcome}", every],
                              fix.format(ns=ctx.namespace, sel=selector or "<selector>", name=ctx.name),
                              severity=severity))
-    answered = [r for r in ctx.live.http.values() if r.status]
-    summary = ", ".join(f"{r.url} -> {r.status} in {live.took(r.latency_ms)}" for r in answered) or "no HTTP answer"
-    return conclude(STEP_ID, TITLE, found, summary, probes)
+    return conclude(STEP_ID, TITLE, found, ", ".join(summaries) or "no HTTP answer", probes)
+
+
+def intermittent(ctx: Context, url: str, attempts: tuple, bad: list) -> Finding:
+    """Some GETs through the Service answer, others fail: one or more endpoints behind it are bad."""
+    outcomes = sorted({r.outcome + (f" {r.status}" if r.status else "") for r in bad})
+    return finding(
+        "HTTP_INTERMITTENT",
+        f"GET {url}: {len(bad)} of {len(attempts)} requests fail ({', '.join(outcomes)}), the others answer: "
+        "the Service balances over at least one bad endpoint",
+        [f"from {ctx.live.probe}, {len(attempts)} GETs at once"]
+        + [f"{r.outcome}" + (f" HTTP {r.status}" if r.status else "") + f" in {live.took(r.latency_ms)}"
+           + (f": {r.detail}" if r.detail and not r.ok else "") for r in attempts],
+        f"find the bad endpoint in the listen step (a direct connect to each); "
+        f"kubectl -n {ctx.namespace} get endpointslices -l kubernetes.io/service-name={ctx.name} -o wide",
+    )

@@ -735,6 +735,18 @@ def merge(issues: list[Issue], health: Health | None = None) -> list[Finding]:
 
 # -- live probes -------------------------------------------------------------------------
 
+def _inherited(outcome: str, backends: list, direct: list, bad: list) -> str:
+    """Why a failed connect through the Service is not kube-proxy's fault, or "" when it may be."""
+    if not backends:
+        return " (expected: the Service has no ready endpoint)"
+    if bad and len(bad) == len(direct):
+        return " (expected: no endpoint answers directly either, see the listen step)"
+    if any(b.outcome == outcome for b in bad):
+        return (f" (expected: {len(bad)} of {len(direct)} endpoints fail a direct connect the same way and this "
+                "connect was balanced to one of them, see the listen step)")
+    return ""
+
+
 def live_probe_findings(ctx: Context, targets: list[PortTarget]) -> tuple[list[Finding], list[ProbeResult], bool]:
     """The seam for live evidence: ClusterIP:port and NodeIP:NodePort TCP connects, conntrack fill.
 
@@ -757,27 +769,26 @@ def live_probe_findings(ctx: Context, targets: list[PortTarget]) -> tuple[list[F
         spec = _spec(t.svc)
         vip = spec.get("clusterIP")
         # With no ready endpoint a refusal is kube-proxy doing its job: the endpoints step owns that failure.
-        # With endpoints that fail a direct connect too, the listen step owns it: the VIP only inherits it.
+        # With endpoints that fail a direct connect too, the listen step owns it: the VIP only inherits it
+        # (from all of them, or from the bad one this connect happened to be balanced to).
         backends = objects.ready_backends(slices, t.port.get("name", ""), t.protocol)
         direct = [live.tcp_probe(ip, port) for ip, port in backends]
         direct = [r for r in direct if r is not None]
-        endpoints_fail = bool(direct) and not any(r.ok for r in direct)
-        has_endpoints = bool(backends) and not endpoints_fail
+        bad = [r for r in direct if not r.ok]
         r = live.tcp_probe(vip, t.number) if vip and vip != "None" else None
         if r is not None:
             probed = True
             probes.append(tcp_probe_result(r, "ClusterIP"))
             if not r.ok:
+                expected = _inherited(r.outcome, backends, direct, bad)
                 found.append(finding(
                     "PROXY_CLUSTERIP_UNREACHABLE",
                     f"{t.label}: ClusterIP {join_host_port(vip, t.number)} does not answer from {live.probe}: "
-                    f"{r.outcome}" + ("" if has_endpoints else
-                                      " (expected: no endpoint answers directly either, see the listen step)"
-                                      if endpoints_fail else " (expected: the Service has no ready endpoint)"),
+                    f"{r.outcome}{expected}",
                     [f"nc -zv {vip} {t.number}: {r.outcome}" + (f" ({r.detail})" if r.detail else "")],
                     "on the probe's node: iptables-save -t nat | grep " + vip
                     + " (ipvsadm -Ln / nft list table ip kube-proxy in those modes); compare with the endpoints",
-                    None if has_endpoints else Severity.INFO,
+                    Severity.INFO if expected else None,
                 ))
         node_port = t.port.get("nodePort")
         if node_port:
@@ -785,13 +796,14 @@ def live_probe_findings(ctx: Context, targets: list[PortTarget]) -> tuple[list[F
                 if port == node_port and host != vip:
                     probes.append(tcp_probe_result(r, "NodePort"))
                     if not r.ok:
+                        expected = _inherited(r.outcome, backends, direct, bad)
                         found.append(finding(
                             "PROXY_NODEPORT_UNREACHABLE",
-                            f"{t.label}: NodePort {join_host_port(host, port)} does not answer: {r.outcome}",
+                            f"{t.label}: NodePort {join_host_port(host, port)} does not answer: {r.outcome}{expected}",
                             [f"nc -zv {host} {port}: {r.outcome}"],
                             "externalTrafficPolicy Local drops on nodes without an endpoint; else check "
                             f"KUBE-NODEPORTS on that node: iptables-save -t nat | grep {port}",
-                            None if has_endpoints else Severity.INFO,
+                            Severity.INFO if expected else None,
                         ))
     for node, (count, limit) in sorted(getattr(live, "conntrack", {}).items()):
         if limit and count / limit >= CONNTRACK_PRESSURE:

@@ -88,9 +88,10 @@ class HttpResult:
         return self.outcome == "ok"
 
 
-def http_script(urls: list[str], wait_s: int) -> str:
+def http_script(urls: list[str], wait_s: int, attempts: int = 1) -> str:
     """HTTP/1.0 GETs written by hand through nc, so any image with nc works (busybox's static wget
-    crashes in some builds); the server closes after its answer, which ends nc."""
+    crashes in some builds); the server closes after its answer, which ends nc. Each URL is asked
+    ``attempts`` times at once: through a Service each GET may land on another endpoint."""
     lines = [f"W={wait_s}", *_NC_PRELUDE,
              'g() { s=$(up); out=$(printf "GET %s HTTP/1.0\\r\\nHost: %s\\r\\nUser-Agent: kubectl-netdoctor\\r\\n'
              'Connection: close\\r\\n\\r\\n" "$4" "$2" | timeout $((W+1)) nc -w "$W" "$2" "$3" 2>&1 | head -c 300); '
@@ -98,7 +99,7 @@ def http_script(urls: list[str], wait_s: int) -> str:
     for url in urls:
         host_port, _, path = url.removeprefix("http://").partition("/")
         host, _, port = host_port.rpartition(":")
-        lines.append(f"g '{url}' {host} {port} '/{path}' &")
+        lines.extend([f"g '{url}' {host} {port} '/{path}' &"] * attempts)
     lines.append("wait")
     return "\n".join(lines)
 
@@ -125,6 +126,14 @@ def classify_http(rc: int, output: str) -> tuple[str, int | None]:
     if output.strip():
         return "not_http", None  # connected, but the answer is not an HTTP status line
     return "timeout", None  # connected, but nothing came back before nc gave up
+
+
+def group_by_url(results: list[HttpResult]) -> dict[str, tuple[HttpResult, ...]]:
+    """Every attempt of each URL, in the order they answered."""
+    out: dict[str, list[HttpResult]] = {}
+    for r in results:
+        out.setdefault(r.url, []).append(r)
+    return {url: tuple(rs) for url, rs in out.items()}
 
 
 def parse_http(text: str) -> list[HttpResult]:

@@ -94,7 +94,7 @@ def test_listener_reads_refused_by_rbac_block_the_step(cluster):
 
 
 def http_results(*lines: str) -> dict:
-    return {r.url: r for r in po.parse_http("\n".join(lines))}
+    return po.group_by_url(po.parse_http("\n".join(lines)))
 
 
 def test_http_ok_and_5xx(cluster):
@@ -118,6 +118,38 @@ def test_http_404_on_default_path_is_a_note_but_a_warning_on_a_chosen_path(clust
     ctx = cluster.context(http_path="/api")
     ctx.live = LiveEvidence(probe=PROBE, http=http_results(line.format(p="api")))
     assert http.run(ctx).findings[0].severity is Severity.WARNING
+
+
+OK_200 = "HTTP|http://10.96.141.22:80/|0|1.00|1.02|HTTP/1.0 200 OK ~Content-Length: 2 ~ ~ok~"
+REFUSED_VIP = ("HTTP|http://10.96.141.22:80/|1|1.00|1.01|"
+               "nc: can't connect to remote host (10.96.141.22): Connection refused")
+
+
+def test_some_gets_failing_through_the_service_is_intermittent(cluster):
+    ctx = cluster.context()
+    ctx.live = LiveEvidence(probe=PROBE, http=http_results(*[OK_200] * 7, *[REFUSED_VIP] * 3))
+    result = http.run(ctx)
+    assert result.status is Status.FAIL and codes(result) == ["HTTP_INTERMITTENT"]
+    f = result.findings[0]
+    assert f.message == ("GET http://10.96.141.22:80/: 3 of 10 requests fail (refused), the others answer: "
+                         "the Service balances over at least one bad endpoint")
+    assert result.summary == "http://10.96.141.22:80/ -> 200 in 20 ms (7 of 10 GETs fine)"
+    assert len(result.probes) == 10 and sum(p.ok for p in result.probes) == 7
+
+
+def test_every_get_refused_is_refused_not_intermittent(cluster):
+    ctx = cluster.context()
+    ctx.live = LiveEvidence(probe=PROBE, http=http_results(*[REFUSED_VIP] * 10))
+    result = http.run(ctx)
+    assert codes(result) == ["HTTP_REFUSED"] and result.summary == "no HTTP answer"
+    assert result.findings[0].evidence[1] == "all 10 GETs: refused"
+
+
+def test_404s_on_the_default_path_among_200s_are_not_intermittent(cluster):
+    ctx = cluster.context()
+    not_found = "HTTP|http://10.96.141.22:80/|0|1.00|1.01|HTTP/1.1 404 Not Found ~ ~"
+    ctx.live = LiveEvidence(probe=PROBE, http=http_results(OK_200, not_found))
+    assert "HTTP_INTERMITTENT" not in codes(http.run(ctx))
 
 
 def lookups(**outputs: tuple[int, str]) -> dict:

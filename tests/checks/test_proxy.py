@@ -481,6 +481,26 @@ def test_live_clusterip_probe_failure_fails_the_step():
     assert "10.96.1.5:8080" in f.message and "timeout" in f.message
 
 
+def test_clusterip_refused_like_one_bad_endpoint_is_not_blamed_on_kube_proxy():
+    # web's ready endpoints (fixture): 10.244.1.6, 10.244.2.7, 10.244.1.9 on 8080; one refuses direct connects.
+    refused = "nc: can't connect to remote host: Connection refused"
+    live = LiveEvidence(probe="probe pod shop/netdoctor-probe-x2k9", tcp={
+        ("10.244.1.6", 8080): TcpResult("10.244.1.6", 8080, True, "open", 1.0, ""),
+        ("10.244.2.7", 8080): TcpResult("10.244.2.7", 8080, False, "refused", 1.0, refused),
+        ("10.244.1.9", 8080): TcpResult("10.244.1.9", 8080, True, "open", 1.0, ""),
+        ("10.96.1.5", 8080): TcpResult("10.96.1.5", 8080, False, "refused", 1.0, refused),
+    })
+    result = run_case(Case("partial", "web", None, Status.PASS, set()), live=live)
+    f = next(f for f in result.findings if f.code == "PROXY_CLUSTERIP_UNREACHABLE")
+    assert f.severity is Severity.INFO and "1 of 3 endpoints fail a direct connect the same way" in f.message
+    assert result.status is Status.PASS
+    # A timeout through the VIP while the one bad endpoint refuses is not explained by it: kube-proxy's.
+    live.tcp[("10.96.1.5", 8080)] = TcpResult("10.96.1.5", 8080, False, "timeout", None, "nc: timed out")
+    result = run_case(Case("partial", "web", None, Status.FAIL, set()), live=live)
+    f = next(f for f in result.findings if f.code == "PROXY_CLUSTERIP_UNREACHABLE")
+    assert f.severity is Severity.ERROR and result.status is Status.FAIL
+
+
 def test_live_without_tcp_result_is_still_a_skip():
     live = LiveEvidence(probe="", skipped={"tcp": "--read-only: no probe pod is created"})
     result = run_case(Case("live", "web", None, Status.SKIP, set()), live=live)

@@ -85,6 +85,12 @@ def test_resolv_conf():
     assert r.nameservers == ("10.96.0.10",) and r.ndots == 5
 
 
+def test_http_script_asks_each_url_the_given_number_of_times():
+    script = po.http_script(["http://10.0.0.1:80/", "http://10.0.0.2:8080/x"], 2, attempts=4)
+    assert script.count("g 'http://10.0.0.1:80/' 10.0.0.1 80 '/' &") == 4
+    assert script.count("g 'http://10.0.0.2:8080/x' 10.0.0.2 8080 '/x' &") == 4
+
+
 def test_scripts_are_valid_posix_sh():
     for script in (po.tcp_script([("10.0.0.1", 80)], 2), po.http_script(["http://10.0.0.1:80/"], 2),
                    po.nslookup_script(["a.b."], 2)):
