@@ -80,9 +80,22 @@ def intermittent(ctx: Context, url: str, attempts: tuple, bad: list) -> Finding:
         "HTTP_INTERMITTENT",
         f"GET {url}: {len(bad)} of {len(attempts)} requests fail ({', '.join(outcomes)}), the others answer: "
         "the Service balances over at least one bad endpoint",
-        [f"from {ctx.live.probe}, {len(attempts)} GETs at once"]
-        + [f"{r.outcome}" + (f" HTTP {r.status}" if r.status else "") + f" in {live.took(r.latency_ms)}"
-           + (f": {r.detail}" if r.detail and not r.ok else "") for r in attempts],
+        [f"from {ctx.live.probe}, {len(attempts)} GETs at once"] + tally(attempts),
         f"find the bad endpoint in the listen step (a direct connect to each); "
         f"kubectl -n {ctx.namespace} get endpointslices -l kubernetes.io/service-name={ctx.name} -o wide",
     )
+
+
+def tally(attempts: tuple) -> list[str]:
+    """One line per distinct answer: ``7x ok HTTP 200 (140-330 ms)``, ``3x refused (...): nc: ...``."""
+    groups: dict[tuple, list] = {}
+    for r in attempts:
+        groups.setdefault((r.outcome, r.status, "" if r.ok else r.detail), []).append(r)
+    lines = []
+    for (outcome, status, detail), rs in sorted(groups.items(), key=lambda kv: -len(kv[1])):
+        times = sorted(r.latency_ms for r in rs if r.latency_ms is not None)
+        span = (f" ({live.took(times[0])}" + (f" to {live.took(times[-1])}" if times[-1] != times[0] else "") + ")"
+                if times else "")
+        lines.append(f"{len(rs)}x {outcome}" + (f" HTTP {status}" if status else "") + span
+                     + (f": {detail}" if detail else ""))
+    return lines

@@ -134,6 +134,8 @@ def test_some_gets_failing_through_the_service_is_intermittent(cluster):
     assert f.message == ("GET http://10.96.141.22:80/: 3 of 10 requests fail (refused), the others answer: "
                          "the Service balances over at least one bad endpoint")
     assert result.summary == "http://10.96.141.22:80/ -> 200 in 20 ms (7 of 10 GETs fine)"
+    assert f.evidence[1:] == ("7x ok HTTP 200 (20 ms)", "3x refused (10 ms): nc: can't connect to remote host "
+                                                         "(10.96.141.22): Connection refused")
     assert len(result.probes) == 10 and sum(p.ok for p in result.probes) == 7
 
 
