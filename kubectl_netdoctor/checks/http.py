@@ -24,7 +24,7 @@ OUTCOME_CODES = {
     "reset": ("HTTP_RESET", "connection reset: the app or a proxy in the path closed it abruptly",
               "kubectl -n {ns} logs -l {sel} --tail=50; check for TLS on a plain-HTTP port"),
     "timeout": ("HTTP_TIMEOUT", "no HTTP answer in time: packets dropped (NetworkPolicy?) or the app hangs",
-                "see the netpol step; kubectl -n {ns} logs -l {sel}"),
+                "see the proxy and netpol steps; kubectl -n {ns} logs -l {sel}"),
     "not_http": ("HTTP_NOT_HTTP", "the port answers, but not with HTTP (TLS, gRPC, or another protocol?)",
                  "if this port is not HTTP, ignore; for TLS probe https yourself"),
     "error": ("HTTP_NOT_HTTP", "the HTTP request failed", "kubectl -n {ns} logs -l {sel}"),
