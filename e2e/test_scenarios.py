@@ -69,6 +69,29 @@ def wait_pods(cluster: Cluster, namespace: str, want: str) -> None:
                 return False
         return True
     wait_for(settled, 120, what=f"pods {want} in {namespace}")
+    if want == "ready":
+        wait_for(lambda: endpoints_caught_up(cluster, namespace), 60,
+                 what=f"EndpointSlices in {namespace} list every Ready pod")
+
+
+def endpoints_caught_up(cluster: Cluster, namespace: str) -> bool:
+    """Every Ready pod a Service selects is a ready address of its EndpointSlices: the controller lags
+    the pod's Ready condition by a moment, and a diagnosis in that moment rightly sees no endpoint."""
+    for svc in cluster.kubectl.json("-n", namespace, "get", "services")["items"]:
+        selector = (svc.get("spec") or {}).get("selector")
+        if not selector or svc["spec"].get("type") == "ExternalName":
+            continue
+        labels = ",".join(f"{k}={v}" for k, v in selector.items())
+        pods = cluster.kubectl.json("-n", namespace, "get", "pods", "-l", labels)["items"]
+        want = {p["status"].get("podIP") for p in pods
+                if any(c["type"] == "Ready" and c["status"] == "True" for c in p["status"].get("conditions", []))}
+        slices = cluster.kubectl.json("-n", namespace, "get", "endpointslices", "-l",
+                                      f"kubernetes.io/service-name={svc['metadata']['name']}")["items"]
+        ready = {a for sl in slices for e in sl.get("endpoints") or []
+                 if (e.get("conditions") or {}).get("ready") for a in e.get("addresses", [])}
+        if not want <= ready:
+            return False
+    return True
 
 
 def proxy_mode(cluster: Cluster) -> str:
