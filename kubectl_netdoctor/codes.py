@@ -45,6 +45,7 @@ _ENTRIES: tuple[tuple[str, str, Severity, str], ...] = (
     ("EP_SELECTORLESS_EMPTY", "endpoints", E, "Selector-less Service with no manual endpoints"),
     ("EP_ORPHAN_ENDPOINTS", "endpoints", W, "Endpoints object left behind without its Service"),
     ("EP_PORT_MISSING", "endpoints", E, "A Service port has no resolved endpoint port"),
+    ("EP_READY_PODS_MISSING", "endpoints", W, "Ready pods are not ready addresses of the EndpointSlices (controller lag)"),
     # --- 3. selectors -----------------------------------------------------
     ("SEL_NO_MATCHING_PODS", "selectors", E, "The selector matches no pod in the namespace"),
     ("SEL_PODS_IN_OTHER_NAMESPACE", "selectors", W, "Pods matching the selector live in another namespace"),

@@ -90,6 +90,30 @@ def check_port(ctx: Context, svc_port: dict, slices: list[dict]) -> tuple[list[F
     return found, f"{label}: {len(ready)} ready" + (f", {len(not_ready)} not ready" if not_ready else "")
 
 
+def ready_pods_missing(ctx: Context, slices: list[dict], ports: list[dict]) -> Finding | None:
+    """Ready pods the selector picks that the EndpointSlices do not list as ready: the EndpointSlice
+    controller lags the pod's Ready condition by a moment, and does not move at all when
+    kube-controller-manager is down."""
+    listed = {ip: (ep.get("conditions") or {}).get("ready", True) is not False
+              for s in slices for ep in s.get("endpoints") or [] for ip in ep.get("addresses") or []}
+    missing = [p for p in ctx.selected_pods()
+               if objects.pod_ready(p) and objects.pod_ip(p) and not p["metadata"].get("deletionTimestamp")
+               and not listed.get(objects.pod_ip(p))
+               and any(objects.resolve_target_port(sp, p) is not None for sp in ports)]
+    if not missing:
+        return None
+    return finding(
+        "EP_READY_PODS_MISSING",
+        f"{len(missing)} Ready pod(s) that the selector picks are not ready addresses of the EndpointSlices: "
+        "the EndpointSlice controller has not caught up (it lags a pod turning Ready by a moment) "
+        "or kube-controller-manager is not running",
+        [f"pod {p['metadata']['name']} {objects.pod_ip(p)}: Ready; EndpointSlices: "
+         + ("listed not ready" if objects.pod_ip(p) in listed else "not listed") for p in missing[:5]],
+        "re-run in a few seconds; if it persists: kubectl -n kube-system get pods -l component=kube-controller-manager "
+        "and its logs (endpointslice controller)",
+    )
+
+
 def run(ctx: Context) -> StepResult:
     svc = ctx.service()
     if svc is None:
@@ -130,6 +154,8 @@ def run(ctx: Context) -> StepResult:
         f, summary = check_port(ctx, p, slices)
         found += f
         summaries.append(summary)
+    if selector and (f := ready_pods_missing(ctx, slices, ports)):
+        found.append(f)
     if evidence_legacy and found:
         found = [Finding(f.code, f.severity, f.message, f.evidence + tuple(evidence_legacy), f.fix) for f in found]
     return conclude(STEP_ID, TITLE, found, "; ".join(summaries))

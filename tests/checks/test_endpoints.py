@@ -11,6 +11,16 @@ def _slice(cluster):
     return cluster.find("EndpointSlice", "web-x7k2p", "shop")
 
 
+PODS = ("web-7c9f8d6b5-abcde", "web-7c9f8d6b5-fghij")
+
+
+def _not_ready(cluster, pod: str) -> None:
+    """The pod's Ready condition False, as the kubelet writes it when a readinessProbe fails."""
+    for c in cluster.find("Pod", pod, "shop")["status"]["conditions"]:
+        if c["type"] in ("Ready", "ContainersReady"):
+            c["status"] = "False"
+
+
 def test_healthy(cluster):
     result = endpoints.run(cluster.context())
     assert result.status is Status.PASS
@@ -20,6 +30,8 @@ def test_healthy(cluster):
 def test_no_ready_addresses(cluster):
     for ep in _slice(cluster)["endpoints"]:
         ep["conditions"] = {"ready": False, "serving": False, "terminating": False}
+    for pod in PODS:
+        _not_ready(cluster, pod)
     result = endpoints.run(cluster.context())
     assert result.status is Status.FAIL
     (f,) = result.findings
@@ -31,6 +43,8 @@ def test_no_ready_addresses(cluster):
 
 def test_empty_slice_when_selector_matches_nothing(cluster):
     _slice(cluster)["endpoints"] = None
+    for pod in PODS:
+        cluster.find("Pod", pod, "shop")["metadata"]["labels"] = {"application": "web"}
     result = endpoints.run(cluster.context())
     assert codes(result) == ["EP_NO_READY_ADDRESSES"]
     assert result.findings[0].evidence == ("ready: <none>",)
@@ -38,6 +52,7 @@ def test_empty_slice_when_selector_matches_nothing(cluster):
 
 def test_some_not_ready_is_a_warning_naming_the_pod(cluster):
     _slice(cluster)["endpoints"][1]["conditions"] = {"ready": False, "serving": False, "terminating": False}
+    _not_ready(cluster, PODS[1])
     result = endpoints.run(cluster.context())
     assert result.status is Status.WARN
     (f,) = result.findings
@@ -47,9 +62,27 @@ def test_some_not_ready_is_a_warning_naming_the_pod(cluster):
 
 def test_terminating_is_info(cluster):
     _slice(cluster)["endpoints"][1]["conditions"] = {"ready": False, "serving": True, "terminating": True}
+    cluster.find("Pod", PODS[1], "shop")["metadata"]["deletionTimestamp"] = "2026-11-22T10:00:00Z"
     result = endpoints.run(cluster.context())
     assert codes(result) == ["EP_TERMINATING"]
     assert result.status is Status.PASS
+
+
+def test_ready_pod_the_slice_lists_not_ready_is_controller_lag(cluster):
+    # The moment after a pod turns Ready, before the EndpointSlice controller updates the slice.
+    _slice(cluster)["endpoints"][1]["conditions"] = {"ready": False, "serving": False, "terminating": False}
+    result = endpoints.run(cluster.context())
+    assert codes(result) == ["EP_SOME_NOT_READY", "EP_READY_PODS_MISSING"]
+    f = result.findings[1]
+    assert f.severity is Severity.WARNING and f.message.startswith("1 Ready pod(s) that the selector picks")
+    assert f.evidence == (f"pod {PODS[1]} 10.244.1.7: Ready; EndpointSlices: listed not ready",)
+
+
+def test_ready_pod_missing_from_every_slice(cluster):
+    _slice(cluster)["endpoints"] = _slice(cluster)["endpoints"][:1]
+    result = endpoints.run(cluster.context())
+    assert codes(result) == ["EP_READY_PODS_MISSING"]
+    assert result.findings[0].evidence == (f"pod {PODS[1]} 10.244.1.7: Ready; EndpointSlices: not listed",)
 
 
 def test_missing_slices_blame_the_controller(cluster):
