@@ -89,7 +89,7 @@ def svc(
     read_only: bool = typer.Option(False, "--read-only", help="Create nothing in the cluster: no probe pods, no ephemeral containers."),
     snapshot: Optional[str] = typer.Option(None, "--snapshot", help="Diagnose offline from a snapshot file or directory."),
     probe_image: str = typer.Option(DEFAULT_PROBE_IMAGE, "--probe-image", help="Image of the probe pod / ephemeral container (needs sh, nc, wget, nslookup)."),
-    http_path: str = typer.Option("/", "--http-path", help="Path of the L7 HTTP GET."),
+    http_path: str = typer.Option("/", "--http-path", help="Path of the L7 HTTP GETs (10 at once through the Service)."),
     verbose: bool = typer.Option(False, "-v", "--verbose", help="Text output: show the evidence of info findings too."),
     node_access: bool = typer.Option(False, "--node-access", help="Opt-in: where no kube-proxy pod can show a node's rules, read them from a privileged hostNetwork pod on that node (in kube-system)."),
     node_image: Optional[str] = typer.Option(None, "--node-image", help="Image of the --node-access pod; needs iptables-save/ipvsadm/nft (default: registry.k8s.io/kube-proxy at the server's version)."),
