@@ -54,8 +54,8 @@ def run(ctx: Context) -> StepResult:
         answered = [r for r in attempts if r.status]
         if answered:
             r = answered[0]
-            tally = f" ({len(attempts) - len(bad)} of {len(attempts)} GETs fine)" if bad else ""
-            summaries.append(f"{url} -> {r.status} in {live.took(r.latency_ms)}{tally}")
+            fine = f" ({len(attempts) - len(bad)} of {len(attempts)} GETs fine)" if bad else ""
+            summaries.append(f"{url} -> {r.status} in {live.took(r.latency_ms)}{fine}")
         if bad and len(bad) < len(attempts):
             found.append(intermittent(ctx, url, attempts, bad))
             continue
@@ -65,9 +65,10 @@ def run(ctx: Context) -> StepResult:
         code, what, fix = OUTCOME_CODES[failed.outcome]
         status = f" (HTTP {failed.status})" if failed.status else ""
         severity = Severity.INFO if failed.outcome == "client_error" and lenient else None
-        every = f"all {len(attempts)} GETs: {failed.outcome}" if len(attempts) > 1 else f"after {failed.latency_ms} ms"
-        found.append(finding(code, f"GET {url}: {what}{status}",
-                             [f"from {ctx.live.probe}: {failed.detail or failed.outcome}", every],
+        # Every GET failed, not necessarily the same way (some refused, some timed out): show each kind.
+        evidence = [f"from {ctx.live.probe}, {len(attempts)} GETs at once", *tally(attempts)] if len(attempts) > 1 \
+            else [f"from {ctx.live.probe}: {failed.detail or failed.outcome}", f"after {failed.latency_ms} ms"]
+        found.append(finding(code, f"GET {url}: {what}{status}", evidence,
                              fix.format(ns=ctx.namespace, sel=selector or "<selector>", name=ctx.name),
                              severity=severity))
     return conclude(STEP_ID, TITLE, found, ", ".join(summaries) or "no HTTP answer", probes)

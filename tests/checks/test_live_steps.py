@@ -144,7 +144,19 @@ def test_every_get_refused_is_refused_not_intermittent(cluster):
     ctx.live = LiveEvidence(probe=PROBE, http=http_results(*[REFUSED_VIP] * 10))
     result = http.run(ctx)
     assert codes(result) == ["HTTP_REFUSED"] and result.summary == "no HTTP answer"
-    assert result.findings[0].evidence[1] == "all 10 GETs: refused"
+    assert result.findings[0].evidence[1:] == (
+        "10x refused (10 ms): nc: can't connect to remote host (10.96.141.22): Connection refused",)
+
+
+def test_every_get_failing_in_different_ways_shows_each_way(cluster):
+    ctx = cluster.context()
+    timeout = "HTTP|http://10.96.141.22:80/|1|1.00|4.00|nc: timed out"
+    ctx.live = LiveEvidence(probe=PROBE, http=http_results(*[REFUSED_VIP] * 6, *[timeout] * 4))
+    result = http.run(ctx)
+    assert codes(result) == ["HTTP_REFUSED"]
+    assert result.findings[0].evidence[1:] == (
+        "6x refused (10 ms): nc: can't connect to remote host (10.96.141.22): Connection refused",
+        "4x timeout (3000 ms): nc: timed out")
 
 
 def test_404s_on_the_default_path_among_200s_are_not_intermittent(cluster):
