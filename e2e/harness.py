@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import time
 import uuid
 from dataclasses import dataclass
@@ -33,6 +34,24 @@ IMAGE_VARS = (
     "NETPOL_IMAGE",
 )
 VERSION_VARS = ("K8S_VERSION", "ETCD_VERSION", "COREDNS_VERSION")
+
+#: The tool under test is run as a real process by the interpreter that runs the tests
+#: (``make e2e``: the project's .venv, where ``pip install -e .`` put this checkout), never
+#: a ``python3`` or ``kubectl-netdoctor`` that happens to be on PATH.
+TOOL_BIN = Path(sys.executable).parent
+
+
+def netdoctor_cmd(*args: str) -> list[str]:
+    """argv for ``kubectl netdoctor ARGS...`` with the tests' own interpreter."""
+    return [sys.executable, "-m", "kubectl_netdoctor.cli", *map(str, args)]
+
+
+def tool_path(path: str | None = None) -> str:
+    """PATH with the interpreter's bin directory first: its ``kubectl-netdoctor`` console
+    script is the one a ``kubectl netdoctor ...`` in a shell command finds (kubectl plugins
+    are looked up on PATH)."""
+    rest = os.environ.get("PATH", "") if path is None else path
+    return f"{TOOL_BIN}:{rest}" if rest else str(TOOL_BIN)
 
 
 def read_versions_env() -> dict[str, str]:
