@@ -61,7 +61,7 @@ def _open_reader(snapshot: Optional[str], kubeconfig: Optional[str], context: Op
         from kubectl_netdoctor.cluster.snapshot import SnapshotReader
 
         return SnapshotReader(snapshot)
-    from kubectl_netdoctor.cluster.live import LiveReader
+    from kubectl_netdoctor.cluster.api_reader import LiveReader
 
     return LiveReader(kubeconfig=kubeconfig, context=context, timeout=timeout)
 

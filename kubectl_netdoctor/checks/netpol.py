@@ -1,6 +1,6 @@
 """Flowchart step 7: would NetworkPolicy let this client reach the Service's pods?
 
-Static: the verdict comes from evaluating the policies (:mod:`kubectl_netdoctor.netpol`),
+Static: the verdict comes from evaluating the policies (:mod:`kubectl_netdoctor.netpol_eval`),
 not from probes. For every selected pod and Service port it evaluates the
 server's ingress and, for in-cluster clients, the client's egress to the pod's
 targetPort (policies see traffic after kube-proxy's DNAT), plus the client's
@@ -20,11 +20,11 @@ from dataclasses import dataclass
 
 import yaml
 
-from kubectl_netdoctor import netpol
+from kubectl_netdoctor import netpol_eval
 from kubectl_netdoctor.checks.base import Context, conclude, finding, skipped
 from kubectl_netdoctor.errors import ClusterError
 from kubectl_netdoctor.model import Finding, Severity, StepResult
-from kubectl_netdoctor.netpol import Decision, Endpoint
+from kubectl_netdoctor.netpol_eval import Decision, Endpoint
 from kubectl_netdoctor.objects import Obj, pod_ip, resolve_target_port
 
 STEP_ID = "netpol"
@@ -59,7 +59,7 @@ class _Eval:
     @property
     def where(self) -> str:
         meta = self.pod["metadata"]
-        to = "to " if self.decision.direction == netpol.EGRESS else ""
+        to = "to " if self.decision.direction == netpol_eval.EGRESS else ""
         ip = pod_ip(self.pod) or "<no IP>"
         return f"{to}pod {meta.get('namespace')}/{meta['name']} {ip}:{self.port}/{self.protocol}"
 
@@ -88,7 +88,7 @@ def run(ctx: Context) -> StepResult:
     read_notes: list[str] = list(client_notes)
     ns_objects = _optional(ctx.namespaces, read_notes,
                            "namespaces (namespaceSelector sees only kubernetes.io/metadata.name)")
-    ns_table = netpol.namespace_labels(ns_objects or [])
+    ns_table = netpol_eval.namespace_labels(ns_objects or [])
     system_pods, scanned = _system_pods(ctx, ns_objects, read_notes)
     crds = _optional(ctx.policy_crds, read_notes, "CNI-specific policies") or []
 
@@ -103,7 +103,7 @@ def run(ctx: Context) -> StepResult:
 
     evals, unresolved = [], []
     for pod in servers:
-        server = netpol.pod_endpoint(pod)
+        server = netpol_eval.pod_endpoint(pod)
         for sp in svc_ports:
             target = resolve_target_port(sp, pod)
             proto = sp.get("protocol", "TCP")
@@ -111,7 +111,7 @@ def run(ctx: Context) -> StepResult:
                 unresolved.append(f"pod {ctx.namespace}/{pod['metadata']['name']}: targetPort "
                                   f"{sp.get('targetPort')!r} of port {sp.get('port')} is not declared; not evaluated")
                 continue
-            conn = netpol.evaluate_connection(policies, ns_table, client, server, target, proto)
+            conn = netpol_eval.evaluate_connection(policies, ns_table, client, server, target, proto)
             evals.append((_Eval(pod, target, proto, sp.get("port"), conn.ingress),
                           _Eval(pod, target, proto, sp.get("port"), conn.egress) if conn.egress else None))
     if not evals:
@@ -122,12 +122,12 @@ def run(ctx: Context) -> StepResult:
     extra = _source_notes(svc, client) + read_notes + unresolved
     ingress = [i for i, _ in evals]
     egress = [e for _, e in evals if e is not None]
-    findings += _direction_findings(ctx, svc, client, netpol.INGRESS, ingress, demote, extra)
+    findings += _direction_findings(ctx, svc, client, netpol_eval.INGRESS, ingress, demote, extra)
     if egress:
-        findings += _direction_findings(ctx, svc, client, netpol.EGRESS, egress, demote, read_notes)
+        findings += _direction_findings(ctx, svc, client, netpol_eval.EGRESS, egress, demote, read_notes)
     dns = None
     if client.kind != "external":
-        dns = netpol.evaluate_dns_egress(client_policies, ns_table, client,
+        dns = netpol_eval.evaluate_dns_egress(client_policies, ns_table, client,
                                          [p for p in system_pods if _is_dns_pod(p)])
         findings += _dns_findings(client, dns, system_pods, demote)
     return conclude(STEP_ID, TITLE, findings, _summary(client, ingress, egress, dns, demote))
@@ -138,11 +138,11 @@ def run(ctx: Context) -> StepResult:
 def _client_endpoint(ctx: Context) -> tuple[Endpoint, list[str]]:
     c = ctx.client
     if c.kind == "pod" and c.pod:
-        return netpol.pod_endpoint(c.pod), []
+        return netpol_eval.pod_endpoint(c.pod), []
     if c.kind in ("pod", "namespace") and c.namespace:
         notes = [] if c.kind == "namespace" else ["client pod object missing: evaluated as any pod of its namespace"]
-        return netpol.namespace_endpoint(c.namespace), notes
-    return netpol.external_endpoint(), []
+        return netpol_eval.namespace_endpoint(c.namespace), notes
+    return netpol_eval.external_endpoint(), []
 
 
 def _optional(fetch, notes: list[str], what: str):
@@ -170,7 +170,7 @@ def _system_pods(ctx: Context, ns_objects: list[Obj] | None, notes: list[str]) -
 def _dedupe(policies: list[Obj]) -> list[Obj]:
     seen, out = set(), []
     for p in policies:
-        key = (netpol.policy_namespace(p), netpol.policy_name(p))
+        key = (netpol_eval.policy_namespace(p), netpol_eval.policy_name(p))
         if key not in seen:
             seen.add(key)
             out.append(p)
@@ -179,8 +179,8 @@ def _dedupe(policies: list[Obj]) -> list[Obj]:
 
 def _is_dns_pod(pod: Obj) -> bool:
     meta = pod.get("metadata") or {}
-    return meta.get("namespace") == netpol.DNS_NAMESPACE and all(
-        (meta.get("labels") or {}).get(k) == v for k, v in netpol.DNS_POD_LABELS.items())
+    return meta.get("namespace") == netpol_eval.DNS_NAMESPACE and all(
+        (meta.get("labels") or {}).get(k) == v for k, v in netpol_eval.DNS_POD_LABELS.items())
 
 
 def stable_labels(labels: dict[str, str] | None) -> dict[str, str]:
@@ -223,7 +223,7 @@ def _not_enforced(ctx: Context, system_pods: list[Obj], scanned: list[str], serv
     if not flannel or enforcing:
         return None
     where = ", ".join(sorted({ctx.namespace} | ({client_ns} if client_ns and client_policies else set())))
-    names = sorted({netpol.policy_name(p) for p in list(server_policies) + list(client_policies)})
+    names = sorted({netpol_eval.policy_name(p) for p in list(server_policies) + list(client_policies)})
     return finding(
         "NP_NOT_ENFORCED",
         f"NetworkPolicies exist in {where} but the CNI is flannel alone, which does not enforce them: "
@@ -287,10 +287,10 @@ def _selects_nothing(ctx: Context, server_policies: list[Obj], client_policies: 
         pods = _optional(lambda ns=ns: ctx.pods(ns), notes, f"pods in {ns}")
         if pods is None:
             continue
-        for policy in netpol.policies_selecting_nothing(policies, pods):
-            name = netpol.policy_name(policy)
+        for policy in netpol_eval.policies_selecting_nothing(policies, pods):
+            name = netpol_eval.policy_name(policy)
             selector = (policy.get("spec") or {}).get("podSelector") or {}
-            evidence = [netpol.describe_policy(policy), f"{len(pods)} pod(s) in {ns}, none matches"]
+            evidence = [netpol_eval.describe_policy(policy), f"{len(pods)} pod(s) in {ns}, none matches"]
             for key, want in sorted((selector.get("matchLabels") or {}).items()):
                 have = sorted({(p["metadata"].get("labels") or {}).get(key) for p in pods} - {None})
                 evidence.append(f"label {key}: policy wants {want!r}, pods have "
@@ -298,7 +298,7 @@ def _selects_nothing(ctx: Context, server_policies: list[Obj], client_policies: 
             out.append(finding(
                 "NP_SELECTS_NOTHING",
                 f"NetworkPolicy {ns}/{name} selects no pod (podSelector "
-                f"{netpol.describe_selector(selector)}): it protects nothing",
+                f"{netpol_eval.describe_selector(selector)}): it protects nothing",
                 evidence,
                 f"Fix the podSelector (typo? labels of the wrong namespace?): kubectl -n {ns} describe networkpolicy "
                 f"{name}; kubectl -n {ns} get pods --show-labels",
@@ -319,7 +319,7 @@ def _host_network(servers: list[Obj], client: Endpoint) -> list[Finding]:
     return [finding(
         "NP_HOST_NETWORK_PEER",
         "hostNetwork pods take part: NetworkPolicy treats their traffic as node traffic",
-        evidence + [netpol.HOST_NETWORK_NOTE],
+        evidence + [netpol_eval.HOST_NETWORK_NOTE],
         "Prefer hostNetwork: false for application pods; to admit a hostNetwork client, allow the node "
         "IPs with an ipBlock",
     )]
@@ -358,11 +358,11 @@ def _direction_findings(ctx: Context, svc: Obj, client: Endpoint, direction: str
     return out
 
 
-def _miss_line(m: netpol.RuleMiss) -> str:
+def _miss_line(m: netpol_eval.RuleMiss) -> str:
     return f"{m.rule.policy} {m.rule.text} -- does not admit: {m.detail}"
 
 
-def _rule_line(r: netpol.RuleRef) -> str:
+def _rule_line(r: netpol_eval.RuleRef) -> str:
     return f"{r.policy} {r.text}"
 
 
@@ -379,7 +379,7 @@ def _port_hint(e: _Eval) -> list[str]:
 def _denied_finding(ctx: Context, svc: Obj, client: Endpoint, direction: str, denied: list[_Eval],
                     pods_total: int, demote: bool, extra: list[str]) -> Finding:
     isolating = _unique(n for e in denied for n in e.decision.isolated_by)
-    policy_ns = ctx.namespace if direction == netpol.INGRESS else client.namespace
+    policy_ns = ctx.namespace if direction == netpol_eval.INGRESS else client.namespace
     ports = _unique(f"{e.port}/{e.protocol}" for e in denied)
     evidence = [f"{e.where}: {e.decision.reason}" for e in denied]
     explained: set[str] = set()  # one explanation per rule: pods differ only in name
@@ -392,7 +392,7 @@ def _denied_finding(ctx: Context, svc: Obj, client: Endpoint, direction: str, de
         evidence += list(e.decision.notes)
     evidence = _unique(evidence + extra)
     pods = len({e.pod["metadata"]["name"] for e in denied})
-    if direction == netpol.INGRESS:
+    if direction == netpol_eval.INGRESS:
         code = "NP_INGRESS_DENIED"
         message = (f"Ingress to {pods}/{pods_total} pod(s) of Service {ctx.namespace}/{ctx.name} "
                    f"on {', '.join(ports)} is denied for {client.name}: isolated by {', '.join(isolating)} "
@@ -413,11 +413,11 @@ def _allowed_finding(ctx: Context, client: Endpoint, direction: str, allowed: li
                      extra: list[str]) -> Finding:
     rules = _unique(r.label for e in allowed for r in e.decision.allowed_by)
     isolated = [e for e in allowed if e.decision.isolated_by]
-    subject = f"the pods of Service {ctx.namespace}/{ctx.name}" if direction == netpol.INGRESS else client.name
+    subject = f"the pods of Service {ctx.namespace}/{ctx.name}" if direction == netpol_eval.INGRESS else client.name
     if not isolated:
-        ns = ctx.namespace if direction == netpol.INGRESS else client.namespace
+        ns = ctx.namespace if direction == netpol_eval.INGRESS else client.namespace
         message = (f"{direction.capitalize()}: no NetworkPolicy in namespace {ns} selects {subject}: "
-                   f"not isolated, {client.name if direction == netpol.INGRESS else 'its traffic'} is allowed")
+                   f"not isolated, {client.name if direction == netpol_eval.INGRESS else 'its traffic'} is allowed")
     else:
         message = f"{direction.capitalize()} from {client.name} allowed by {', '.join(rules)}"
         if len(isolated) < len(allowed):
@@ -426,8 +426,8 @@ def _allowed_finding(ctx: Context, client: Endpoint, direction: str, allowed: li
     evidence = [f"{e.where}: {e.decision.reason}" for e in isolated]
     if open_:
         d = open_[0].decision
-        whom = "the pods" if direction == netpol.INGRESS else d.subject
-        ns = ctx.namespace if direction == netpol.INGRESS else client.namespace
+        whom = "the pods" if direction == netpol_eval.INGRESS else d.subject
+        ns = ctx.namespace if direction == netpol_eval.INGRESS else client.namespace
         evidence.append(f"not isolated for {direction}: no NetworkPolicy in namespace {ns} selects {whom} with "
                         f"policyType {direction.capitalize()}: {', '.join(e.where for e in open_)}")
     evidence += [_rule_line(r) for e in allowed for r in e.decision.allowed_by]
@@ -471,7 +471,7 @@ def _dns_findings(client: Endpoint, dns: dict[str, Decision], system_pods: list[
     if demote:
         message = "not enforced by the CNI, but would be: " + message
         severity = Severity.WARNING
-    rule = yaml.safe_dump([netpol.dns_egress_rule()], sort_keys=False, default_flow_style=False)
+    rule = yaml.safe_dump([netpol_eval.dns_egress_rule()], sort_keys=False, default_flow_style=False)
     fix = (f"Add this rule under spec.egress of {' or '.join(isolating)} "
            f"(kubectl -n {client.namespace} edit networkpolicy {isolating[0]}):\n{rule}"
            + "".join(f"Inspect: kubectl -n {client.namespace} describe networkpolicy {n}\n" for n in isolating))
@@ -513,12 +513,12 @@ def _ingress_fix(ctx: Context, svc: Obj, client: Endpoint, denied: list[_Eval], 
     if client.kind == "pod":
         peer_source = Endpoint(kind="pod", namespace=client.namespace, labels=stable_labels(dict(client.labels)),
                                ip=client.ip, name=client.name)
-    rule = netpol.rule_for(netpol.INGRESS, [netpol.peer_for(peer_source, ctx.namespace)], _ports(denied))
+    rule = netpol_eval.rule_for(netpol_eval.INGRESS, [netpol_eval.peer_for(peer_source, ctx.namespace)], _ports(denied))
     name = _dns_name(f"allow-{_client_short(client)}-to-{ctx.name}")
     lines = [f"Admit {client.name} with a policy that selects the Service's pods (policies add up; this "
              "opens only these ports from this client):",
              "kubectl apply -f - <<'EOF'",
-             _policy_yaml(name, ctx.namespace, {"matchLabels": selector}, netpol.INGRESS, rule).rstrip(),
+             _policy_yaml(name, ctx.namespace, {"matchLabels": selector}, netpol_eval.INGRESS, rule).rstrip(),
              "EOF"]
     if client.kind == "external" and not client.ip:
         lines.append("Narrow the ipBlock 0.0.0.0/0 to the client's CIDR (as the pod sees it after any SNAT).")
@@ -532,13 +532,13 @@ def _ingress_fix(ctx: Context, svc: Obj, client: Endpoint, denied: list[_Eval], 
 def _egress_fix(ctx: Context, svc: Obj, client: Endpoint, denied: list[_Eval], isolating: list[str]) -> str:
     selector = dict((svc.get("spec") or {}).get("selector") or {})
     target = Endpoint(kind="pod", namespace=ctx.namespace, labels=selector, name=f"service {ctx.name} pods")
-    rule = netpol.rule_for(netpol.EGRESS, [netpol.peer_for(target, client.namespace)], _ports(denied))
+    rule = netpol_eval.rule_for(netpol_eval.EGRESS, [netpol_eval.peer_for(target, client.namespace)], _ports(denied))
     labels = stable_labels(dict(client.labels))
     pod_selector = {"matchLabels": labels} if labels else {}
     name = _dns_name(f"allow-{_client_short(client)}-to-{ctx.name}")
     lines = [f"Let {client.name} out to the Service's pods (the targetPort, not the Service port):",
              "kubectl apply -f - <<'EOF'",
-             _policy_yaml(name, client.namespace or "", pod_selector, netpol.EGRESS, rule).rstrip(),
+             _policy_yaml(name, client.namespace or "", pod_selector, netpol_eval.EGRESS, rule).rstrip(),
              "EOF",
              f"Or add the rule under spec.egress of {' or '.join(isolating)}. A new Egress policy isolates every "
              "pod it selects that was not isolated before."]
@@ -551,7 +551,7 @@ def _egress_fix(ctx: Context, svc: Obj, client: Endpoint, denied: list[_Eval], i
 def _summary(client: Endpoint, ingress: list[_Eval], egress: list[_Eval], dns: dict[str, Decision] | None,
              demote: bool) -> str:
     parts = []
-    for direction, evals in ((netpol.INGRESS, ingress), (netpol.EGRESS, egress)):
+    for direction, evals in ((netpol_eval.INGRESS, ingress), (netpol_eval.EGRESS, egress)):
         if not evals:
             continue
         denied = [e for e in evals if not e.decision.allowed]

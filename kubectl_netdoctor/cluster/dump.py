@@ -6,7 +6,7 @@ import datetime
 import json
 from pathlib import Path
 
-from kubectl_netdoctor.cluster.live import LiveReader
+from kubectl_netdoctor.cluster.api_reader import LiveReader
 from kubectl_netdoctor.cluster.reader import Obj
 from kubectl_netdoctor.cluster.snapshot import CAPTURE_KIND
 from kubectl_netdoctor.errors import UsageError

@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Iterator
 
-from kubectl_netdoctor.cluster.live import LiveReader
+from kubectl_netdoctor.cluster.api_reader import LiveReader
 from kubectl_netdoctor.errors import ClusterError, Forbidden
 
 MANAGED_BY = "kubectl-netdoctor"
