@@ -15,7 +15,7 @@ SETUP = $(if $(filter $(VENV_PYTHON),$(PYTHON)),$(VENV_STAMP))
 # `kubectl netdoctor ...` run by the e2e tests is this checkout.
 TOOL_PATH = PATH="$(abspath $(dir $(PYTHON))):$$PATH"
 
-.PHONY: install venv demo test e2e e2e-nftables check cluster-up cluster-down
+.PHONY: install venv demo test e2e e2e-netpol e2e-nftables check cluster-up cluster-down
 
 install venv: $(SETUP)
 
@@ -48,13 +48,18 @@ test: $(SETUP)
 e2e: $(SETUP)
 	$(TOOL_PATH) $(PYTHON) -m pytest e2e -m e2e -v
 
+# The live NetworkPolicy conformance matrix: the tool's evaluator against the cluster's enforcer
+# (kube-router), cell by cell; ends with "netpol conformance: N cases, M disagreements".
+e2e-netpol: $(SETUP)
+	$(TOOL_PATH) $(PYTHON) e2e/netpol_conformance.py
+
 # The fault catalogue again with kube-proxy in nftables mode (e2e/cluster/up restarts the
 # cluster in that mode, ~20 s; the next `make e2e` switches it back).
 e2e-nftables: $(SETUP)
 	$(TOOL_PATH) KUBE_PROXY_MODE=nftables NETDOCTOR_E2E_RESULTS=e2e/results/nftables $(PYTHON) -m pytest e2e/test_scenarios.py -m e2e -v
 
 # What CI runs: everything.
-check: test e2e e2e-nftables
+check: test e2e e2e-netpol e2e-nftables
 
 cluster-up:
 	e2e/cluster/up
