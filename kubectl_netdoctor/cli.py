@@ -88,7 +88,7 @@ def svc(
     port: Optional[str] = typer.Option(None, "--port", help="Only this Service port (name or number)."),
     read_only: bool = typer.Option(False, "--read-only", help="Create nothing in the cluster: no probe pods, no ephemeral containers."),
     snapshot: Optional[str] = typer.Option(None, "--snapshot", help="Diagnose offline from a snapshot file or directory."),
-    probe_image: str = typer.Option(DEFAULT_PROBE_IMAGE, "--probe-image", help="Image of the probe pod / ephemeral container (needs sh, nc, wget, nslookup)."),
+    probe_image: Optional[str] = typer.Option(None, "--probe-image", help=f"Image of the probe pod / ephemeral container (needs sh, nc, nslookup, cat). Default: $NETDOCTOR_PROBE_IMAGE, else probeImage in ~/.config/kubectl-netdoctor/config.yaml, else {DEFAULT_PROBE_IMAGE}."),
     http_path: str = typer.Option("/", "--http-path", help="Path of the L7 HTTP GETs (10 at once through the Service)."),
     verbose: bool = typer.Option(False, "-v", "--verbose", help="Text output: show the evidence of info findings too."),
     node_access: bool = typer.Option(False, "--node-access", help="Opt-in: where no kube-proxy pod can show a node's rules, read them from a privileged hostNetwork pod on that node (in kube-system)."),
@@ -137,7 +137,10 @@ def _diagnose(name, namespace, context, kubeconfig, from_pod, from_namespace, ex
     ctx = Context(reader, namespace, name, client,
                   Options(port=port, read_only=read_only, http_path=http_path, timeout=timeout))
     if not snapshot:
+        from kubectl_netdoctor import config
         from kubectl_netdoctor.cluster.probe import collect_live
+
+        probe_image = config.probe_image(probe_image).value
 
         if node_image == "":
             node_image = reader.default_node_image()

@@ -53,12 +53,17 @@ _ENTRIES: tuple[tuple[str, str, Severity, str], ...] = (
     ("SEL_TARGETPORT_NAME_UNDECLARED", "selectors", E, "targetPort names a port no selected container declares"),
     ("SEL_TARGETPORT_NUMBER_UNDECLARED", "selectors", W, "targetPort number is not among the declared container ports"),
     ("SEL_PROTOCOL_MISMATCH", "selectors", E, "Service port protocol differs from the container port protocol"),
+    ("SEL_READINESS_GATE_UNMET", "selectors", E, "A readiness gate's condition is not True: the pod stays out of the endpoints though its containers are ready"),
+    ("SEL_MIXED_TEMPLATES", "selectors", W, "The selected pods come from templates that differ in ports or bind address"),
     # --- 4. listen (direct pod IP:targetPort) ------------------------------
     ("LSN_HOST_NETWORK", "listen", W, "Selected pod uses hostNetwork"),
     ("LSN_HOST_PORT", "listen", I, "hostPort binds the node port directly; it is not a NodePort"),
     ("LSN_LOOPBACK_ONLY", "listen", E, "The app listens on 127.0.0.1 only"),
     ("LSN_NOT_LISTENING", "listen", E, "Nothing listens on targetPort"),
     ("LSN_ENDPOINT_UNREACHABLE", "listen", E, "Direct connection to an endpoint pod IP:targetPort fails"),
+    ("LSN_HOST_PORT_CONFLICT", "listen", E, "A hostNetwork pod cannot bind its port: another process on the node holds it"),
+    ("LSN_UDP_NO_REPLY", "listen", I, "A UDP port sent no reply: not proof of failure (UDP apps need not answer)"),
+    ("LSN_SCTP_NOT_PROBED", "listen", I, "SCTP ports are checked from the objects only, never probed"),
     # --- 5. proxy (ClusterIP / NodePort through kube-proxy) -----------------
     ("PROXY_MODE", "proxy", I, "kube-proxy mode"),
     ("PROXY_NOT_RUNNING", "proxy", E, "kube-proxy is not running or not Ready on a node"),
@@ -84,6 +89,7 @@ _ENTRIES: tuple[tuple[str, str, Severity, str], ...] = (
     ("HTTP_TIMEOUT", "http", E, "HTTP request timed out"),
     ("HTTP_NOT_HTTP", "http", W, "The port answers but not with HTTP"),
     ("HTTP_INTERMITTENT", "http", E, "Some GETs through the Service fail, others answer: a bad endpoint behind it"),
+    ("HTTP_ENDPOINT_ERROR", "http", E, "Asked directly, some endpoints fail HTTP where others answer"),
     # --- 7. dns -------------------------------------------------------------
     ("DNS_SHORT_NAME_CROSS_NAMESPACE", "dns", W, "The short name does not resolve from another namespace"),
     ("DNS_KUBE_DNS_MISSING", "dns", E, "The kube-dns Service does not exist"),
@@ -102,7 +108,9 @@ _ENTRIES: tuple[tuple[str, str, Severity, str], ...] = (
     ("NP_DNS_EGRESS_BLOCKED", "netpol", E, "The client's egress NetworkPolicy blocks DNS"),
     ("NP_ALLOWED", "netpol", I, "NetworkPolicy allows this traffic"),
     ("NP_SELECTS_NOTHING", "netpol", W, "A NetworkPolicy's podSelector matches no pod"),
-    ("NP_NOT_ENFORCED", "netpol", W, "NetworkPolicies exist but the CNI does not enforce them"),
+    ("NP_NOT_ENFORCED", "netpol", W, "NetworkPolicies exist but nothing enforces them (no enforcer running and Ready)"),
+    ("NP_DENIED_BUT_CONNECTED", "netpol", W, "The policies deny this client, yet its connect to the pods succeeded: they are not enforced"),
+    ("NP_ALLOWED_BUT_DROPPED", "netpol", E, "The policies allow this client, yet its connect to the pods times out: something else drops it"),
     ("NP_CRD_POLICIES_UNMODELED", "netpol", W, "CNI-specific policies exist that this evaluator does not model"),
     ("NP_HOST_NETWORK_PEER", "netpol", I, "hostNetwork pods are not subject to NetworkPolicy like normal pods"),
 )

@@ -91,6 +91,36 @@ class ProbeResult:
         return out
 
 
+class Basis(str, enum.Enum):
+    """What a step's status rests on: traffic the probes sent, the objects and rules read, or nothing."""
+
+    LIVE = "live"
+    """A live probe (connect, GET, lookup, listener read) confirmed or refuted the hop."""
+    MODEL = "model"
+    """Only the API objects and node rules were read: what the cluster should do, not what it did."""
+    NONE = "none"
+    """Not verified at all (skipped)."""
+
+
+@dataclass(frozen=True)
+class Verified:
+    """How a step's status was established, for ``listen PASS (live: 3/3 endpoints)``."""
+
+    basis: Basis
+    detail: str = ""
+    """What was verified, in a few words (``3/3 endpoints``, ``rules of 1/1 nodes``)."""
+
+    def describe(self) -> str:
+        if self.basis is Basis.LIVE:
+            return f"live: {self.detail}" if self.detail else "live"
+        if self.basis is Basis.MODEL:
+            return f"model only: {self.detail}" if self.detail else "model only"
+        return "not verified"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"basis": self.basis.value, "detail": self.detail}
+
+
 @dataclass(frozen=True)
 class StepResult:
     """The outcome of one flowchart step."""
@@ -107,6 +137,14 @@ class StepResult:
     blocked: bool = False
     """True when the skip was forced by an error (forbidden, timeout, crash), not by design."""
     probes: tuple[ProbeResult, ...] = ()
+    verified: Verified | None = None
+    """What the status rests on; None means the default: ``none`` for a skip, else ``model``."""
+
+    @property
+    def verification(self) -> Verified:
+        if self.verified is not None:
+            return self.verified
+        return Verified(Basis.NONE) if self.status is Status.SKIP else Verified(Basis.MODEL)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -114,6 +152,7 @@ class StepResult:
             "title": self.title,
             "status": self.status.value,
             "summary": self.summary,
+            "verified": self.verification.to_dict(),
             "findings": [f.to_dict() for f in self.findings],
         }
         if self.status is Status.SKIP:

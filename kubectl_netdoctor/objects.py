@@ -72,6 +72,26 @@ def resolve_target_port(svc_port: Obj, pod: Obj) -> int | None:
     return None
 
 
+def unmet_readiness_gates(pod: Obj) -> list[tuple[str, str]]:
+    """``(conditionType, its status or 'missing')`` of each readiness gate that is not True.
+
+    A pod with readiness gates is Ready only when its containers are ready *and*
+    every gate's condition is True; something outside the kubelet (a load-balancer
+    controller, a service mesh) must set those conditions.
+    """
+    out = []
+    for gate in (pod.get("spec") or {}).get("readinessGates") or []:
+        kind = gate.get("conditionType")
+        if not kind:
+            continue
+        cond = condition(pod, kind)
+        if cond is None:
+            out.append((kind, "missing"))
+        elif cond.get("status") != "True":
+            out.append((kind, str(cond.get("status", "Unknown"))))
+    return out
+
+
 def not_ready_reason(pod: Obj) -> str:
     """Why a pod is not Ready, in the words ``kubectl get pods`` would use."""
     status = pod.get("status") or {}
@@ -92,6 +112,10 @@ def not_ready_reason(pod: Obj) -> str:
     for cs in status.get("containerStatuses") or []:
         if not cs.get("ready"):
             return f"container {cs.get('name')} not ready (readiness probe failing?)"
+    gates = unmet_readiness_gates(pod)
+    if gates:
+        return "containers ready, but readiness gate " + ", ".join(
+            f"{kind} is {'not set' if state == 'missing' else state}" for kind, state in gates)
     return phase
 
 

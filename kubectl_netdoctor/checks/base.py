@@ -14,7 +14,7 @@ from typing import Any, Callable, TypeVar
 
 from kubectl_netdoctor import codes, labels
 from kubectl_netdoctor.cluster.reader import Obj, Reader
-from kubectl_netdoctor.model import Finding, ProbeResult, Severity, Status, StepResult
+from kubectl_netdoctor.model import Basis, Finding, ProbeResult, Severity, Status, StepResult, Verified
 
 T = TypeVar("T")
 
@@ -165,24 +165,38 @@ def finding(code: str, message: str, evidence: tuple[str, ...] | list[str] = (),
 
 def conclude(step_id: str, title: str, findings: list[Finding], summary: str,
              probes: tuple[ProbeResult, ...] | list[ProbeResult] = (),
-             unverified: str | None = None, blocked: bool = False) -> StepResult:
+             unverified: str | None = None, blocked: bool = False,
+             verified: Verified | None = None) -> StepResult:
     """Status follows the worst finding: error -> fail, warning -> warn, else pass.
 
     ``unverified`` is the reason the step's deciding (usually live) part could
     not run: without an error finding the step is then a skip, never a pass.
-    ``blocked`` marks that reason as an error (RBAC refusal), not a choice.
+    ``blocked`` marks that reason as an error (RBAC refusal, a probe that could
+    not start), not a choice. ``verified`` says what the status rests on
+    (default: the model; ``none`` for a skip).
     """
     severities = {f.severity for f in findings}
     if Severity.ERROR in severities:
         status = Status.FAIL
     elif unverified:
         return StepResult(step_id, title, Status.SKIP, summary or unverified, tuple(findings),
-                          skip_reason=unverified, probes=tuple(probes), blocked=blocked)
+                          skip_reason=unverified, probes=tuple(probes), blocked=blocked,
+                          verified=verified if verified and verified.basis is Basis.LIVE else None)
     elif Severity.WARNING in severities:
         status = Status.WARN
     else:
         status = Status.PASS
-    return StepResult(step_id, title, status, summary, tuple(findings), probes=tuple(probes))
+    return StepResult(step_id, title, status, summary, tuple(findings), probes=tuple(probes), verified=verified)
+
+
+def verified_live(detail: str) -> Verified:
+    """The step's status rests on live probes: ``detail`` says which (``3/3 endpoints``)."""
+    return Verified(Basis.LIVE, detail)
+
+
+def verified_model(detail: str = "") -> Verified:
+    """The step's status rests on the objects and rules read, not on traffic."""
+    return Verified(Basis.MODEL, detail)
 
 
 def skipped(step_id: str, title: str, reason: str, blocked: bool = False,

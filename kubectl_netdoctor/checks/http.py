@@ -59,7 +59,7 @@ def run(ctx: Context) -> StepResult:
         if bad and len(bad) < len(attempts):
             found.append(intermittent(ctx, url, attempts, bad))
             continue
-        failed = next((r for r in attempts if not r.ok), None)
+        failed = majority_failure(attempts)
         if failed is None:
             continue
         code, what, fix = OUTCOME_CODES[failed.outcome]
@@ -72,6 +72,24 @@ def run(ctx: Context) -> StepResult:
                              fix.format(ns=ctx.namespace, sel=selector or "<selector>", name=ctx.name),
                              severity=severity))
     return conclude(STEP_ID, TITLE, found, ", ".join(summaries) or "no HTTP answer", probes)
+
+
+# When failures tie, the outcome that says more about the path wins.
+_OUTCOME_ORDER = ("timeout", "refused", "reset", "server_error", "not_http", "error", "client_error")
+
+
+def majority_failure(attempts: tuple) -> object | None:
+    """A representative of the most common way the GETs failed (8 timeouts and 2 refusals: a timeout),
+    not whichever failure happened to come back first."""
+    failed = [r for r in attempts if not r.ok]
+    if not failed:
+        return None
+    counts: dict[str, int] = {}
+    for r in failed:
+        counts[r.outcome] = counts.get(r.outcome, 0) + 1
+    rank = {o: i for i, o in enumerate(_OUTCOME_ORDER)}
+    outcome = min(counts, key=lambda o: (-counts[o], rank.get(o, len(rank))))
+    return next(r for r in failed if r.outcome == outcome)
 
 
 def intermittent(ctx: Context, url: str, attempts: tuple, bad: list) -> Finding:

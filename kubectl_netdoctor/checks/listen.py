@@ -7,8 +7,8 @@ needs ``ctx.live``; without it the step is skipped, never passed.
 
 from __future__ import annotations
 
-from kubectl_netdoctor import live, objects
-from kubectl_netdoctor.checks.base import Context, conclude, finding, skipped
+from kubectl_netdoctor import live, objects, templates
+from kubectl_netdoctor.checks.base import Context, conclude, finding, skipped, verified_live
 from kubectl_netdoctor.model import Finding, ProbeResult, StepResult
 from kubectl_netdoctor.parsers import proc_net_tcp
 
@@ -43,6 +43,88 @@ def host_ports(ctx: Context, pods: list[dict]) -> Finding | None:
     )
 
 
+# Ports a node's own processes hold: a hostNetwork pod asking for one of them cannot bind it.
+NODE_PORTS = {
+    22: "sshd", 2379: "etcd", 2380: "etcd (peers)", 6443: "kube-apiserver", 10248: "the kubelet (healthz)",
+    10249: "kube-proxy (metrics)", 10250: "the kubelet", 10256: "kube-proxy (healthz)",
+    10257: "kube-controller-manager", 10259: "kube-scheduler", 9099: "calico-node (felix health)",
+    4240: "cilium (health)", 20244: "kube-router (health)",
+}
+BIND_ERRORS = ("address already in use", "eaddrinuse", "bind: address in use")
+
+
+def _crashing(pod: dict) -> list[dict]:
+    """Container statuses of containers that are not running (crash-looping, exited)."""
+    return [cs for cs in (pod.get("status") or {}).get("containerStatuses") or []
+            if "running" not in (cs.get("state") or {})]
+
+
+def _bind_error(cs: dict) -> str:
+    for state in (cs.get("state") or {}, cs.get("lastState") or {}):
+        message = ((state.get("terminated") or {}).get("message") or "").strip()
+        if any(e in message.lower() for e in BIND_ERRORS):
+            return message.splitlines()[-1][:200]
+    return ""
+
+
+def host_port_conflicts(ctx: Context, pods: list[dict]) -> tuple[list[Finding], set[tuple[str, int]]]:
+    """hostNetwork pods that cannot run because their port is already held on the node (by the kubelet,
+    another agent, a second replica). Returns the findings and the ``(pod IP, port)`` pairs where
+    whatever answers is not the pod, so a live connect there proves nothing about it."""
+    found, foreign = [], set()
+    ev = ctx.live
+    others = [p for p in ctx.pods() + _system_pods(ctx) if (p.get("spec") or {}).get("hostNetwork")]
+    for pod in pods:
+        spec = pod.get("spec") or {}
+        down = _crashing(pod)
+        if not spec.get("hostNetwork") or not down:
+            continue
+        name, node, ip = pod["metadata"]["name"], objects.pod_node(pod), objects.pod_ip(pod)
+        for svc_port in ctx.service_ports():
+            port = objects.resolve_target_port(svc_port, pod)
+            if port is None:
+                continue
+            evidence = [f"pod {name}: spec.hostNetwork: true, on node {node or '?'}: the app must bind {port} on the node"]
+            errors = [e for e in (_bind_error(cs) for cs in down) if e]
+            evidence += [f"container {cs.get('name')}: {objects.not_ready_reason(pod)}, "
+                         f"{cs.get('restartCount', 0)} restarts" for cs in down[:2]]
+            evidence += [f"last exit: {e}" for e in errors]
+            holders = [f"pod {objects.ref(o)} (hostNetwork, same node) declares {port}" for o in others
+                       if o is not pod and objects.pod_node(o) == node and o["metadata"]["name"] != name
+                       and any(p.get("containerPort") == port or p.get("hostPort") == port
+                               for _, p in objects.container_ports(o))]
+            if port in NODE_PORTS:
+                holders.append(f"{port} is the port of {NODE_PORTS[port]} on every node")
+            answer = ev.tcp_probe(ip, port) if ev is not None and ip else None
+            if answer is not None and answer.ok:
+                evidence.append(f"{ip}:{port} answers TCP, but the pod is not running: another process on node "
+                                f"{node} answers there")
+                foreign.add((ip, port))
+            if not (errors or (answer is not None and answer.ok) or holders):
+                continue
+            evidence += holders
+            holder = NODE_PORTS.get(port) or (holders[0].split(" (")[0] if holders else "another process")
+            found.append(finding(
+                "LSN_HOST_PORT_CONFLICT",
+                f"pod {name} uses hostNetwork and cannot bind port {port} on node {node}: it is already held by "
+                f"{holder}, so the pod crash-loops"
+                + ("; what answers on that port is not this app" if (ip, port) in foreign else ""),
+                evidence,
+                f"move the app to a free port (its listen address and containerPort, and the Service targetPort), "
+                f"or drop hostNetwork; who holds it, on node {node}: ss -ltnp 'sport = :{port}'",
+            ))
+    return found, foreign
+
+
+def _system_pods(ctx: Context) -> list[dict]:
+    from kubectl_netdoctor.errors import ClusterError
+
+    try:
+        return ctx.pods("kube-system") if ctx.namespace != "kube-system" else []
+    except ClusterError:
+        return []
+
+
 def run(ctx: Context) -> StepResult:
     svc = ctx.service()
     if svc is None:
@@ -50,16 +132,56 @@ def run(ctx: Context) -> StepResult:
     if objects.service_kind(svc) == "ExternalName":
         return skipped(STEP_ID, TITLE, "ExternalName Services have no pods")
     pods = ctx.selected_pods()
-    found = [f for f in (host_network(ctx, pods), host_ports(ctx, pods)) if f]
+    found = [f for f in (host_network(ctx, pods), host_ports(ctx, pods), sctp_ports(ctx)) if f]
+    conflicts, _ = host_port_conflicts(ctx, pods)
     if ctx.live is None:
-        return conclude(STEP_ID, TITLE, found, "", unverified=ctx.probe_skip_reason)
+        return conclude(STEP_ID, TITLE, found + conflicts, "", unverified=ctx.probe_skip_reason)
     return live_verdict(ctx, found)
 
 
+def _odd_template_fix(ctx: Context, pod: dict, port: int, bad_pods: set[str], what: str) -> str | None:
+    """When the pods come from several templates and this pod's template is the one that differs,
+    the fix goes into that template (re-pointing the Service would break the other pods)."""
+    groups = templates.by_template(ctx.selected_pods())
+    if len(groups) < 2:
+        return None
+    mine = templates.template_of(pod)
+    good = [t for t, ps in groups.items() if t != mine and not any(p["metadata"]["name"] in bad_pods for p in ps)]
+    if not good:
+        return None
+    return (f"fix the template, not the Service: {mine.describe()} {what}, where the Service targets {port} "
+            f"and the pods of {good[0].describe()} serve it; {mine.edit_command(ctx.namespace)}"
+            + (f" (or roll back: kubectl -n {ctx.namespace} rollout undo deployment/{mine.name})"
+               if mine.kind == "Deployment" and good[0].kind == "Deployment" and good[0].name == mine.name else ""))
+
+
+def pod_sockets(text: str) -> dict[str, list]:
+    """``{"tcp": sockets, "udp": sockets}`` for the tables the read returned (a protocol is absent when
+    its files were not read)."""
+    return {proto: proc_net_tcp.parse_proc_net_tcp(table) for proto, table in proc_net_tcp.split_tables(text).items()}
+
+
+def _scope(tables: dict[str, list], proto: str, port: int) -> tuple[str | None, list[str]]:
+    """(bind scope, addresses) of whatever receives ``proto`` traffic on ``port``."""
+    sockets = tables[proto.lower()]
+    if proto == "UDP":
+        return proc_net_tcp.udp_scope(sockets, port), [s.local_ip for s in proc_net_tcp.udp_bound(sockets, port)]
+    return proc_net_tcp.listen_scope(sockets, port), [s.local_ip for s in proc_net_tcp.listeners(sockets, port)]
+
+
+def _in_use(tables: dict[str, list], proto: str) -> list[int]:
+    sockets = tables[proto.lower()]
+    if proto == "UDP":
+        return sorted({s.local_port for s in sockets if s.remote_port == 0})
+    return sorted({s.local_port for s in sockets if s.state == "LISTEN"})
+
+
 def listener_findings(ctx: Context, pods: list[dict]) -> tuple[list[Finding], list[ProbeResult]]:
-    """Where each selected pod's app listens, from /proc/net/tcp of its network namespace."""
+    """Where each selected pod's app listens, from /proc/net/tcp, tcp6, udp and udp6 of its network
+    namespace (whichever the read returned)."""
     found, probes = [], []
     ev = ctx.live
+    checks = []  # (pod, Service port, protocol, target port, tables)
     for pod in pods:
         name = pod["metadata"]["name"]
         text = ev.listeners.get(name)
@@ -68,47 +190,119 @@ def listener_findings(ctx: Context, pods: list[dict]) -> tuple[list[Finding], li
             if error:
                 probes.append(ProbeResult("listen", name, False, f"listeners not read: {error}"))
             continue
-        sockets = proc_net_tcp.parse_proc_net_tcp(text)
+        tables = pod_sockets(text)
         for svc_port in ctx.service_ports():
-            if svc_port.get("protocol", "TCP") != "TCP":
-                continue
+            proto = svc_port.get("protocol", "TCP")
             port = objects.resolve_target_port(svc_port, pod)
-            if port is None:
+            if port is None or proto not in ("TCP", "UDP"):
                 continue
-            addrs = [s.local_ip for s in proc_net_tcp.listeners(sockets, port)]
-            scope = proc_net_tcp.listen_scope(sockets, port)
-            probes.append(ProbeResult("listen", f"{name}:{port}", scope in (proc_net_tcp.ALL_ADDRESSES,
-                                                                          proc_net_tcp.SPECIFIC_IP),
-                                      f"listening on {', '.join(addrs) or 'nothing'}", data={"addresses": addrs}))
-            if scope == proc_net_tcp.LOOPBACK_ONLY:
-                found.append(finding(
-                    "LSN_LOOPBACK_ONLY",
-                    f"pod {name} listens on {', '.join(addrs)}:{port} only: other pods (and the kubelet's probes) "
-                    "cannot reach it",
-                    [f"/proc/net/tcp of {name}: LISTEN {a}:{port}" for a in addrs],
-                    "make the app bind 0.0.0.0 (e.g. --bind 0.0.0.0, server.address=0.0.0.0, HOST=0.0.0.0)",
-                ))
-            elif scope is None:
-                other = sorted({s.local_port for s in sockets if s.state == "LISTEN"})
-                found.append(finding(
-                    "LSN_NOT_LISTENING",
-                    f"nothing listens on port {port} in pod {name}"
-                    + (f"; it listens on {', '.join(map(str, other))}" if other else ""),
-                    [f"/proc/net/tcp of {name}: listening ports {other or 'none'}"],
-                    f"point the Service targetPort at the port the app uses ({other[0]})" if len(other) == 1
-                    else f"kubectl -n {ctx.namespace} logs {name}  # did the app start its listener?",
-                ))
+            if proto.lower() not in tables:
+                probes.append(ProbeResult("listen", f"{name}:{port}/{proto}", False,
+                                          f"{proto} listeners not read (/proc/net/{proto.lower()} not in the read)"))
+                continue
+            checks.append((pod, svc_port, proto, port, tables))
+    bad_pods = {pod["metadata"]["name"] for pod, _, proto, port, tables in checks
+                if _scope(tables, proto, port)[0] in (None, proc_net_tcp.LOOPBACK_ONLY)}
+    for pod, svc_port, proto, port, tables in checks:
+        name = pod["metadata"]["name"]
+        scope, addrs = _scope(tables, proto, port)
+        table = f"/proc/net/{proto.lower()}"
+        verb = "listens" if proto == "TCP" else "is bound"
+        suffix = "" if proto == "TCP" else "/UDP"
+        probes.append(ProbeResult("listen", f"{name}:{port}" + suffix,
+                                  scope in (proc_net_tcp.ALL_ADDRESSES, proc_net_tcp.SPECIFIC_IP),
+                                  f"{'listening' if proto == 'TCP' else 'bound'} on {', '.join(addrs) or 'nothing'}",
+                                  data={"addresses": addrs, "protocol": proto}))
+        if scope == proc_net_tcp.LOOPBACK_ONLY:
+            bind_fix = "make the app bind 0.0.0.0 (e.g. --bind 0.0.0.0, server.address=0.0.0.0, HOST=0.0.0.0)"
+            odd = _odd_template_fix(ctx, pod, port, bad_pods, f"binds {', '.join(addrs)} only")
+            found.append(finding(
+                "LSN_LOOPBACK_ONLY",
+                f"pod {name} {verb} on {', '.join(addrs)}:{port}{suffix} only: other pods (and the kubelet's probes) "
+                "cannot reach it",
+                [f"{table} of {name}: {'LISTEN' if proto == 'TCP' else 'bound'} {a}:{port}" for a in addrs],
+                f"{odd}: {bind_fix}" if odd else bind_fix,
+            ))
+        elif scope is None:
+            other = _in_use(tables, proto)
+            odd = _odd_template_fix(ctx, pod, port, bad_pods,
+                                    f"makes the app listen on {', '.join(map(str, other)) or 'nothing'}{suffix}")
+            found.append(finding(
+                "LSN_NOT_LISTENING",
+                (f"nothing listens on port {port} in pod {name}" if proto == "TCP" else
+                 f"nothing is bound to UDP port {port} in pod {name}: datagrams to it are answered with ICMP "
+                 "port unreachable, or lost")
+                + (f"; it {verb} on {', '.join(map(str, other))}{suffix}" if other else ""),
+                [f"{table} of {name}: {'listening' if proto == 'TCP' else 'bound'} ports {other or 'none'}"]
+                + ([f"pod {name} is from {templates.template_of(pod).describe()}"] if odd else []),
+                odd + f": make it listen on {port} like the others" if odd else
+                f"point the Service targetPort at the port the app uses ({other[0]})" if len(other) == 1
+                else f"kubectl -n {ctx.namespace} logs {name}  # did the app start its listener?",
+            ))
     return found, probes
+
+
+def sctp_ports(ctx: Context) -> Finding | None:
+    """SCTP: the objects are checked like any port, but nothing here speaks SCTP to prove it."""
+    ports = [p for p in ctx.service_ports() if p.get("protocol") == "SCTP"]
+    if not ports:
+        return None
+    return finding(
+        "LSN_SCTP_NOT_PROBED",
+        f"{len(ports)} SCTP port(s) ({', '.join(objects.port_label(p) for p in ports)}): checked from the objects "
+        "(selector, targetPort, endpoints, policies) but not probed; the probe sends no SCTP",
+        [f"Service port {objects.port_label(p)}" for p in ports],
+        "test from a client that speaks SCTP (and check the nodes load the sctp kernel module)",
+    )
+
+
+def unreachable_fix(ctx: Context, failing: list[tuple], outcomes: list[str]) -> str:
+    """What to do about endpoints that fail a direct connect. The same symptom has different owners:
+    a NetworkPolicy that denies this client (whether its enforcer rejects or drops), a filter the
+    model does not see, or the app itself. The advice must not contradict the netpol step."""
+    from kubectl_netdoctor.checks import netpol
+
+    denials = netpol.model_denials(ctx)
+    policies = list(dict.fromkeys(n for ip, port, pod, r in failing for n in denials.get((pod, port), ())))
+    if policies:
+        how = " and ".join(sorted({"rejected (refused)" if r.outcome == "refused" else "dropped (timeout)"
+                                   for *_, r in failing}))
+        return (f"NetworkPolicy {', '.join(policies)} denies this client (see the netpol step): the connect is "
+                f"{how} by the policy enforcer, not by the app; admit the client in the policy: "
+                f"kubectl -n {ctx.namespace} describe networkpolicy {policies[0]}")
+    if "timeout" in outcomes:
+        return ("packets are dropped: see the netpol step; "
+                f"kubectl -n {ctx.namespace} get networkpolicy")
+    ip, port, pod, _ = failing[0]
+    if _listens_on_all(ctx, pod, port):
+        return (f"pod {pod} listens on all addresses on {port} (its /proc/net/tcp), yet the connect is refused: "
+                "something in between rejects it (a policy enforcer's REJECT, a CNI policy, a node firewall); "
+                "see the netpol step")
+    return f"kubectl -n {ctx.namespace} logs {pod}; check the app listens on 0.0.0.0:{port}"
+
+
+def _listens_on_all(ctx: Context, pod: str, port: int) -> bool:
+    text = ctx.live.listeners.get(pod) if ctx.live is not None else None
+    if not text:
+        return False
+    return proc_net_tcp.listen_scope(proc_net_tcp.parse_proc_net_tcp(text), port) == proc_net_tcp.ALL_ADDRESSES
 
 
 def live_verdict(ctx: Context, found: list[Finding]) -> StepResult:
     ev = ctx.live
     targets = live.probe_targets(ctx, ctx.options.http_path)
+    conflicts, foreign = host_port_conflicts(ctx, targets.pods)
+    found = found + conflicts
     probes: list[ProbeResult] = []
     failing = []
     for ip, port, pod in targets.endpoints:
         r = ev.tcp_probe(ip, port)
         if r is None:
+            continue
+        if (ip, port) in foreign:  # the kubelet (or another process) answered, not the pod
+            probes.append(ProbeResult("tcp", f"{ip}:{port}", False, f"endpoint {pod}: {r.outcome}, but not from "
+                                      "the pod: it is not running and another process holds the port",
+                                      r.latency_ms, {"role": f"endpoint {pod}", "outcome": "foreign"}))
             continue
         probes.append(live.tcp_probe_result(r, f"endpoint {pod}"))
         if not r.ok:
@@ -116,16 +310,11 @@ def live_verdict(ctx: Context, found: list[Finding]) -> StepResult:
     listen_found, listen_probes = listener_findings(ctx, targets.pods)
     found = found + listen_found
     probes += listen_probes
-    tested = [p for p in probes if p.kind == "tcp"]
+    tested = [p for p in probes if p.kind == "tcp" and (p.data or {}).get("outcome") != "foreign"]
     if failing:
         outcomes = sorted({r.outcome for *_, r in failing})
         partial = len(failing) < len(tested)
-        if "timeout" in outcomes:
-            fix = ("packets are dropped: see the netpol step; "
-                   f"kubectl -n {ctx.namespace} get networkpolicy")
-        else:
-            fix = (f"kubectl -n {ctx.namespace} logs {failing[0][2]}; check the app listens on "
-                   f"0.0.0.0:{failing[0][1]}")
+        fix = unreachable_fix(ctx, failing, outcomes)
         found.append(finding(
             "LSN_ENDPOINT_UNREACHABLE",
             f"{len(failing)} of {len(tested)} endpoints fail a direct TCP connect ({', '.join(outcomes)})"
@@ -135,6 +324,10 @@ def live_verdict(ctx: Context, found: list[Finding]) -> StepResult:
             fix,
         ))
     refusal = ev.refusal("listen/")
+    if not tested and foreign and found:
+        held = ", ".join(f"{ip}:{port}" for ip, port in sorted(foreign))
+        return conclude(STEP_ID, TITLE, found, f"0 endpoints answer TCP: {held} answered by another process on "
+                        "the node, not by the pod", probes, verified=verified_live(f"{held} held by another process"))
     if not tested and refusal:
         return conclude(STEP_ID, TITLE, found, "", probes, blocked=True,
                         unverified=f"listeners not read: {refusal}; TCP connect not run: "
@@ -145,5 +338,14 @@ def live_verdict(ctx: Context, found: list[Finding]) -> StepResult:
     ok = len(tested) - len(failing)
     summary = f"{ok} of {len(tested)} endpoints answer TCP from {ev.probe or 'the probe'}" if tested else \
         "listeners read; TCP connect not run: " + ev.skipped.get("tcp", "")
+    if foreign:
+        summary = (f"{ok} of {len(tested) + len(foreign)} endpoints answer TCP; "
+                   + ", ".join(f"{ip}:{port}" for ip, port in sorted(foreign))
+                   + " answered by another process on the node, not by the pod")
+    read = [p for p in listen_probes if not p.detail.startswith("listeners not read")]
+    detail = ", ".join(x for x in (f"{ok}/{len(tested)} endpoints answer TCP" if tested else "",
+                                   f"listeners of {len({p.target.split(':')[0] for p in read})} pod(s) read"
+                                   if read else "") if x)
     return conclude(STEP_ID, TITLE, found, summary, probes,
-                    unverified=None if tested else ev.skipped.get("tcp", "TCP connect not run"))
+                    unverified=None if tested else ev.skipped.get("tcp", "TCP connect not run"),
+                    verified=verified_live(detail) if detail else None)

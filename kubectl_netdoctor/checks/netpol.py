@@ -20,8 +20,8 @@ from dataclasses import dataclass
 
 import yaml
 
-from kubectl_netdoctor import netpol_eval
-from kubectl_netdoctor.checks.base import Context, conclude, finding, skipped
+from kubectl_netdoctor import enforcers, netpol_eval
+from kubectl_netdoctor.checks.base import Context, conclude, finding, skipped, verified_live, verified_model
 from kubectl_netdoctor.errors import ClusterError
 from kubectl_netdoctor.model import Finding, Severity, StepResult
 from kubectl_netdoctor.netpol_eval import Decision, Endpoint
@@ -93,9 +93,9 @@ def run(ctx: Context) -> StepResult:
     crds = _optional(ctx.policy_crds, read_notes, "CNI-specific policies") or []
 
     findings: list[Finding] = []
-    not_enforced = _not_enforced(ctx, system_pods, scanned, server_policies, client_policies, client_ns)
-    if not_enforced:
-        findings.append(not_enforced)
+    enforcement = enforcers.detect(system_pods)
+    not_enforced, demote = _not_enforced(ctx, system_pods, scanned, server_policies, client_policies, client_ns,
+                                         enforcement)
     if crds:
         findings.append(_crd_finding(crds))
     findings += _selects_nothing(ctx, server_policies, client_policies, client_ns, read_notes)
@@ -118,10 +118,15 @@ def run(ctx: Context) -> StepResult:
         return skipped(STEP_ID, TITLE, "no pod declares the Service's targetPort: nothing to evaluate",
                        findings=findings)
 
-    demote = not_enforced is not None
     extra = _source_notes(svc, client) + read_notes + unresolved
     ingress = [i for i, _ in evals]
     egress = [e for _, e in evals if e is not None]
+    seen = live_outcomes(ctx, client, evals)
+    contradictions, demote, not_enforced = reconcile(ctx, client, evals, seen, demote, not_enforced,
+                                                     enforcement, crds)
+    if not_enforced:
+        findings.insert(0, not_enforced)
+    findings += contradictions
     findings += _direction_findings(ctx, svc, client, netpol_eval.INGRESS, ingress, demote, extra)
     if egress:
         findings += _direction_findings(ctx, svc, client, netpol_eval.EGRESS, egress, demote, read_notes)
@@ -130,7 +135,163 @@ def run(ctx: Context) -> StepResult:
         dns = netpol_eval.evaluate_dns_egress(client_policies, ns_table, client,
                                          [p for p in system_pods if _is_dns_pod(p)])
         findings += _dns_findings(client, dns, system_pods, demote)
-    return conclude(STEP_ID, TITLE, findings, _summary(client, ingress, egress, dns, demote))
+    tested = [i for i in seen if seen[i] is not None]
+    agree = sum(1 for i in tested if _connected(seen[i]) == _allowed(evals[i]))
+    verified = (verified_live(f"{agree}/{len(tested)} pod-ports connect as modelled") if tested else verified_model())
+    return conclude(STEP_ID, TITLE, findings, _summary(client, ingress, egress, dns, demote), verified=verified)
+
+
+# -- the model against the traffic ----------------------------------------------------
+
+def _allowed(pair: tuple) -> bool:
+    ingress, egress = pair
+    return ingress.decision.allowed and (egress is None or egress.decision.allowed)
+
+
+def _connected(outcome: str) -> bool:
+    return outcome == "open"
+
+
+def live_outcomes(ctx: Context, client: Endpoint, evals: list[tuple]) -> dict[int, str | None]:
+    """The probe's direct TCP connect to each evaluated pod IP:targetPort, when the probe *is* this client
+    (a probe pod in its namespace, or an ephemeral container in its pod); UDP is not compared (no reply
+    proves nothing)."""
+    ev = ctx.live
+    if ev is None or client.kind == "external" or not getattr(ev, "probe", ""):
+        return {}
+    out: dict[int, str | None] = {}
+    for i, pair in enumerate(evals):
+        ingress = pair[0]
+        ip = pod_ip(ingress.pod)
+        r = ev.tcp_probe(ip, ingress.port) if ip and ingress.protocol == "TCP" else None
+        out[i] = r.outcome if r is not None else None
+    return out
+
+
+def _listens_everywhere(ctx: Context, pod: Obj, port: int) -> bool:
+    """/proc/net/tcp of the pod shows a listener on 0.0.0.0 or :: for ``port``."""
+    from kubectl_netdoctor.parsers import proc_net_tcp
+
+    text = (getattr(ctx.live, "listeners", None) or {}).get(pod["metadata"]["name"])
+    if not text:
+        return False
+    try:
+        return proc_net_tcp.listen_scope(proc_net_tcp.parse_proc_net_tcp(text), port) == proc_net_tcp.ALL_ADDRESSES
+    except Exception:  # noqa: BLE001 - a garbled read is no evidence either way
+        return False
+
+
+def reconcile(ctx: Context, client: Endpoint, evals: list[tuple], seen: dict, demote: bool,
+              not_enforced: Finding | None, enforcement: enforcers.Enforcement, crds: list[str]
+              ) -> tuple[list[Finding], bool, Finding | None]:
+    """Live evidence outranks the model. Denied but connected: the policies are not enforced (demote the
+    denial). Allowed but dropped (a timeout, or a refusal while the app listens on every address):
+    something the model does not see filters it. Returns (findings, demote, the not-enforced finding)."""
+    seen = {id(evals[i]): outcome for i, outcome in seen.items()}  # pairs hold dicts: key them by identity
+    denied = [pair for pair in evals if not _allowed(pair) and seen.get(id(pair))]
+    connected = [pair for pair in denied if _connected(seen[id(pair)])]
+    blocked = [pair for pair in denied if not _connected(seen[id(pair)])]
+    dropped = [pair for pair in evals if _allowed(pair) and seen.get(id(pair)) and (
+        seen[id(pair)] == "timeout"
+        or (seen[id(pair)] == "refused" and _listens_everywhere(ctx, pair[0].pod, pair[0].port)))]
+    out: list[Finding] = []
+    who = f"{client.name} (probed from {ctx.live.probe})" if ctx.live is not None else client.name
+    if connected:
+        policies = _unique(n for pair in connected for e in pair if e is not None for n in e.decision.isolated_by)
+        causes = []
+        if not enforcement.enforced:
+            causes.append("no NetworkPolicy enforcer is running and Ready (see NP_NOT_ENFORCED)")
+        else:
+            causes.append(f"the enforcer ({', '.join(enforcement.running[:2])}) has not programmed these "
+                          "policies (lagging, erroring, or not on this node: check its logs)")
+        if any(e.pod.get("spec", {}).get("hostNetwork") for pair in connected for e in pair if e is not None):
+            causes.append("hostNetwork pods are outside most enforcers' reach")
+        out.append(finding(
+            "NP_DENIED_BUT_CONNECTED",
+            f"the policies deny {who} on {len(connected)} pod-port(s) ({', '.join(policies)}), yet its TCP connect "
+            "succeeded: they are not enforced for this traffic",
+            [f"model: {pair[0].where}: denied ({'; '.join(e.decision.reason for e in pair if e is not None and not e.decision.allowed)})"
+             for pair in connected[:5]]
+            + [f"probe: TCP connect {pod_ip(pair[0].pod)}:{pair[0].port}: {seen[id(pair)]}" for pair in connected[:5]]
+            + [f"likely cause: {c}" for c in causes],
+            "if the policy is meant to protect these pods, make it enforced: run a NetworkPolicy enforcer "
+            f"({enforcers.known_names()}) and check it is Ready: kubectl -n kube-system get pods -o wide; "
+            "then re-run this diagnosis",
+        ))
+        if len(blocked) == 0:
+            demote = True
+    if blocked and not_enforced is not None and not enforcement.enforced:
+        # The policies deny, no enforcer runs, and yet the traffic is blocked: a stopped enforcer's rules linger.
+        not_enforced = Finding(
+            not_enforced.code, not_enforced.severity, not_enforced.message
+            + "; yet this client's connects to the denied pods fail, as the policies say: a stopped enforcer's "
+            "rules may still be programmed on the nodes (they go stale: new pods and policy edits are not applied)",
+            not_enforced.evidence + tuple(f"probe: TCP connect {pod_ip(p[0].pod)}:{p[0].port}: {seen[id(p)]}"
+                                          for p in blocked[:5]),
+            not_enforced.fix)
+        demote = False
+    if dropped:
+        causes = []
+        if crds:
+            causes.append(f"CNI-specific policies the model does not read: {', '.join(crds[:3])}")
+        if enforcement.down:
+            causes.append(f"a stopped or failing enforcer's stale rules ({', '.join(enforcement.down[:2])})")
+        elif not enforcement.enforced:
+            causes.append("rules left behind by an enforcer that is no longer running")
+        causes += ["a node firewall (iptables/nftables rules outside Kubernetes, cloud security groups)",
+                   "an enforcer that lags or mis-programs the policies (its logs say which)"]
+        timeouts = [p for p in dropped if seen[id(p)] == "timeout"]
+        how = "times out (the SYN is dropped)" if timeouts else             "is refused although the app listens on every address (something rejects it)"
+        out.append(finding(
+            "NP_ALLOWED_BUT_DROPPED",
+            f"the policies allow {who} on {len(dropped)} pod-port(s), yet its TCP connect {how}: something "
+            "the NetworkPolicy model does not see filters this traffic",
+            [f"model: {p[0].where}: allowed ({p[0].decision.reason})" for p in dropped[:5]]
+            + [f"probe: TCP connect {pod_ip(p[0].pod)}:{p[0].port}: {seen[id(p)]}" for p in dropped[:5]]
+            + [f"likely cause: {c}" for c in causes],
+            "look for the filter on the server's node: iptables-save | grep -i -E 'DROP|REJECT' (nft list ruleset); "
+            "list CNI policies: kubectl get ciliumnetworkpolicies,globalnetworkpolicies,adminnetworkpolicies -A; "
+            "the enforcer's logs: kubectl -n kube-system logs -l k8s-app=<enforcer>",
+        ))
+    return out, demote, not_enforced
+
+
+def model_denials(ctx: Context) -> dict[tuple[str, int], tuple[str, ...]]:
+    """``(pod name, targetPort)`` -> the isolating policies, for each selected pod-port the policies deny
+    to this client. For earlier steps, so their advice does not contradict this one (a refused or
+    dropped connect that a policy explains is not the app's fault). Empty when unreadable."""
+    def compute() -> dict[tuple[str, int], tuple[str, ...]]:
+        if ctx.service() is None:
+            return {}
+        client, _ = _client_endpoint(ctx)
+        client_ns = client.namespace if client.kind != "external" else None
+        try:
+            server_policies = ctx.network_policies(ctx.namespace)
+            client_policies = (ctx.network_policies(client_ns) if client_ns and client_ns != ctx.namespace
+                               else server_policies if client_ns else [])
+        except ClusterError:
+            return {}
+        policies = _dedupe(list(server_policies) + list(client_policies))
+        if not policies:
+            return {}
+        try:
+            ns_table = netpol_eval.namespace_labels(ctx.namespaces())
+        except ClusterError:
+            ns_table = netpol_eval.namespace_labels([])
+        out: dict[tuple[str, int], tuple[str, ...]] = {}
+        for pod in ctx.selected_pods():
+            server = netpol_eval.pod_endpoint(pod)
+            for sp in ctx.service_ports():
+                target = resolve_target_port(sp, pod)
+                if target is None:
+                    continue
+                conn = netpol_eval.evaluate_connection(policies, ns_table, client, server, target,
+                                                       sp.get("protocol", "TCP"))
+                denied = [d for d in (conn.ingress, conn.egress) if d is not None and not d.allowed]
+                if denied:
+                    out[(pod["metadata"]["name"], target)] = tuple(_unique(n for d in denied for n in d.isolated_by))
+        return out
+    return ctx._once(("netpol-model-denials",), compute)
 
 
 # -- inputs -------------------------------------------------------------------
@@ -216,26 +377,52 @@ def detect_cni(pods: Iterable[Obj]) -> tuple[list[str], list[str]]:
 
 
 def _not_enforced(ctx: Context, system_pods: list[Obj], scanned: list[str], server_policies: list[Obj],
-                  client_policies: list[Obj], client_ns: str | None) -> Finding | None:
-    if not (server_policies or client_policies):
-        return None
-    flannel, enforcing = detect_cni(system_pods)
-    if not flannel or enforcing:
-        return None
+                  client_policies: list[Obj], client_ns: str | None, enforcement: enforcers.Enforcement
+                  ) -> tuple[Finding | None, bool]:
+    """NP_NOT_ENFORCED when policies exist and no known enforcer runs and is Ready, and whether the
+    model's denials should be demoted without live evidence: yes where the objects prove it (flannel
+    alone, or the enforcer's pods are down), no where no enforcer is recognised at all (a CNI this
+    tool does not know may still enforce)."""
+    if not (server_policies or client_policies) or enforcement.enforced:
+        return None, False
+    flannel, _ = detect_cni(system_pods)
     where = ", ".join(sorted({ctx.namespace} | ({client_ns} if client_ns and client_policies else set())))
     names = sorted({netpol_eval.policy_name(p) for p in list(server_policies) + list(client_policies)})
+    looked = (f"no running and Ready pod of {enforcers.known_names()} in namespaces {', '.join(scanned)}")
+    fix = (f"Run a NetworkPolicy enforcer on every node ({enforcers.known_names()}), or a CNI that enforces; "
+           "check with: kubectl -n kube-system get pods -o wide | grep -iE "
+           "'kube-router|calico|cilium|antrea|kindnet|network-policies|weave'")
+    if enforcement.down:
+        return finding(
+            "NP_NOT_ENFORCED",
+            f"NetworkPolicies exist in {where} but their enforcer is not running and Ready "
+            f"({', '.join(enforcement.kinds_down)}): they are not applied to new pods or policy changes, "
+            "and may not be applied at all",
+            [*(f"enforcer pod down: {d}" for d in enforcement.down[:5]), looked, f"policies: {', '.join(names)}",
+             "the verdicts below say what the policies would do if enforced"],
+            "Bring the enforcer back: kubectl -n kube-system get pods -o wide; kubectl -n kube-system describe "
+            "pod <enforcer pod>; its logs say why it stopped",
+        ), True
+    if flannel:
+        return finding(
+            "NP_NOT_ENFORCED",
+            f"NetworkPolicies exist in {where} but the CNI is flannel alone, which does not enforce them: "
+            "they have no effect on traffic",
+            [f"flannel pods: {', '.join(flannel[:3])}{' ...' if len(flannel) > 3 else ''}",
+             looked, f"policies: {', '.join(names)}",
+             "the verdicts below say what the policies would do if enforced; a denial here does not block traffic"],
+            "Install a policy engine next to flannel (Calico for policy, i.e. canal) or switch to a CNI that "
+            "enforces NetworkPolicy (Calico, Cilium); " + fix.split("; ", 1)[1],
+        ), True
     return finding(
         "NP_NOT_ENFORCED",
-        f"NetworkPolicies exist in {where} but the CNI is flannel alone, which does not enforce them: "
-        "they have no effect on traffic",
-        [f"flannel pods: {', '.join(flannel[:3])}{' ...' if len(flannel) > 3 else ''}",
-         f"no pods of {', '.join(ENFORCING_CNIS[:6])} found in namespaces {', '.join(scanned)}",
-         f"policies: {', '.join(names)}",
-         "the verdicts below say what the policies would do if enforced; a denial here does not block traffic"],
-        "Install a policy engine next to flannel (Calico for policy, i.e. canal) or switch to a CNI that "
-        "enforces NetworkPolicy (Calico, Cilium); check with: kubectl get pods -n kube-system "
-        "| grep -iE 'cilium|calico|weave|antrea|kube-router'",
-    )
+        f"NetworkPolicies exist in {where} but no known NetworkPolicy enforcer runs: unless the CNI enforces "
+        "them under another name, they have no effect on traffic",
+        [looked, f"policies: {', '.join(names)}",
+         "the verdicts below say what the policies would do if enforced; live connects (when probed) say "
+         "whether they are"],
+        fix,
+    ), False
 
 
 # ``Kind`` as :meth:`Reader.policy_crds` prints it -> resource for ``kubectl get``.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import json
 
-from kubectl_netdoctor import labels, objects
+from kubectl_netdoctor import labels, objects, templates
 from kubectl_netdoctor.checks.base import Context, conclude, finding, skipped
 from kubectl_netdoctor.model import Finding, Severity, StepResult
 
@@ -121,20 +121,62 @@ def readiness_probe_line(pod: dict) -> list[str]:
     return out
 
 
+def held_by_gate(pod: dict) -> bool:
+    """Containers all ready, pod not Ready: only a readiness gate can hold it back."""
+    statuses = (pod.get("status") or {}).get("containerStatuses") or []
+    return (not objects.pod_ready(pod) and bool(statuses) and all(cs.get("ready") for cs in statuses)
+            and bool(objects.unmet_readiness_gates(pod)) and not pod["metadata"].get("deletionTimestamp"))
+
+
+def readiness_gates_unmet(ctx: Context, pods: list[dict], total: int) -> Finding | None:
+    """Pods whose containers (and readinessProbes) are fine but whose readiness gate condition is not True:
+    the fix is whoever owns that condition, not the app or its probe."""
+    held = [p for p in pods if held_by_gate(p)]
+    if not held:
+        return None
+    gates = list(dict.fromkeys(kind for p in held for kind, _ in objects.unmet_readiness_gates(p)))
+    evidence = []
+    for p in held[:5]:
+        name = p["metadata"]["name"]
+        for kind, state in objects.unmet_readiness_gates(p):
+            evidence.append(f"pod {name}: readinessGates conditionType {kind}: "
+                            + ("no such condition in status.conditions (nothing has set it)" if state == "missing"
+                               else f"condition status {state}"))
+        ready = objects.condition(p, "Ready") or {}
+        if ready.get("message"):
+            evidence.append(f"pod {name}: Ready False ({ready.get('reason', '')}): {ready['message']}")
+        evidence.append(f"pod {name}: all containers ready (ContainersReady True): its readinessProbe passes")
+    first = held[0]["metadata"]["name"]
+    all_held = len(held) == total
+    return finding(
+        "SEL_READINESS_GATE_UNMET",
+        f"{len(held)} of {total} selected pods are held out of the endpoints by readiness gate "
+        f"{', '.join(gates)}: their containers are ready, but the gate condition is not True"
+        + ("" if all_held else " (the others still serve)"),
+        evidence,
+        f"the controller that owns {gates[0]} (a load-balancer controller, a mesh, your own operator) has not "
+        f"set it: check that controller and its logs; see the conditions with kubectl -n {ctx.namespace} get pod "
+        f"{first} -o jsonpath='{{.status.conditions}}'; or remove the gate from the pod template's "
+        "spec.readinessGates if nothing manages it",
+        severity=None if all_held else Severity.WARNING,
+    )
+
+
 def not_ready_pods(ctx: Context, pods: list[dict]) -> Finding | None:
-    bad = [p for p in pods if not objects.pod_ready(p)]
+    bad = [p for p in pods if not objects.pod_ready(p) and not held_by_gate(p)]
     if not bad:
         return None
     evidence = []
     for p in bad[:5]:
         evidence.append(f"pod {p['metadata']['name']}: {objects.not_ready_reason(p)}")
         evidence += ["  " + line for line in readiness_probe_line(p) + event_lines(ctx, p)]
-    all_bad = len(bad) == len(pods)
+    all_bad = not any(objects.pod_ready(p) for p in pods)
     first = bad[0]["metadata"]["name"]
     return finding(
         "SEL_POD_NOT_READY",
         f"{len(bad)} of {len(pods)} selected pods are not Ready, so they get no traffic"
-        + ("" if all_bad else " (the others still serve)"),
+        + ("" if all_bad else " (the others still serve)" if len(bad) + sum(objects.pod_ready(p) for p in pods)
+           == len(pods) else ""),
         evidence,
         f"kubectl -n {ctx.namespace} describe pod {first}; kubectl -n {ctx.namespace} logs {first}"
         " (a failing readinessProbe: fix the app or the probe path/port)",
@@ -206,6 +248,58 @@ def port_problems(ctx: Context, svc_port: dict, pods: list[dict]) -> list[Findin
     return []
 
 
+def mixed_templates(ctx: Context, pods: list[dict]) -> Finding | None:
+    """The selected pods come from templates that declare different ports (a canary, or a rollout in
+    progress): the Service's one targetPort cannot fit both, so the odd template is what to fix."""
+    groups = templates.by_template(pods)
+    if len(groups) < 2:
+        return None
+    signatures = {t: templates.declared_ports(ps[0]) for t, ps in groups.items()}
+    resolved = {t: tuple(objects.resolve_target_port(sp, ps[0]) for sp in ctx.service_ports())
+                for t, ps in groups.items()}
+    if len(set(signatures.values())) < 2 and len(set(resolved.values())) < 2:
+        return None
+    odd = odd_templates(ctx, groups)
+    evidence = [f"{t.describe()}: {len(ps)} pod(s) ({templates.pod_names(ps)}), declares "
+                f"{', '.join(signatures[t]) or 'no ports'}" for t, ps in groups.items()]
+    for sp in ctx.service_ports():
+        evidence.append(f"Service port {objects.port_label(sp)} reaches "
+                        + "; ".join(f"{objects.resolve_target_port(sp, ps[0]) or 'nothing'} on {t.describe()}"
+                                    for t, ps in groups.items()))
+    target = odd[0] if odd else list(groups)[-1]
+    others = [t for t in groups if t != target]
+    return finding(
+        "SEL_MIXED_TEMPLATES",
+        f"the selector picks pods of {len(groups)} templates that declare different ports: "
+        f"{target.describe()} differs from {', '.join(t.describe() for t in others)}",
+        evidence,
+        f"fix the odd template, not the Service (a new targetPort would break the other pods): "
+        f"{target.edit_command(ctx.namespace)}; make its ports (and the port the app binds) match "
+        f"{others[0].describe()}"
+        + (f"; or roll it back: kubectl -n {ctx.namespace} rollout undo deployment/{target.name}"
+           if target.kind == "Deployment" and any(t.name == target.name for t in others) else ""),
+    )
+
+
+def odd_templates(ctx: Context, groups: dict) -> list:
+    """Templates that do not fit the Service: a port resolves to nothing on them, or to a number they
+    do not declare while they declare others. When every template fits (or none does), the one with
+    the fewest pods is the odd one."""
+    def fits(t) -> bool:
+        pod = groups[t][0]
+        declared = {p.get("containerPort") for _, p in objects.container_ports(pod)}
+        for sp in ctx.service_ports():
+            number = objects.resolve_target_port(sp, pod)
+            if number is None or (declared and number not in declared):
+                return False
+        return True
+
+    misfits = [t for t in groups if not fits(t)]
+    if misfits and len(misfits) < len(groups):
+        return misfits
+    return sorted(groups, key=lambda t: len(groups[t]))[:1]
+
+
 def run(ctx: Context) -> StepResult:
     svc = ctx.service()
     if svc is None:
@@ -223,7 +317,11 @@ def run(ctx: Context) -> StepResult:
         if f := pods_elsewhere(ctx, selector):
             found.append(f)
         return conclude(STEP_ID, TITLE, found, f"selector {labels.map_to_string(selector)} matches 0 pods")
+    if f := readiness_gates_unmet(ctx, selected, len(selected)):
+        found.append(f)
     if f := not_ready_pods(ctx, selected):
+        found.append(f)
+    if f := mixed_templates(ctx, selected):
         found.append(f)
     running = [p for p in selected if (p.get("status") or {}).get("phase") != "Pending"] or selected
     for port in ctx.service_ports():

@@ -1,9 +1,13 @@
-"""``/proc/net/tcp`` and ``/proc/net/tcp6``: who listens where, without ``ss`` in the image.
+"""``/proc/net/tcp``, ``tcp6``, ``udp`` and ``udp6``: who listens where, without ``ss`` in the image.
 
 Each line after the header is one socket::
 
       sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
        0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 40431 1 ...
+
+``/proc/net/udp`` has the same columns (its header ends ``ref pointer drops``). A UDP
+socket has no LISTEN state: one bound to a port and connected to no peer (remote
+``00000000:0000``, state ``07`` CLOSE) is what receives datagrams on it.
 
 Addresses are the kernel's in-memory bytes printed as 32-bit words in host
 order, so on little-endian machines (x86, arm64) each 4-byte word reads
@@ -117,6 +121,46 @@ def listen_scope(sockets: Iterable[Socket], port: int) -> str | None:
     only`` is the seeds' "bound to 127.0.0.1" failure.
     """
     scopes = {bind_scope(s.local_ip) for s in listeners(sockets, port)}
+    for scope in (ALL_ADDRESSES, SPECIFIC_IP, LOOPBACK_ONLY):
+        if scope in scopes:
+            return scope
+    return None
+
+
+TCP = "tcp"
+UDP = "udp"
+
+
+def split_tables(text: str) -> dict[str, str]:
+    """Split ``cat /proc/net/tcp /proc/net/tcp6 /proc/net/udp /proc/net/udp6`` (any subset, in any
+    order: a file that does not exist is just missing) into ``{"tcp": ..., "udp": ...}``.
+
+    Each file starts with its header line; UDP headers end in ``drops``, TCP ones do not. A protocol
+    is in the result only when one of its files was read (so "no UDP socket" and "UDP not read"
+    differ). Text without any header is taken as TCP (older captures held only the tcp files)."""
+    out: dict[str, list[str]] = {}
+    current = TCP
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("#"):
+            continue
+        if stripped.startswith("sl "):
+            current = UDP if stripped.endswith("drops") else TCP
+            out.setdefault(current, [])
+            continue
+        if stripped:
+            out.setdefault(current, []).append(line)
+    return {proto: "\n".join(lines) for proto, lines in out.items()}
+
+
+def udp_bound(sockets: Iterable[Socket], port: int) -> list[Socket]:
+    """UDP sockets that receive datagrams sent to ``port``: bound to it and not connected to a peer."""
+    return [s for s in sockets if s.local_port == port and s.remote_port == 0]
+
+
+def udp_scope(sockets: Iterable[Socket], port: int) -> str | None:
+    """Like :func:`listen_scope`, for UDP: the widest address a socket on ``port`` is bound to, or None."""
+    scopes = {bind_scope(s.local_ip) for s in udp_bound(sockets, port)}
     for scope in (ALL_ADDRESSES, SPECIFIC_IP, LOOPBACK_ONLY):
         if scope in scopes:
             return scope

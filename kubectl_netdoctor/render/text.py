@@ -36,6 +36,7 @@ def render(report: Report, stream: TextIO, width: int | None = None, verbose: bo
     table.add_column("#", justify="right")
     table.add_column("step")
     table.add_column("status")
+    table.add_column("verified")
     table.add_column("summary", overflow="fold")
     for i, step in enumerate(report.steps, 1):
         status = Text(step.status.value.upper(), style=step.status.colour)
@@ -43,7 +44,8 @@ def render(report: Report, stream: TextIO, width: int | None = None, verbose: bo
         if step is broken:
             status.append("  <- broken hop", style="bold red")
         summary = step.skip_reason if step.status is Status.SKIP else step.summary
-        table.add_row(str(i), name, status, escape(summary))
+        basis = Text(step.verification.describe(), style="dim" if step.verification.basis.value != "live" else "")
+        table.add_row(str(i), name, status, basis, escape(summary))
     console.print(table)
     verdict = report.verdict
     line = Text.assemble(("verdict: ", "bold"), (verdict.value.upper(), VERDICT_STYLE[verdict]))

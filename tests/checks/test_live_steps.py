@@ -159,6 +159,18 @@ def test_every_get_failing_in_different_ways_shows_each_way(cluster):
         "4x timeout (3000 ms): nc: timed out")
 
 
+def test_the_code_comes_from_the_majority_of_failures_not_the_first(cluster):
+    ctx = cluster.context()
+    timeout = "HTTP|http://10.96.141.22:80/|1|1.00|4.00|nc: timed out"
+    # The two refusals come back first (they are fast), the eight timeouts later.
+    ctx.live = LiveEvidence(probe=PROBE, http=http_results(*[REFUSED_VIP] * 2, *[timeout] * 8))
+    result = http.run(ctx)
+    assert codes(result) == ["HTTP_TIMEOUT"]
+    assert result.findings[0].evidence[1:] == (
+        "8x timeout (3000 ms): nc: timed out",
+        "2x refused (10 ms): nc: can't connect to remote host (10.96.141.22): Connection refused")
+
+
 def test_404s_on_the_default_path_among_200s_are_not_intermittent(cluster):
     ctx = cluster.context()
     not_found = "HTTP|http://10.96.141.22:80/|0|1.00|1.01|HTTP/1.1 404 Not Found ~ ~"

@@ -16,8 +16,9 @@ from kubectl_netdoctor.labels import matches_selector_string
 from kubectl_netdoctor.model import Severity, Status, StepResult
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "netpol"
-BASE = ("cluster/namespaces.yaml", "cluster/service-backend.yaml", "cluster/pods-prod.yaml",
-        "cluster/pods-web.yaml", "cluster/pods-kube-system.yaml")
+BASE_NO_ENFORCER = ("cluster/namespaces.yaml", "cluster/service-backend.yaml", "cluster/pods-prod.yaml",
+                    "cluster/pods-web.yaml", "cluster/pods-kube-system.yaml")
+BASE = BASE_NO_ENFORCER + ("cni/kube-router.yaml",)
 Obj = dict[str, Any]
 
 
@@ -275,7 +276,7 @@ def test_external_client_admitted_by_zero_cidr():
 # -- warnings around the verdict ------------------------------------------------------------
 
 def test_flannel_alone_does_not_enforce_and_demotes_denials():
-    r = diagnose("policies/default-deny.yaml", "cni/flannel.yaml")
+    r = diagnose("policies/default-deny.yaml", "cni/flannel.yaml", base=BASE_NO_ENFORCER)
     assert r.status is Status.WARN
     ne = one(r, "NP_NOT_ENFORCED")
     assert ne.message.startswith("NetworkPolicies exist in prod but the CNI is flannel alone")
@@ -287,13 +288,13 @@ def test_flannel_alone_does_not_enforce_and_demotes_denials():
 
 
 def test_flannel_with_calico_is_enforced():
-    r = diagnose("policies/default-deny.yaml", "cni/flannel.yaml", "cni/calico.yaml")
+    r = diagnose("policies/default-deny.yaml", "cni/flannel.yaml", "cni/calico.yaml", base=BASE_NO_ENFORCER)
     assert "NP_NOT_ENFORCED" not in codes(r)
     assert r.status is Status.FAIL
 
 
 def test_flannel_without_any_policy_is_not_reported():
-    r = diagnose("cni/flannel.yaml")
+    r = diagnose("cni/flannel.yaml", base=BASE_NO_ENFORCER)
     assert "NP_NOT_ENFORCED" not in codes(r) and r.status is Status.PASS
 
 

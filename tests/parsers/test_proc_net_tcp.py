@@ -8,7 +8,8 @@ import pytest
 
 from kubectl_netdoctor.errors import SnapshotError
 from kubectl_netdoctor.parsers.proc_net_tcp import (
-    ALL_ADDRESSES, LOOPBACK_ONLY, SPECIFIC_IP, bind_scope, decode_address, listen_scope, listeners, parse_proc_net_tcp,
+    ALL_ADDRESSES, LOOPBACK_ONLY, SPECIFIC_IP, TCP, UDP, bind_scope, decode_address, listen_scope, listeners,
+    parse_proc_net_tcp, split_tables, udp_bound, udp_scope,
 )
 
 CAPTURES = Path(__file__).resolve().parent.parent / "fixtures" / "captures"
@@ -76,3 +77,33 @@ def test_malformed_input_names_the_line(text, line, words):
     assert err.value.line == line
     assert f"web-1/proc/net/tcp:{line}" in str(err.value)
     assert words in str(err.value)
+
+
+# -- UDP -----------------------------------------------------------------------------------
+
+TCP_UDP = (Path(__file__).parent.parent / "fixtures" / "captures" / "pod-dns-echo.proc-net-tcp-udp").read_text()
+
+
+def test_tcp_and_udp_tables_are_told_apart_by_their_headers():
+    tables = split_tables(TCP_UDP)
+    tcp = parse_proc_net_tcp(tables[TCP])
+    udp = parse_proc_net_tcp(tables[UDP], "/proc/net/udp")
+    assert [(s.local, s.state) for s in tcp] == [("0.0.0.0:8080", "LISTEN")]
+    assert {s.local for s in udp} == {"0.0.0.0:9000", "127.0.0.1:9001", "192.0.2.2:60340", "[::]:5353"}
+
+
+def test_udp_bound_sockets_are_the_listeners_connected_ones_are_clients():
+    udp = parse_proc_net_tcp(split_tables(TCP_UDP)[UDP])
+    assert udp_scope(udp, 9000) == ALL_ADDRESSES
+    assert udp_scope(udp, 9001) == LOOPBACK_ONLY
+    assert udp_scope(udp, 5353) == ALL_ADDRESSES
+    assert udp_scope(udp, 60340) is None  # a client socket connected to 10.96.0.10:53
+    assert udp_scope(udp, 53) is None
+    assert [s.local for s in udp_bound(udp, 9000)] == ["0.0.0.0:9000"]
+
+
+def test_text_without_headers_is_tcp():
+    line = "   0: 00000000:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000  0  0 2 1\n"
+    assert split_tables(line) == {TCP: line.strip("\n")}
+    assert split_tables("  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  "
+                        "timeout inode ref pointer drops\n") == {UDP: ""}
