@@ -13,7 +13,7 @@ import typer
 
 from kubectl_netdoctor import __version__
 from kubectl_netdoctor.defaults import DEFAULT_PROBE_IMAGE
-from kubectl_netdoctor.errors import EXIT_CANNOT_DIAGNOSE, EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, NetdoctorError, UsageError
+from kubectl_netdoctor.errors import EXIT_CANNOT_DIAGNOSE, EXIT_OK, EXIT_PROBLEM, NetdoctorError, UsageError
 
 app = typer.Typer(
     name="kubectl-netdoctor",
@@ -66,15 +66,6 @@ def _open_reader(snapshot: Optional[str], kubeconfig: Optional[str], context: Op
     return LiveReader(kubeconfig=kubeconfig, context=context, timeout=timeout)
 
 
-def _default_namespace(reader, name: str) -> str:
-    """kubeconfig's namespace live; in a snapshot, the one namespace holding that Service, else default."""
-    if hasattr(reader, "default_namespace"):
-        return reader.default_namespace
-    holders = sorted({s["metadata"].get("namespace", "default") for s in reader.list("Service")
-                      if s["metadata"]["name"] == name})
-    return holders[0] if len(holders) == 1 else "default"
-
-
 @app.command("svc", epilog=EXIT_HELP)
 def svc(
     name: str = typer.Argument(..., help="Service name."),
@@ -102,10 +93,13 @@ def svc(
         _fail(UsageError(f"-o {output!r}: expected one of {', '.join(FORMATS)}"))
     if sum(bool(x) for x in (from_pod, from_namespace, external)) > 1:
         _fail(UsageError("--from-pod, --from-namespace and --external exclude each other"))
+    from kubectl_netdoctor.context import Options
+
+    options = Options(port=port, read_only=read_only, http_path=http_path, timeout=timeout, probe_image=probe_image,
+                      node_access=node_access, node_image=node_image or None,
+                      progress=output == "text" and sys.stderr.isatty())
     try:
-        report = _diagnose(name, namespace, context, kubeconfig, from_pod, from_namespace, external, port,
-                           read_only, snapshot, timeout, probe_image, http_path, progress=output == "text",
-                           node_image=(node_image or "") if node_access else None)
+        report = _diagnose(name, namespace, context, kubeconfig, from_pod, from_namespace, external, snapshot, options)
     except NetdoctorError as err:
         _fail(err)
     except KeyboardInterrupt:
@@ -117,13 +111,14 @@ def svc(
                       Verdict.INCONCLUSIVE: EXIT_CANNOT_DIAGNOSE}[report.verdict])
 
 
-def _diagnose(name, namespace, context, kubeconfig, from_pod, from_namespace, external, port, read_only,
-              snapshot, timeout, probe_image, http_path, progress=False, node_image=None):
-    from kubectl_netdoctor.checks.base import Client, Context, Options
+def _diagnose(name, namespace, context, kubeconfig, from_pod, from_namespace, external, snapshot, options):
+    from dataclasses import replace
+
+    from kubectl_netdoctor.context import Client, Context
     from kubectl_netdoctor.diagnose import diagnose
 
-    reader = _open_reader(snapshot, kubeconfig, context, timeout)
-    namespace = namespace or _default_namespace(reader, name)
+    reader = _open_reader(snapshot, kubeconfig, context, options.timeout)
+    namespace = namespace or reader.default_namespace_for(name)
     if from_pod:
         pod_ns, pod_name = _split_pod(from_pod, namespace)
         pod = reader.get("Pod", pod_ns, pod_name)
@@ -134,18 +129,15 @@ def _diagnose(name, namespace, context, kubeconfig, from_pod, from_namespace, ex
         client = Client("external")
     else:
         client = Client("namespace", from_namespace or namespace)
-    ctx = Context(reader, namespace, name, client,
-                  Options(port=port, read_only=read_only, http_path=http_path, timeout=timeout))
     if not snapshot:
         from kubectl_netdoctor import config
-        from kubectl_netdoctor.cluster.probe import collect_live
 
-        probe_image = config.probe_image(probe_image).value
+        options = replace(options, probe_image=config.probe_image(options.probe_image).value)
+    ctx = Context(reader, namespace, name, client, options)
+    if not snapshot:
+        from kubectl_netdoctor.probes.orchestrator import collect_live
 
-        if node_image == "":
-            node_image = reader.default_node_image()
-        ctx.live, reason = collect_live(ctx, reader, image=probe_image, read_only=read_only, http_path=http_path,
-                                        progress=progress and sys.stderr.isatty(), node_image=node_image)
+        ctx.live, reason = collect_live(ctx, reader)
         ctx.probe_skip_reason = reason or "no live probe ran"
     return diagnose(ctx)
 
@@ -160,7 +152,7 @@ def snapshot_cmd(
     timeout: float = TimeoutOpt,
 ) -> None:
     """Save everything the diagnosis reads, for `svc NAME --snapshot PATH` offline."""
-    from kubectl_netdoctor.cluster.dump import write_snapshot
+    from kubectl_netdoctor.dump import write_snapshot
 
     try:
         reader = _open_reader(None, kubeconfig, context, timeout)

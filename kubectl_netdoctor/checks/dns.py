@@ -1,8 +1,9 @@
-"""Step 6: would the client's resolver find the Service, and is cluster DNS healthy?"""
+"""Step 7: would the client's resolver find the Service, and is cluster DNS healthy?"""
 
 from __future__ import annotations
 
-from kubectl_netdoctor import dnsnames, live, objects
+from kubectl_netdoctor import dnsnames, objects
+from kubectl_netdoctor.probes.evidence import dns_probe_result, took
 from kubectl_netdoctor.checks.base import Context, conclude, finding, skipped
 from kubectl_netdoctor.model import Finding, Severity, StepResult
 
@@ -128,7 +129,7 @@ def run(ctx: Context) -> StepResult:
     fq = ctx.live.lookups.get(f"{ctx.name}.{ctx.namespace}.svc.{domain}.")
     if verified and fq is not None and fq.ok:
         summary = (f"{ctx.name}.{ctx.namespace}.svc.{domain} -> {', '.join(fq.addresses) or 'no address'} "
-                   f"in {live.took(fq.latency_ms)} "
+                   f"in {took(fq.latency_ms)} "
                    f"from the client ({answer} expected)")
     return conclude(STEP_ID, TITLE, found, summary, probes,
                     unverified=None if verified else ctx.live.skipped.get("dns", "no DNS probe ran"))
@@ -146,8 +147,8 @@ def expected_answers(ctx: Context, svc: dict) -> set[str]:
 def live_resolution(ctx: Context, svc: dict, domain: str):
     """Interpret the in-pod lookups (the client's real path) and the direct CoreDNS queries."""
     ev = ctx.live
-    probes = [live.dns_probe_result(r, f"in {ev.probe}") for r in ev.lookups.values()]
-    probes += [live.dns_probe_result(r, f"direct to CoreDNS pod {r.server}") for r in ev.direct_dns.values()]
+    probes = [dns_probe_result(r, f"in {ev.probe}") for r in ev.lookups.values()]
+    probes += [dns_probe_result(r, f"direct to CoreDNS pod {r.server}") for r in ev.direct_dns.values()]
     if not ev.lookups:
         return [], probes, False
     resolver = (dnsnames.ResolverConfig(ev.resolv.search, ev.resolv.ndots) if ev.resolv

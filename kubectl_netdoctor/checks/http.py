@@ -1,4 +1,4 @@
-"""Step 5: does the Service answer HTTP (L7)? Live only: skipped without a probe.
+"""Step 6: does the Service answer HTTP (L7)? Live only: skipped without a probe.
 
 Refused, reset, timeout, 5xx and 4xx are told apart, because each points
 somewhere else: nothing listening, a crashing app or proxy, a drop, the app
@@ -7,7 +7,8 @@ itself, the path or Host header.
 
 from __future__ import annotations
 
-from kubectl_netdoctor import live, objects
+from kubectl_netdoctor import objects
+from kubectl_netdoctor.probes.evidence import http_probe_result, took
 from kubectl_netdoctor.checks.base import Context, conclude, finding, skipped
 from kubectl_netdoctor.model import Finding, Severity, StepResult
 
@@ -47,7 +48,7 @@ def run(ctx: Context) -> StepResult:
     probes = []
     summaries = []
     for url, attempts in sorted(ctx.live.http.items()):
-        probes += [live.http_probe_result(r) for r in attempts]
+        probes += [http_probe_result(r) for r in attempts]
         # A 4xx on the default path is often normal (an API with no root page): only a note then.
         lenient = ctx.options.http_path == "/"
         bad = [r for r in attempts if not r.ok and not (lenient and r.outcome == "client_error")]
@@ -55,7 +56,7 @@ def run(ctx: Context) -> StepResult:
         if answered:
             r = answered[0]
             fine = f" ({len(attempts) - len(bad)} of {len(attempts)} GETs fine)" if bad else ""
-            summaries.append(f"{url} -> {r.status} in {live.took(r.latency_ms)}{fine}")
+            summaries.append(f"{url} -> {r.status} in {took(r.latency_ms)}{fine}")
         if bad and len(bad) < len(attempts):
             found.append(intermittent(ctx, url, attempts, bad))
             continue
@@ -113,7 +114,7 @@ def tally(attempts: tuple) -> list[str]:
     lines = []
     for (outcome, status, detail), rs in sorted(groups.items(), key=lambda kv: -len(kv[1])):
         times = sorted(r.latency_ms for r in rs if r.latency_ms is not None)
-        span = (f" ({live.took(times[0])}" + (f" to {live.took(times[-1])}" if times[-1] != times[0] else "") + ")"
+        span = (f" ({took(times[0])}" + (f" to {took(times[-1])}" if times[-1] != times[0] else "") + ")"
                 if times else "")
         lines.append(f"{len(rs)}x {outcome}" + (f" HTTP {status}" if status else "") + span
                      + (f": {detail}" if detail else ""))

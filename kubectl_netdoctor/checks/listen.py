@@ -1,4 +1,4 @@
-"""Step 3: is the pod itself reachable on IP:targetPort, and does the app listen where it should?
+"""Step 4: is the pod itself reachable on IP:targetPort, and does the app listen where it should?
 
 Without a probe only the declared facts can be read: hostNetwork and hostPort
 pitfalls. The live part (TCP connect per endpoint, /proc/net/tcp listeners)
@@ -7,10 +7,11 @@ needs ``ctx.live``; without it the step is skipped, never passed.
 
 from __future__ import annotations
 
-from kubectl_netdoctor import live, objects, templates
+from kubectl_netdoctor import objects, templates
 from kubectl_netdoctor.checks.base import Context, conclude, finding, skipped, verified_live
 from kubectl_netdoctor.model import Finding, ProbeResult, StepResult
 from kubectl_netdoctor.parsers import proc_net_tcp
+from kubectl_netdoctor.probes.evidence import tcp_probe_result
 
 STEP_ID = "listen"
 TITLE = "Pod IP:targetPort answers"
@@ -186,7 +187,7 @@ def listener_findings(ctx: Context, pods: list[dict]) -> tuple[list[Finding], li
         name = pod["metadata"]["name"]
         text = ev.listeners.get(name)
         if text is None:
-            error = ev.listener_errors.get(name) or ev.refused.get(f"listen/{name}")
+            error = ev.listener_errors.get(name) or ev.listen_refused.get(name)
             if error:
                 probes.append(ProbeResult("listen", name, False, f"listeners not read: {error}"))
             continue
@@ -290,7 +291,7 @@ def _listens_on_all(ctx: Context, pod: str, port: int) -> bool:
 
 def live_verdict(ctx: Context, found: list[Finding]) -> StepResult:
     ev = ctx.live
-    targets = live.probe_targets(ctx, ctx.options.http_path)
+    targets = ev.targets
     conflicts, foreign = host_port_conflicts(ctx, targets.pods)
     found = found + conflicts
     probes: list[ProbeResult] = []
@@ -304,7 +305,7 @@ def live_verdict(ctx: Context, found: list[Finding]) -> StepResult:
                                       "the pod: it is not running and another process holds the port",
                                       r.latency_ms, {"role": f"endpoint {pod}", "outcome": "foreign"}))
             continue
-        probes.append(live.tcp_probe_result(r, f"endpoint {pod}"))
+        probes.append(tcp_probe_result(r, f"endpoint {pod}"))
         if not r.ok:
             failing.append((ip, port, pod, r))
     listen_found, listen_probes = listener_findings(ctx, targets.pods)
@@ -323,7 +324,7 @@ def live_verdict(ctx: Context, found: list[Finding]) -> StepResult:
              for ip, port, pod, r in failing],
             fix,
         ))
-    refusal = ev.refusal("listen/")
+    refusal = ev.listen_refusal()
     if not tested and foreign and found:
         held = ", ".join(f"{ip}:{port}" for ip, port in sorted(foreign))
         return conclude(STEP_ID, TITLE, found, f"0 endpoints answer TCP: {held} answered by another process on "

@@ -1,4 +1,4 @@
-"""Flowchart step 7: would NetworkPolicy let this client reach the Service's pods?
+"""Step 8: would NetworkPolicy let this client reach the Service's pods?
 
 Static: the verdict comes from evaluating the policies (:mod:`kubectl_netdoctor.netpol_eval`),
 not from probes. For every selected pod and Service port it evaluates the

@@ -1,4 +1,4 @@
-"""Step 2, why: does the selector pick the right pods, are they Ready, do their ports line up?"""
+"""Step 3 (why step 2 fails): does the selector pick the right pods, are they Ready, do their ports line up?"""
 
 from __future__ import annotations
 

@@ -131,8 +131,15 @@ class LiveReader:
         return items
 
     def node_captures(self) -> dict[str, dict[str, str]]:
-        """Nothing saved: live rules come from the probes (:mod:`kubectl_netdoctor.live`)."""
+        """Nothing saved: live rules come from the probes (:mod:`kubectl_netdoctor.probes.orchestrator`)."""
         return {}
+
+    def capture_source(self, node: str, kind: str) -> str:
+        return f"{node}.{kind}"
+
+    def default_namespace_for(self, service: str) -> str:
+        """The kubeconfig context's namespace (or the pod's own, in-cluster)."""
+        return self.default_namespace
 
     def default_node_image(self) -> str:
         """kube-proxy's public image at the server's version: it has iptables-save, ipvsadm and nft."""

@@ -7,7 +7,7 @@ labelled ``app.kubernetes.io/managed-by=kubectl-netdoctor``, carries a unique
 run id, runs a non-root, no-capability container (Pod Security "restricted"),
 ends by itself after a deadline, and is deleted on exit, on Ctrl-C and on
 timeout. Commands run by exec; each batch is one shell script whose jobs run
-concurrently, and independent batches run in parallel threads.
+concurrently; running independent batches at once is :mod:`kubectl_netdoctor.probes.orchestrator`'s job.
 """
 
 from __future__ import annotations
@@ -19,13 +19,13 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Iterator
 
 from kubectl_netdoctor.cluster.api_reader import LiveReader
 from kubectl_netdoctor.errors import ClusterError, Forbidden
+from kubectl_netdoctor.parsers.probe_output import LookupResult
 
 MANAGED_BY = "kubectl-netdoctor"
 LABELS = {"app.kubernetes.io/managed-by": MANAGED_BY, "app.kubernetes.io/name": "netdoctor-probe"}
@@ -122,15 +122,10 @@ class Executor:
         the pod's status as terminated. Never called under --read-only."""
         name = f"netdoctor-read-{secrets.token_hex(3)}"
         pod_name = pod["metadata"]["name"]
-        path = f"/api/v1/namespaces/{namespace}/pods/{pod_name}/ephemeralcontainers"
-        current = self.reader.get("Pod", namespace, pod_name) or pod
         container = {"name": name, "image": image, "imagePullPolicy": "IfNotPresent", "command": command,
                      "securityContext": RESTRICTED_CONTAINER_SECURITY}
-        patch = {"spec": {"ephemeralContainers": list((current.get("spec") or {}).get("ephemeralContainers") or [])
-                          + [container]}}
         try:
-            write(self.reader, path, "PATCH", patch, "patch", "pods/ephemeralcontainers", namespace,
-                  content_type="application/strategic-merge-patch+json")
+            add_ephemeral_container(self.reader, namespace, pod, container)
         except ProbeUnavailable as err:
             return ExecResult(None, "", "", str(err))
         deadline = time.monotonic() + timeout
@@ -160,6 +155,37 @@ class Executor:
                 raise Forbidden("get", "pods/portforward", namespace) from None
             raise
         return pf, pf.socket(port)
+
+    def dns_over_port_forward(self, coredns_pod: dict, names: list[str], timeout: float) -> dict[str, LookupResult]:
+        """dnspython over TCP through a port-forward to one CoreDNS pod: rcode and latency without the Service path."""
+        import dns.exception
+        import dns.message
+        import dns.query
+        import dns.rcode
+        import dns.rdatatype
+
+        out: dict[str, LookupResult] = {}
+        ns, pod = coredns_pod["metadata"]["namespace"], coredns_pod["metadata"]["name"]
+        for name in names:
+            pf, sock = self.port_forward_socket(ns, pod, 53)
+            try:
+                sock.settimeout(timeout)
+                start = time.monotonic()
+                query = dns.message.make_query(name, dns.rdatatype.A)
+                try:
+                    answer = dns.query.tcp(query, "127.0.0.1", timeout=timeout, sock=sock)
+                except dns.exception.Timeout:
+                    out[name] = LookupResult(name, "timeout", (), None, pod, f"no answer in {timeout:g}s")
+                    continue
+                latency = round((time.monotonic() - start) * 1000, 1)
+                rcode = dns.rcode.to_text(answer.rcode()).lower()
+                addrs = tuple(r.address for rrset in answer.answer for r in rrset if hasattr(r, "address"))
+                outcome = "ok" if rcode == "noerror" and addrs else ("nodata" if rcode == "noerror" else rcode)
+                out[name] = LookupResult(name, outcome, addrs, latency, pod, rcode.upper())
+            finally:
+                sock.close()
+                pf.close()
+        return out
 
 
 def refused(err: BaseException) -> bool:
@@ -204,6 +230,16 @@ def write(reader: LiveReader, path: str, method: str, body: dict, verb: str, res
                 raise ProbeUnavailable(f"the probe was refused by Pod Security admission: {message}") from None
             raise ProbeUnavailable(f"forbidden: {verb} {resource} in ns {namespace}") from None
         raise ProbeUnavailable(f"cannot {verb} {resource}: {message}") from None
+
+
+def add_ephemeral_container(reader: LiveReader, namespace: str, pod: dict, container: dict) -> Any:
+    """PATCH ``container`` onto ``pod``'s ephemeral containers (the API only ever adds them)."""
+    name = pod["metadata"]["name"]
+    current = reader.get("Pod", namespace, name) or pod
+    patch = {"spec": {"ephemeralContainers": list((current.get("spec") or {}).get("ephemeralContainers") or [])
+                      + [container]}}
+    return write(reader, f"/api/v1/namespaces/{namespace}/pods/{name}/ephemeralcontainers", "PATCH", patch,
+                 "patch", "pods/ephemeralcontainers", namespace, content_type="application/strategic-merge-patch+json")
 
 
 def _status_message(body: str) -> str:
@@ -286,12 +322,7 @@ class ProbeSession:
     def start(self) -> None:
         ns = self.namespace
         if self.client_pod:
-            path = f"/api/v1/namespaces/{ns}/pods/{self.pod_name}/ephemeralcontainers"
-            current = self.reader.get("Pod", ns, self.pod_name) or self.client_pod
-            patch = {"spec": {"ephemeralContainers": list((current.get("spec") or {}).get("ephemeralContainers") or [])
-                              + [self.ephemeral_container()]}}
-            self._write(path, "PATCH", patch, "patch", "pods/ephemeralcontainers",
-                        content_type="application/strategic-merge-patch+json")
+            add_ephemeral_container(self.reader, ns, self.client_pod, self.ephemeral_container())
         else:
             self._write(f"/api/v1/namespaces/{ns}/pods", "POST", self.pod_manifest(), "create", "pods")
         self.created = True
@@ -379,21 +410,6 @@ class NodeAccessSession(ProbeSession):
         return manifest
 
 
-def capture_via_node_pod(reader: LiveReader, node: str, image: str, mode: str
-                         ) -> tuple[dict[str, str], tuple[int, int] | None, str]:
-    """Start a node-access pod on ``node``, read its rules, delete it."""
-    from kubectl_netdoctor.cluster import noderules
-
-    session = NodeAccessSession(reader, node, image)
-    try:
-        session.start()
-        return noderules.capture_with(lambda command: session.exec(command, timeout=30), session.describe(), mode)
-    except ProbeUnavailable as err:
-        return {}, None, f"--node-access on {node}: {err}"
-    finally:
-        session.stop()
-
-
 @contextmanager
 def probe_session(session: ProbeSession) -> Iterator[ProbeSession]:
     """Start the probe and guarantee its removal, also on Ctrl-C and SIGTERM."""
@@ -411,91 +427,3 @@ def probe_session(session: ProbeSession) -> Iterator[ProbeSession]:
         stop_all()  # this session, and any node-access pod a worker thread still holds
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-
-
-def run_parallel(tasks: dict[str, Callable[[], Any]], on_done: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Run independent probe batches at once; each result is the value or the exception raised."""
-    from concurrent.futures import ThreadPoolExecutor, as_completed
-
-    results: dict[str, Any] = {}
-    if not tasks:
-        return results
-    pool = ThreadPoolExecutor(max_workers=min(16, len(tasks)))
-    try:
-        futures = {pool.submit(fn): key for key, fn in tasks.items()}
-        for fut in as_completed(futures):
-            key = futures[fut]
-            try:
-                results[key] = fut.result()
-            except Exception as err:  # noqa: BLE001 - a failed probe is evidence, not a crash
-                results[key] = err
-            if on_done:
-                on_done(key)
-    except BaseException:
-        # Ctrl-C: do not wait for running execs; the caller deletes the probe objects right away.
-        pool.shutdown(wait=False, cancel_futures=True)
-        raise
-    pool.shutdown(wait=True)
-    return results
-
-
-def collect_live(ctx: Any, reader: LiveReader, *, image: str, read_only: bool, http_path: str,
-                 progress: bool, node_image: str | None = None) -> tuple[Any, str]:
-    """Run every live probe for this diagnosis. Returns (LiveEvidence or None, skip reason)."""
-    from kubectl_netdoctor import live, objects
-
-    svc = ctx.service()
-    if svc is None:
-        return None, "the Service does not exist"
-    if objects.service_kind(svc) == "ExternalName":
-        return None, "ExternalName: nothing in the cluster to probe"
-    executor = Executor(reader)
-    client = ctx.client
-    session: ProbeSession | None = None
-    reason = ""
-    if read_only:
-        reason = "--read-only: no probe pod is created"
-    elif client.kind == "external":
-        reason = "the client is external: an in-cluster probe would not take its path"
-    else:
-        session = ProbeSession(reader, client.namespace or ctx.namespace, image,
-                               client.pod if client.kind == "pod" else None,
-                               start_timeout_s=max(30.0, 3 * reader.timeout))
-
-    def gather(active: ProbeSession | None, tick: Callable[[str], None] | None) -> Any:
-        ev = live.gather(ctx, active, executor, http_path=http_path, read_only=read_only, node_image=node_image,
-                         on_progress=tick)
-        if active is None and reason:
-            for category in ("tcp", "http", "dns"):
-                ev.skipped[category] = reason
-        return ev
-
-    with _progress(progress) as tick:
-        if session is None:
-            return gather(None, tick), reason
-        try:
-            tick("starting " + session.describe())
-            with probe_session(session):
-                return gather(session, tick), ""
-        except ProbeUnavailable as err:
-            ev = gather(None, tick)  # exec-only probes (listeners, rules, direct DNS) still run
-            for category in ("tcp", "http", "dns"):
-                ev.skipped[category] = str(err)
-            return ev, str(err)
-
-
-@contextmanager
-def _progress(enabled: bool) -> Iterator[Callable[[str], None]]:
-    """A one-line live status on stderr while the probes run (only on a terminal)."""
-    if not enabled:
-        yield lambda _msg: None
-        return
-    from rich.console import Console
-
-    console = Console(stderr=True)
-    done: list[str] = []
-    with console.status("probing ...") as status:
-        def tick(msg: str) -> None:
-            done.append(msg)
-            status.update(f"probing ... {len(done)} done, last: {msg}")
-        yield tick

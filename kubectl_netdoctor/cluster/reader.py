@@ -20,10 +20,6 @@ KINDS: dict[str, tuple[str, bool]] = {
     "Event": ("events", True),
 }
 
-# Capture kinds a node can have, keyed by the file-name suffix used in snapshots.
-CAPTURE_KINDS = ("iptables-save", "ipvsadm", "nft")
-
-
 class Reader(Protocol):
     """Read-only access to cluster objects as kubectl-JSON dicts.
 
@@ -47,6 +43,14 @@ class Reader(Protocol):
 
     def node_captures(self) -> dict[str, dict[str, str]]:
         """Saved node rule dumps: ``{node: {"iptables-save": text, "ipvsadm": text, "nft": text}}``."""
+        ...
+
+    def capture_source(self, node: str, kind: str) -> str:
+        """Where a saved capture came from (its file), for error messages that name it."""
+        ...
+
+    def default_namespace_for(self, service: str) -> str:
+        """The namespace to look in when ``-n`` is not given."""
         ...
 
     def policy_crds(self, namespaces: list[str]) -> list[str]:

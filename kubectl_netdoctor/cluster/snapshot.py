@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from kubectl_netdoctor import labels
-from kubectl_netdoctor.cluster.reader import CAPTURE_KINDS, KINDS, Obj
+from kubectl_netdoctor.cluster.reader import KINDS, Obj
 from kubectl_netdoctor.errors import SnapshotError
+from kubectl_netdoctor.kubeproxy.capture import CAPTURE_KINDS
 
 CAPTURE_KIND = "NodeCapture"
 OBJECT_SUFFIXES = (".yaml", ".yml", ".json")
@@ -226,6 +227,12 @@ class SnapshotReader:
             describe_policy_crd(o) for o in self._objects
             if _is_policy_crd(o) and o["metadata"].get("namespace") in (None, *namespaces)
         )
+
+    def default_namespace_for(self, service: str) -> str:
+        """The one namespace holding a Service of that name, else ``default``."""
+        holders = sorted({s["metadata"].get("namespace", "default") for s in self.list("Service")
+                          if s["metadata"]["name"] == service})
+        return holders[0] if len(holders) == 1 else "default"
 
     def namespaces_in_snapshot(self) -> list[str]:
         return sorted({o["metadata"]["namespace"] for o in self._objects if o["metadata"].get("namespace")})

@@ -14,7 +14,8 @@ from pathlib import Path
 import yaml
 
 from kubectl_netdoctor.checks import listen, selectors
-from kubectl_netdoctor.live import LiveEvidence
+from kubectl_netdoctor.probes.evidence import LiveEvidence
+from kubectl_netdoctor.probes.orchestrator import probe_targets
 from kubectl_netdoctor.model import Basis, Severity, Status
 from kubectl_netdoctor.parsers import probe_output as po
 from tests.conftest import FIXTURES, codes
@@ -85,7 +86,7 @@ def test_mixed_rollout_names_the_odd_template(cluster, run_step):
 def test_mixed_rollout_listen_fix_goes_to_the_template_not_the_targetport(cluster, run_step):
     overlay(cluster, "mixed-rollout.yaml")
     ctx = cluster.context()
-    ctx.live = LiveEvidence(probe=PROBE, tcp=tcp(
+    ctx.live = LiveEvidence(targets=probe_targets(ctx), probe=PROBE, tcp=tcp(
         "TCP|10.244.0.12|8080|0|100.00|100.01|", "TCP|10.244.1.7|8080|0|100.00|100.01|",
         "TCP|10.244.0.19|8080|1|100.00|100.00|nc: can't connect to remote host (10.244.0.19): Connection refused"),
         listeners={"web-5d8f9c7b4-q2w9x": listening(8081), "web-7c9f8d6b5-abcde": listening(8080)})
@@ -100,7 +101,7 @@ def test_mixed_rollout_listen_fix_goes_to_the_template_not_the_targetport(cluste
 
 def test_a_single_template_on_the_wrong_port_still_points_the_targetport(cluster, run_step):
     ctx = cluster.context()
-    ctx.live = LiveEvidence(probe=PROBE, tcp=tcp(
+    ctx.live = LiveEvidence(targets=probe_targets(ctx), probe=PROBE, tcp=tcp(
         "TCP|10.244.0.12|8080|1|100.00|100.00|", "TCP|10.244.1.7|8080|1|100.00|100.00|"),
         listeners={"web-7c9f8d6b5-abcde": listening(9090), "web-7c9f8d6b5-fghij": listening(9090)})
     f = next(f for f in run_step(listen, ctx).findings if f.code == "LSN_NOT_LISTENING")
@@ -112,7 +113,7 @@ def test_a_single_template_on_the_wrong_port_still_points_the_targetport(cluster
 def test_hostnetwork_pod_whose_port_the_kubelet_holds(cluster, run_step):
     overlay(cluster, "hostnetwork-port-conflict.yaml")
     ctx = cluster.context("node-agent")
-    ctx.live = LiveEvidence(probe=PROBE, tcp=tcp("TCP|10.0.24.29|10250|0|100.00|100.01|"))
+    ctx.live = LiveEvidence(targets=probe_targets(ctx), probe=PROBE, tcp=tcp("TCP|10.0.24.29|10250|0|100.00|100.01|"))
     result = run_step(listen, ctx)
     f = next(f for f in result.findings if f.code == "LSN_HOST_PORT_CONFLICT")
     assert f.message == ("pod node-agent-7xk2m uses hostNetwork and cannot bind port 10250 on node node-2: it is "
@@ -143,7 +144,7 @@ def test_a_policy_that_rejects_is_not_blamed_on_the_app(cluster, run_step):
     cluster.add(copy.deepcopy(DENY))
     ctx = cluster.context()
     refused = "nc: can't connect to remote host ({ip}): Connection refused"
-    ctx.live = LiveEvidence(probe=PROBE, tcp=tcp(
+    ctx.live = LiveEvidence(targets=probe_targets(ctx), probe=PROBE, tcp=tcp(
         "TCP|10.244.0.12|8080|1|100.00|100.00|" + refused.format(ip="10.244.0.12"),
         "TCP|10.244.1.7|8080|1|100.00|100.00|" + refused.format(ip="10.244.1.7")),
         listeners={"web-7c9f8d6b5-abcde": listening(8080)})
@@ -156,7 +157,7 @@ def test_a_policy_that_rejects_is_not_blamed_on_the_app(cluster, run_step):
 def test_the_same_policy_dropping_gives_the_same_advice(cluster, run_step):
     cluster.add(copy.deepcopy(DENY))
     ctx = cluster.context()
-    ctx.live = LiveEvidence(probe=PROBE, tcp=tcp("TCP|10.244.0.12|8080|1|100.00|103.00|nc: timed out",
+    ctx.live = LiveEvidence(targets=probe_targets(ctx), probe=PROBE, tcp=tcp("TCP|10.244.0.12|8080|1|100.00|103.00|nc: timed out",
                                                  "TCP|10.244.1.7|8080|1|100.00|103.00|nc: timed out"))
     f = next(f for f in run_step(listen, ctx).findings if f.code == "LSN_ENDPOINT_UNREACHABLE")
     assert f.fix.startswith("NetworkPolicy default-deny denies this client (see the netpol step): the connect is "
@@ -165,7 +166,7 @@ def test_the_same_policy_dropping_gives_the_same_advice(cluster, run_step):
 
 def test_refused_while_listening_everywhere_without_a_policy_points_between(cluster, run_step):
     ctx = cluster.context()
-    ctx.live = LiveEvidence(probe=PROBE, tcp=tcp(
+    ctx.live = LiveEvidence(targets=probe_targets(ctx), probe=PROBE, tcp=tcp(
         "TCP|10.244.0.12|8080|1|100.00|100.00|nc: can't connect to remote host (10.244.0.12): Connection refused",
         "TCP|10.244.1.7|8080|0|100.00|100.01|"), listeners={"web-7c9f8d6b5-abcde": listening(8080)})
     f = next(f for f in run_step(listen, ctx).findings if f.code == "LSN_ENDPOINT_UNREACHABLE")
@@ -174,7 +175,7 @@ def test_refused_while_listening_everywhere_without_a_policy_points_between(clus
 
 def test_listen_says_what_it_verified_live(cluster, run_step):
     ctx = cluster.context()
-    ctx.live = LiveEvidence(probe=PROBE, tcp=tcp("TCP|10.244.0.12|8080|0|100.00|100.01|",
+    ctx.live = LiveEvidence(targets=probe_targets(ctx), probe=PROBE, tcp=tcp("TCP|10.244.0.12|8080|0|100.00|100.01|",
                                                  "TCP|10.244.1.7|8080|0|100.00|100.01|"),
                             listeners={"web-7c9f8d6b5-abcde": listening(8080)})
     result = run_step(listen, ctx)

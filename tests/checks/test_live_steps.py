@@ -10,7 +10,8 @@ from pathlib import Path
 
 from kubectl_netdoctor.checks import dns, http, listen
 from kubectl_netdoctor.checks.base import Client
-from kubectl_netdoctor.live import LiveEvidence
+from kubectl_netdoctor.probes.evidence import LiveEvidence
+from kubectl_netdoctor.probes.orchestrator import probe_targets
 from kubectl_netdoctor.model import Severity, Status
 from kubectl_netdoctor.parsers import probe_output as po
 from tests.conftest import codes
@@ -36,9 +37,14 @@ ALL_8080 = ("  sl  local_address rem_address   st tx_queue rx_queue tr tm->when 
             "   0: 00000000:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000 65534 0 40431 1 0 100 0 0 10 0\n")
 
 
+
+def probed(ctx, **fields) -> LiveEvidence:
+    """Evidence as the orchestrator leaves it: what was probed (planned from ``ctx``) and what it saw."""
+    return LiveEvidence(targets=probe_targets(ctx), **fields)
+
 def test_all_endpoints_answer(cluster):
     ctx = cluster.context()
-    ctx.live = LiveEvidence(probe=PROBE, tcp=tcp(OPEN_12, OPEN_7, VIP_OPEN), listeners={PODS[0]: ALL_8080})
+    ctx.live = probed(ctx, probe=PROBE, tcp=tcp(OPEN_12, OPEN_7, VIP_OPEN), listeners={PODS[0]: ALL_8080})
     result = listen.run(ctx)
     assert result.status is Status.PASS
     assert result.summary == f"2 of 2 endpoints answer TCP from {PROBE}"
@@ -47,7 +53,7 @@ def test_all_endpoints_answer(cluster):
 
 def test_one_bad_endpoint_of_two_is_intermittent_and_names_the_pod(cluster):
     ctx = cluster.context()
-    ctx.live = LiveEvidence(probe=PROBE, tcp=tcp(OPEN_12, REFUSED_7), listeners={PODS[1]: LOOPBACK_8080})
+    ctx.live = probed(ctx, probe=PROBE, tcp=tcp(OPEN_12, REFUSED_7), listeners={PODS[1]: LOOPBACK_8080})
     result = listen.run(ctx)
     assert result.status is Status.FAIL
     assert codes(result) == ["LSN_LOOPBACK_ONLY", "LSN_ENDPOINT_UNREACHABLE"]
@@ -60,7 +66,7 @@ def test_one_bad_endpoint_of_two_is_intermittent_and_names_the_pod(cluster):
 
 def test_timeout_points_at_network_policy(cluster):
     ctx = cluster.context()
-    ctx.live = LiveEvidence(probe=PROBE, tcp=tcp(OPEN_12, TIMEOUT_7))
+    ctx.live = probed(ctx, probe=PROBE, tcp=tcp(OPEN_12, TIMEOUT_7))
     f = listen.run(ctx).findings[0]
     assert f.code == "LSN_ENDPOINT_UNREACHABLE" and "(timeout)" in f.message
     assert f.fix.startswith("packets are dropped: see the netpol step")
@@ -69,7 +75,7 @@ def test_timeout_points_at_network_policy(cluster):
 def test_nothing_listening_on_target_port_names_the_real_port(cluster):
     ctx = cluster.context()
     other = ALL_8080.replace("00000000:1F90", "00000000:2382")  # 9090
-    ctx.live = LiveEvidence(probe=PROBE, tcp=tcp(OPEN_12, REFUSED_7), listeners={PODS[1]: other})
+    ctx.live = probed(ctx, probe=PROBE, tcp=tcp(OPEN_12, REFUSED_7), listeners={PODS[1]: other})
     f = next(f for f in listen.run(ctx).findings if f.code == "LSN_NOT_LISTENING")
     assert f.message == f"nothing listens on port 8080 in pod {PODS[1]}; it listens on 9090"
     assert f.fix == "point the Service targetPort at the port the app uses (9090)"
@@ -77,15 +83,16 @@ def test_nothing_listening_on_target_port_names_the_real_port(cluster):
 
 def test_tcp_not_run_is_a_skip_with_the_reason(cluster):
     ctx = cluster.context()
-    ctx.live = LiveEvidence(skipped={"tcp": "--read-only: no probe pod is created"})
+    ctx.live = probed(ctx, skipped={"tcp": "--read-only: no probe pod is created"})
     result = listen.run(ctx)
     assert result.status is Status.SKIP and result.skip_reason == "--read-only: no probe pod is created"
 
 
 def test_listener_reads_refused_by_rbac_block_the_step(cluster):
     ctx = cluster.context()
-    refused = {f"listen/{pod}": "forbidden: get pods/exec in ns shop" for pod in PODS}
-    ctx.live = LiveEvidence(skipped={"tcp": "--read-only: no probe pod is created", **refused}, refused=refused)
+    refused = {pod: "forbidden: get pods/exec in ns shop" for pod in PODS}
+    ctx.live = probed(ctx, skipped={"tcp": "--read-only: no probe pod is created"}, listen_skipped=refused,
+                      listen_refused=refused)
     result = listen.run(ctx)
     assert result.status is Status.SKIP and result.blocked
     assert result.skip_reason == ("listeners not read: forbidden: get pods/exec in ns shop; "
@@ -99,12 +106,12 @@ def http_results(*lines: str) -> dict:
 
 def test_http_ok_and_5xx(cluster):
     ctx = cluster.context()
-    ctx.live = LiveEvidence(probe=PROBE, http=http_results(
+    ctx.live = probed(ctx, probe=PROBE, http=http_results(
         "HTTP|http://10.96.141.22:80/|0|1.00|1.01|HTTP/1.0 200 OK ~Content-Length: 2 ~ ~ok~"))
     result = http.run(ctx)
     assert result.status is Status.PASS and result.summary == "http://10.96.141.22:80/ -> 200 in 10 ms"
     ctx = cluster.context()
-    ctx.live = LiveEvidence(probe=PROBE, http=http_results(
+    ctx.live = probed(ctx, probe=PROBE, http=http_results(
         "HTTP|http://10.96.141.22:80/|0|1.00|1.01|HTTP/1.1 503 Service Unavailable ~ ~"))
     result = http.run(ctx)
     assert codes(result) == ["HTTP_SERVER_ERROR"] and "(HTTP 503)" in result.findings[0].message
@@ -113,10 +120,10 @@ def test_http_ok_and_5xx(cluster):
 def test_http_404_on_default_path_is_a_note_but_a_warning_on_a_chosen_path(cluster):
     line = "HTTP|http://10.96.141.22:80/{p}|0|1.00|1.01|HTTP/1.1 404 Not Found ~ ~"
     ctx = cluster.context()
-    ctx.live = LiveEvidence(probe=PROBE, http=http_results(line.format(p="")))
+    ctx.live = probed(ctx, probe=PROBE, http=http_results(line.format(p="")))
     assert http.run(ctx).findings[0].severity is Severity.INFO
     ctx = cluster.context(http_path="/api")
-    ctx.live = LiveEvidence(probe=PROBE, http=http_results(line.format(p="api")))
+    ctx.live = probed(ctx, probe=PROBE, http=http_results(line.format(p="api")))
     assert http.run(ctx).findings[0].severity is Severity.WARNING
 
 
@@ -127,7 +134,7 @@ REFUSED_VIP = ("HTTP|http://10.96.141.22:80/|1|1.00|1.01|"
 
 def test_some_gets_failing_through_the_service_is_intermittent(cluster):
     ctx = cluster.context()
-    ctx.live = LiveEvidence(probe=PROBE, http=http_results(*[OK_200] * 7, *[REFUSED_VIP] * 3))
+    ctx.live = probed(ctx, probe=PROBE, http=http_results(*[OK_200] * 7, *[REFUSED_VIP] * 3))
     result = http.run(ctx)
     assert result.status is Status.FAIL and codes(result) == ["HTTP_INTERMITTENT"]
     f = result.findings[0]
@@ -141,7 +148,7 @@ def test_some_gets_failing_through_the_service_is_intermittent(cluster):
 
 def test_every_get_refused_is_refused_not_intermittent(cluster):
     ctx = cluster.context()
-    ctx.live = LiveEvidence(probe=PROBE, http=http_results(*[REFUSED_VIP] * 10))
+    ctx.live = probed(ctx, probe=PROBE, http=http_results(*[REFUSED_VIP] * 10))
     result = http.run(ctx)
     assert codes(result) == ["HTTP_REFUSED"] and result.summary == "no HTTP answer"
     assert result.findings[0].evidence[1:] == (
@@ -151,7 +158,7 @@ def test_every_get_refused_is_refused_not_intermittent(cluster):
 def test_every_get_failing_in_different_ways_shows_each_way(cluster):
     ctx = cluster.context()
     timeout = "HTTP|http://10.96.141.22:80/|1|1.00|4.00|nc: timed out"
-    ctx.live = LiveEvidence(probe=PROBE, http=http_results(*[REFUSED_VIP] * 6, *[timeout] * 4))
+    ctx.live = probed(ctx, probe=PROBE, http=http_results(*[REFUSED_VIP] * 6, *[timeout] * 4))
     result = http.run(ctx)
     assert codes(result) == ["HTTP_REFUSED"]
     assert result.findings[0].evidence[1:] == (
@@ -163,7 +170,7 @@ def test_the_code_comes_from_the_majority_of_failures_not_the_first(cluster):
     ctx = cluster.context()
     timeout = "HTTP|http://10.96.141.22:80/|1|1.00|4.00|nc: timed out"
     # The two refusals come back first (they are fast), the eight timeouts later.
-    ctx.live = LiveEvidence(probe=PROBE, http=http_results(*[REFUSED_VIP] * 2, *[timeout] * 8))
+    ctx.live = LiveEvidence(targets=probe_targets(ctx), probe=PROBE, http=http_results(*[REFUSED_VIP] * 2, *[timeout] * 8))
     result = http.run(ctx)
     assert codes(result) == ["HTTP_TIMEOUT"]
     assert result.findings[0].evidence[1:] == (
@@ -174,7 +181,7 @@ def test_the_code_comes_from_the_majority_of_failures_not_the_first(cluster):
 def test_404s_on_the_default_path_among_200s_are_not_intermittent(cluster):
     ctx = cluster.context()
     not_found = "HTTP|http://10.96.141.22:80/|0|1.00|1.01|HTTP/1.1 404 Not Found ~ ~"
-    ctx.live = LiveEvidence(probe=PROBE, http=http_results(OK_200, not_found))
+    ctx.live = probed(ctx, probe=PROBE, http=http_results(OK_200, not_found))
     assert "HTTP_INTERMITTENT" not in codes(http.run(ctx))
 
 

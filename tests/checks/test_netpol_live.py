@@ -10,7 +10,8 @@ from __future__ import annotations
 from kubectl_netdoctor import enforcers
 from kubectl_netdoctor.checks import netpol as check
 from kubectl_netdoctor.checks.base import Context
-from kubectl_netdoctor.live import LiveEvidence
+from kubectl_netdoctor.probes.evidence import LiveEvidence
+from kubectl_netdoctor.probes.orchestrator import probe_targets
 from kubectl_netdoctor.model import Basis, Severity, Status
 from kubectl_netdoctor.parsers import probe_output as po
 from tests.checks.test_netpol import BASE, BASE_NO_ENFORCER, MemoryReader, codes, load, one, pod_client
@@ -32,7 +33,7 @@ def run(*files: str, base=BASE, outcome: str | None = None, listeners: dict | No
     objects = load(*base, *files)
     ctx = Context(MemoryReader(objects), "prod", "backend", pod_client(objects, "web", "curl"))
     if outcome:
-        ctx.live = LiveEvidence(probe=PROBE, tcp=tcp(outcome), listeners=listeners or {})
+        ctx.live = LiveEvidence(targets=probe_targets(ctx), probe=PROBE, tcp=tcp(outcome), listeners=listeners or {})
     return check.run(ctx)
 
 

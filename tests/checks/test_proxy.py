@@ -18,8 +18,10 @@ import yaml
 
 from kubectl_netdoctor import labels
 from kubectl_netdoctor.checks import proxy
+from kubectl_netdoctor.checks.proxy import health, rules
 from kubectl_netdoctor.checks.base import Client, Context
-from kubectl_netdoctor.live import LiveEvidence
+from kubectl_netdoctor.kubeproxy.topology import endpoint_sets
+from kubectl_netdoctor.probes.evidence import LiveEvidence
 from kubectl_netdoctor.model import Severity, Status
 from kubectl_netdoctor.parsers.probe_output import TcpResult
 
@@ -54,6 +56,12 @@ class MemoryReader:
 
     def node_captures(self):
         return self.captures
+
+    def capture_source(self, node, kind):
+        return f"{node}.{kind}"
+
+    def default_namespace_for(self, service):
+        return "default"
 
     def policy_crds(self, namespaces=None):
         return []
@@ -509,8 +517,8 @@ def test_live_without_tcp_result_is_still_a_skip():
 
 def test_rule_read_refused_by_rbac_is_a_blocked_skip():
     refusal = "forbidden: get pods/exec in ns kube-system"
-    live = LiveEvidence(probe="", skipped={"tcp": "--read-only: no probe pod is created",
-                                           "rules/worker-1": refusal}, refused={"rules/worker-1": refusal})
+    live = LiveEvidence(probe="", skipped={"tcp": "--read-only: no probe pod is created"},
+                        rules_skipped={"worker-1": refusal}, rules_refused={"worker-1": refusal})
     result = run_case(Case("refused", "web", None, Status.SKIP, set()), live=live)
     assert result.status is Status.SKIP and result.blocked
     assert result.skip_reason == f"kube-proxy rules not read: {refusal}"
@@ -519,7 +527,7 @@ def test_rule_read_refused_by_rbac_is_a_blocked_skip():
 def test_rule_read_refused_but_clusterip_probed_is_not_blocked():
     refusal = "forbidden: get pods/exec in ns kube-system"
     live = _live(True)
-    live.skipped["rules/worker-1"] = live.refused["rules/worker-1"] = refusal
+    live.rules_skipped["worker-1"] = live.rules_refused["worker-1"] = refusal
     result = run_case(Case("refused", "web", None, Status.PASS, set()), live=live)
     assert result.status is Status.PASS and not result.blocked
 
@@ -552,42 +560,42 @@ PORT = {"name": "http", "port": 80, "protocol": "TCP", "targetPort": 8080}
 
 
 def test_endpoint_sets_cluster_and_local():
-    sets = proxy.endpoint_sets(_slice([_ep("10.0.1.1", "a"), _ep("10.0.2.1", "b"), _ep("10.0.2.2", "b", ready=False)]),
+    sets = endpoint_sets(_slice([_ep("10.0.1.1", "a"), _ep("10.0.2.1", "b"), _ep("10.0.2.2", "b", ready=False)]),
                                PORT, "a")
     assert sets.cluster == {("10.0.1.1", 8080), ("10.0.2.1", 8080)}
     assert sets.local == {("10.0.1.1", 8080)}
 
 
 def test_endpoint_sets_fall_back_to_serving_terminating():
-    sets = proxy.endpoint_sets(_slice([_ep("10.0.1.1", "a", ready=False, serving=True, terminating=True),
+    sets = endpoint_sets(_slice([_ep("10.0.1.1", "a", ready=False, serving=True, terminating=True),
                                        _ep("10.0.1.2", "a", ready=False, serving=False, terminating=True)]), PORT, "a")
     assert sets.cluster == {("10.0.1.1", 8080)}
 
 
 def test_endpoint_sets_follow_zone_hints():
     eps = [_ep("10.0.1.1", "a", zones=["zone-a"]), _ep("10.0.2.1", "b", zones=["zone-b"])]
-    assert proxy.endpoint_sets(_slice(eps), PORT, "a", "zone-a").cluster == {("10.0.1.1", 8080)}
+    assert endpoint_sets(_slice(eps), PORT, "a", "zone-a").cluster == {("10.0.1.1", 8080)}
     # a node whose zone no endpoint is hinted for ignores the hints
-    assert len(proxy.endpoint_sets(_slice(eps), PORT, "c", "zone-c").cluster) == 2
+    assert len(endpoint_sets(_slice(eps), PORT, "c", "zone-c").cluster) == 2
     # hints are all-or-nothing: one unhinted ready endpoint turns them off
     eps.append(_ep("10.0.3.1", "c"))
-    assert len(proxy.endpoint_sets(_slice(eps), PORT, "a", "zone-a").cluster) == 3
+    assert len(endpoint_sets(_slice(eps), PORT, "a", "zone-a").cluster) == 3
 
 
 def test_endpoint_sets_prefer_same_node_hints():
     eps = [_ep("10.0.1.1", "a", zones=["z"], nodes=["a"]), _ep("10.0.2.1", "b", zones=["z"], nodes=["b"])]
-    assert proxy.endpoint_sets(_slice(eps), PORT, "b", "z").cluster == {("10.0.2.1", 8080)}
+    assert endpoint_sets(_slice(eps), PORT, "b", "z").cluster == {("10.0.2.1", 8080)}
 
 
 def test_proxy_config_reads_kubeadm_configmap():
     objs = load_objects()
     set_mode("nftables")(objs)
     ctx = Context(MemoryReader(objs, {}), "shop", "web", Client("namespace", "shop"))
-    cfg = proxy.proxy_config(ctx)
+    cfg = health.proxy_config(ctx)
     assert (cfg.mode, cfg.cluster_cidr) == ("nftables", "10.244.0.0/16")
 
 
 def test_merge_joins_nodes_and_keeps_first_fix():
-    issues = [proxy.Issue("PROXY_MASQ_MISSING", "k", n, "x on {nodes}", (f"rule {n}",), f"fix {n}") for n in ("a", "b")]
-    [f] = proxy.merge(issues)
+    issues = [rules.Issue("PROXY_MASQ_MISSING", "k", n, "x on {nodes}", (f"rule {n}",), f"fix {n}") for n in ("a", "b")]
+    [f] = rules.merge(issues)
     assert (f.message, f.evidence, f.fix) == ("x on a, b", ("a: rule a", "b: rule b"), "fix a")

@@ -18,7 +18,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import gen_iptables  # noqa: E402
-from kubectl_netdoctor.parsers.iptables_save import kube_proxy_view, parse_iptables_save  # noqa: E402
+from kubectl_netdoctor.kubeproxy.iptables import kube_proxy_view  # noqa: E402
+from kubectl_netdoctor.parsers.iptables_save import parse_iptables_save  # noqa: E402
 
 
 def main(n: int = 10_000, rounds: int = 5) -> None:

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from kubectl_netdoctor.errors import SnapshotError
-from kubectl_netdoctor.parsers.ipvsadm import kube_proxy_view, parse_ipvsadm
+from kubectl_netdoctor.kubeproxy.ipvs import kube_proxy_view
+from kubectl_netdoctor.parsers.ipvsadm import parse_ipvsadm
 
 CAPTURES = Path(__file__).resolve().parent.parent / "fixtures" / "captures"
 

@@ -7,14 +7,16 @@ from pathlib import Path
 import pytest
 
 from kubectl_netdoctor.errors import SnapshotError
+from kubectl_netdoctor.kubeproxy import nftables
+from kubectl_netdoctor.kubeproxy.view import KubeProxyView
 from kubectl_netdoctor.parsers import nft
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 CAPTURES = FIXTURES / "captures"
 
 
-def view_of(path: Path) -> nft.KubeProxyView:
-    return nft.kube_proxy_view(nft.parse_nft(path.read_text(), path.name), path.name)
+def view_of(path: Path) -> KubeProxyView:
+    return nftables.kube_proxy_view(nft.parse_nft(path.read_text(), path.name), path.name)
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +110,7 @@ add element ip kube-proxy service-ips { 10.0.40.9 . tcp . 80 : goto service-L2NP
 
 
 def test_flat_transaction_form():
-    view = nft.kube_proxy_view(nft.parse_nft(FLAT, "dump.nft"))
+    view = nftables.kube_proxy_view(nft.parse_nft(FLAT, "dump.nft"))
     echo = view.cluster_ip("10.0.40.9", 80)
     assert (echo.comment, echo.flags, echo.numgen_mod) == ("demo/echo:web", "affinity", 2)
     assert [(b.address, b.intended, b.hairpin_masq) for b in echo.backends] == [
@@ -141,7 +143,7 @@ table ip6 kube-proxy {
 
 
 def test_ipv6_table():
-    view = nft.kube_proxy_view(nft.parse_nft(IPV6, "v6.nft"))
+    view = nftables.kube_proxy_view(nft.parse_nft(IPV6, "v6.nft"))
     svc = view.cluster_ip("fd00:10:96::1f4", 80)
     assert svc.kind == "clusterip"
     [b] = svc.backends
@@ -154,7 +156,7 @@ def test_other_tables_are_ignored():
            "\t\tct state established accept\n\t}\n}\n"
     tables = nft.parse_nft(text)
     assert [(t.family, t.name) for t in tables] == [("inet", "filter")]
-    assert not nft.kube_proxy_view(tables).programmed
+    assert not nftables.kube_proxy_view(tables).programmed
 
 
 @pytest.mark.parametrize("text, line, words", [

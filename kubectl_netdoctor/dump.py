@@ -1,4 +1,8 @@
-"""``kubectl netdoctor snapshot``: save what the diagnosis reads, in kubectl's own List shape."""
+"""``kubectl netdoctor snapshot``: save what the diagnosis reads, in kubectl's own List shape.
+
+Above the transport: it reads through the live reader and takes the node captures
+concurrently with the probe orchestrator's runner.
+"""
 
 from __future__ import annotations
 
@@ -49,23 +53,23 @@ def collect(reader: LiveReader, namespaces: list[str] | None) -> list[Obj]:
 def node_rule_captures(reader: LiveReader, objs: list[Obj]) -> dict[str, dict[str, str]]:
     """Each node's kube-proxy rules, by exec into its Ready kube-proxy pod (skipped if exec is forbidden)."""
     from kubectl_netdoctor import objects
-    from kubectl_netdoctor.cluster import noderules
-    from kubectl_netdoctor.cluster.probe import Executor, run_parallel
+    from kubectl_netdoctor.cluster.node_capture import capture_from_pod
+    from kubectl_netdoctor.cluster.probe import Executor
     from kubectl_netdoctor.errors import Forbidden
+    from kubectl_netdoctor.kubeproxy.config import capture_mode
+    from kubectl_netdoctor.probes.orchestrator import run_parallel
 
     configmap = next((o for o in objs if o.get("kind") == "ConfigMap" and o["metadata"]["name"] == "kube-proxy"), None)
-    mode = noderules.proxy_mode(configmap)
+    mode = capture_mode(configmap)
     pods = [o for o in objs if o.get("kind") == "Pod" and o["metadata"].get("namespace") == "kube-system"
             and (o["metadata"].get("labels") or {}).get("k8s-app") == "kube-proxy" and objects.pod_ready(o)]
     executor = Executor(reader)
-    tasks = {objects.pod_node(p) or p["metadata"]["name"]: (lambda p=p: noderules.capture_from_pod(executor, p, mode))
-             for p in pods}
     out = {}
-    for node, result in run_parallel(tasks).items():
+    for pod, result in run_parallel(pods, lambda p: capture_from_pod(executor, p, mode)):
         if isinstance(result, Forbidden):
             break
         if not isinstance(result, Exception) and result[0]:
-            out[node] = result[0]
+            out[objects.pod_node(pod) or pod["metadata"]["name"]] = result[0]
     return out
 
 

@@ -1,282 +1,22 @@
-"""Step 4 of the seeds' flowchart: is ClusterIP:port reachable through kube-proxy?
-
-"nc -zv ClusterIP port fails -> kube-proxy is dead, or its rules were not
-generated": this step checks both. kube-proxy's health comes from its pods and
-ConfigMap; its rules come from node captures (``iptables-save``, ``ipvsadm -Ln``,
-``nft list table ip kube-proxy``), each resolved by :mod:`kubectl_netdoctor.parsers`
-into one backend-neutral view and compared, node by node, with the ready
-endpoints of the EndpointSlices as kube-proxy itself would pick them for that
-node (traffic policies Local, topology hints, terminating fallback).
-
-Without a capture and without live probes the rule check cannot run: the step is
-then a skip with the reason, unless kube-proxy is visibly down (a fail).
-"""
+"""The proxy step's rule comparison: each node's captured kube-proxy rules against the endpoints
+kube-proxy should use there (:mod:`kubectl_netdoctor.kubeproxy.topology`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 
-from kubectl_netdoctor import objects
-from kubectl_netdoctor.checks.base import Context, conclude, finding, skipped
+from kubectl_netdoctor.checks.base import Context, finding
+from kubectl_netdoctor.checks.proxy.health import Health
 from kubectl_netdoctor.errors import Forbidden, SnapshotError
-from kubectl_netdoctor.model import Finding, ProbeResult, Severity, StepResult
-from kubectl_netdoctor.parsers import ipvsadm, iptables_save, nft
-from kubectl_netdoctor.parsers.proxyview import KubeProxyView, ProxiedService, join_host_port
+from kubectl_netdoctor.kubeproxy.capture import CAPTURE_FOR_MODE, MODE_FOR_CAPTURE, parse_capture
+from kubectl_netdoctor.kubeproxy.config import ProxyConfig
+from kubectl_netdoctor.kubeproxy.topology import EndpointSets, Pair, endpoint_sets, service_spec
+from kubectl_netdoctor.kubeproxy.view import KubeProxyView, ProxiedService, join_host_port
+from kubectl_netdoctor.model import Finding, Severity
 
-STEP_ID = "proxy"
-TITLE = "ClusterIP via kube-proxy"
-
-# kube-proxy mode -> the capture that shows its rules.
-CAPTURE_FOR_MODE = {"iptables": "iptables-save", "ipvs": "ipvsadm", "nftables": "nft"}
-MODE_FOR_CAPTURE = {v: k for k, v in CAPTURE_FOR_MODE.items()}
 PROBABILITY_TOLERANCE = 1e-3
 """kube-proxy writes 1/n with 10 decimals and iptables keeps 31 bits: 1e-3 absorbs both, not a real skew."""
-CONNTRACK_PRESSURE = 0.9
-
-Pair = tuple[str, int]
-
-
-# -- configuration and health --------------------------------------------------
-
-@dataclass(frozen=True)
-class ProxyConfig:
-    """What the kube-proxy ConfigMap says."""
-
-    mode: str | None
-    """``iptables``, ``ipvs``, ``nftables`` (``""`` in the file means iptables on Linux), or None: unknown."""
-    cluster_cidr: str | None
-    evidence: str
-
-
-def proxy_config(ctx: Context) -> ProxyConfig:
-    """kube-proxy's mode from ConfigMap kube-system/kube-proxy (``config.conf``, a KubeProxyConfiguration)."""
-    import yaml
-
-    try:
-        cm = ctx.configmap("kube-system", "kube-proxy")
-    except Forbidden as err:
-        return ProxyConfig(None, None, f"ConfigMap kube-system/kube-proxy: {err}")
-    if cm is None:
-        return ProxyConfig(None, None, "ConfigMap kube-system/kube-proxy: not found (kube-proxy may run as a "
-                                       "process with flags, or be replaced)")
-    text = (cm.get("data") or {}).get("config.conf")
-    if text is None:
-        return ProxyConfig(None, None, "ConfigMap kube-system/kube-proxy has no config.conf key")
-    try:
-        conf = yaml.safe_load(text) or {}
-    except yaml.YAMLError as err:
-        return ProxyConfig(None, None, f"kube-system/kube-proxy config.conf is not YAML: {str(err).splitlines()[0]}")
-    if not isinstance(conf, dict):
-        return ProxyConfig(None, None, "kube-system/kube-proxy config.conf is not a KubeProxyConfiguration")
-    raw = conf.get("mode") or ""
-    mode = raw or "iptables"
-    return ProxyConfig(mode, conf.get("clusterCIDR") or None, f"config.conf mode: {raw!r}"
-                       + (" (empty = iptables on Linux)" if not raw else ""))
-
-
-def mode_finding(cfg: ProxyConfig) -> Finding:
-    if cfg.mode is None:
-        return finding("PROXY_MODE", "kube-proxy mode unknown", [cfg.evidence],
-                       "kubectl -n kube-system get cm kube-proxy -o jsonpath='{.data.config\\.conf}'")
-    return finding("PROXY_MODE", f"kube-proxy runs in {cfg.mode} mode",
-                   [cfg.evidence] + ([f"config.conf clusterCIDR: {cfg.cluster_cidr}"] if cfg.cluster_cidr else []))
-
-
-@dataclass
-class Health:
-    """What the kube-proxy pods say, gathered once: findings, the pod of each node, notes on reads refused."""
-
-    findings: list[Finding] = field(default_factory=list)
-    pods: dict[str, dict] = field(default_factory=dict)
-    """Node name -> its kube-proxy pod (Ready or not)."""
-    replaced_by: str | None = None
-    """``Cilium`` when no kube-proxy runs and Cilium does (kube-proxy replacement)."""
-    notes: list[str] = field(default_factory=list)
-
-
-def _linux(node: dict) -> bool:
-    return ((node.get("metadata") or {}).get("labels") or {}).get("kubernetes.io/os", "linux") == "linux"
-
-
-def proxy_health(ctx: Context) -> Health:
-    """A Ready kube-proxy pod on every (Linux) node."""
-    h = Health()
-    try:
-        pods = ctx.system_pods("k8s-app=kube-proxy")
-    except Forbidden as err:
-        h.notes.append(f"kube-proxy pods not checked: {err}")
-        return h
-    try:
-        nodes = ctx.nodes()
-    except Forbidden as err:
-        h.notes.append(f"nodes not listed: {err}")
-        nodes = []
-    for p in pods:
-        node = objects.pod_node(p)
-        if node and (node not in h.pods or objects.pod_ready(p)):
-            h.pods[node] = p
-    if not pods and _has_proxy_configmap(ctx) and not _optional_pods(ctx, "k8s-app=cilium"):
-        # kubeadm-style: its ConfigMap says kube-proxy is meant to run as pods here, and none does.
-        h.findings.append(finding(
-            "PROXY_NOT_RUNNING",
-            "kube-proxy is meant to run as pods (ConfigMap kube-system/kube-proxy exists) but no kube-proxy pod "
-            "runs on any node: Service rules are not kept in step with endpoints, new Services get none",
-            ["kubectl -n kube-system get pods -l k8s-app=kube-proxy: none",
-             "configmap kube-system/kube-proxy: present"],
-            "kubectl -n kube-system get ds kube-proxy -o wide; kubectl -n kube-system describe ds kube-proxy "
-            "(nodeSelector/tolerations?)",
-        ))
-        return h
-    if not pods:
-        cilium = _optional_pods(ctx, "k8s-app=cilium")
-        if cilium:
-            h.replaced_by = "Cilium"
-        h.findings.append(finding(
-            "PROXY_NOT_FOUND",
-            "no kube-proxy pods in kube-system: " + (
-                "Cilium runs there, so this is a kube-proxy replacement (Services are load-balanced in eBPF)"
-                if cilium else "kube-proxy may run as a systemd process on the nodes, or something replaces it"),
-            ["kubectl -n kube-system get pods -l k8s-app=kube-proxy: none"]
-            + ([f"cilium pods: {', '.join(p['metadata']['name'] for p in cilium[:5])}"] if cilium else []),
-            "kubectl -n kube-system exec ds/cilium -- cilium-dbg service list" if cilium else
-            "on a node: systemctl status kube-proxy; or look for the Service load-balancer your CNI provides",
-        ))
-        return h
-    for node in nodes:
-        name = node["metadata"]["name"]
-        if not _linux(node):
-            continue  # kube-proxy's DaemonSet selects kubernetes.io/os=linux
-        pod = h.pods.get(name)
-        if not objects.node_ready(node):
-            # A NotReady node runs nothing; blaming its kube-proxy would hide the real problem (the node).
-            h.notes.append(f"node {name} is NotReady: its kube-proxy was not checked")
-            continue
-        node_state = ""
-        if pod is None:
-            h.findings.append(finding(
-                "PROXY_NOT_RUNNING",
-                f"no kube-proxy pod on node {name}{node_state}: Services are not programmed there, so pods on it "
-                "cannot reach ClusterIPs",
-                [f"kube-proxy pods run on: {', '.join(sorted(h.pods)) or 'no node'}"],
-                "kubectl -n kube-system get ds kube-proxy -o wide; kubectl -n kube-system describe ds kube-proxy "
-                "(nodeSelector/tolerations?)",
-            ))
-        elif not objects.pod_ready(pod):
-            pname = pod["metadata"]["name"]
-            h.findings.append(finding(
-                "PROXY_NOT_RUNNING",
-                f"kube-proxy on node {name} ({pname}) is not Ready: {objects.not_ready_reason(pod)}{node_state}; "
-                "its rules go stale as Services and endpoints change",
-                _pod_evidence(pod),
-                f"kubectl -n kube-system logs {pname} --previous; kubectl -n kube-system describe pod {pname}",
-            ))
-    return h
-
-
-def _has_proxy_configmap(ctx: Context) -> bool:
-    try:
-        return ctx.configmap("kube-system", "kube-proxy") is not None
-    except Forbidden:
-        return False  # cannot tell: fall back to "not found" (a warning), never to a false error
-
-
-def _optional_pods(ctx: Context, selector: str) -> list[dict]:
-    try:
-        return ctx.system_pods(selector)
-    except Forbidden:
-        return []
-
-
-def _pod_evidence(pod: dict) -> list[str]:
-    status = pod.get("status") or {}
-    out = [f"pod {pod['metadata']['name']}: phase {status.get('phase', '?')}"]
-    for cs in status.get("containerStatuses") or []:
-        state = cs.get("state") or {}
-        what = next(iter(state), "?")
-        reason = (state.get(what) or {}).get("reason", "")
-        out.append(f"container {cs.get('name')}: {what}{' ' + reason if reason else ''}, "
-                   f"ready={cs.get('ready')}, restarts={cs.get('restartCount', 0)}")
-    return out
-
-
-# -- what kube-proxy should program on a node ------------------------------------
-
-@dataclass(frozen=True)
-class EndpointSets:
-    """The endpoints of one Service port, as kube-proxy on one node would choose them."""
-
-    cluster: frozenset[Pair]
-    """For the Cluster-policy chain (KUBE-SVC / service-): ready endpoints (topology hints applied),
-    or serving-terminating ones when none is ready."""
-    local: frozenset[Pair]
-    """For the Local-policy chain (KUBE-SVL / local-): the same, restricted to this node."""
-    addresses: dict[str, objects.EndpointAddress]
-    """Every address in the slices, to say why a rule's endpoint is not expected."""
-
-    def internal(self, svc: dict) -> frozenset[Pair]:
-        """What ClusterIP traffic should reach from this node."""
-        return self.local if _spec(svc).get("internalTrafficPolicy") == "Local" else self.cluster
-
-    def external(self, svc: dict) -> frozenset[Pair]:
-        """What NodePort / LB / external IP traffic arriving at this node should reach."""
-        return self.local if _spec(svc).get("externalTrafficPolicy") == "Local" else self.cluster
-
-
-def _spec(svc: dict) -> dict:
-    return svc.get("spec") or {}
-
-
-def _hints(slices: list[dict]) -> dict[str, tuple[set[str], set[str]]]:
-    """ip -> (zones, nodes) it is hinted for."""
-    out = {}
-    for s in slices:
-        for ep in s.get("endpoints") or []:
-            h = ep.get("hints") or {}
-            zones = {z.get("name") for z in h.get("forZones") or []}
-            nodes = {n.get("name") for n in h.get("forNodes") or []}
-            for ip in ep.get("addresses") or []:
-                out[ip] = (zones, nodes)
-    return out
-
-
-def endpoint_sets(slices: list[dict], svc_port: dict, node: str, zone: str | None = None) -> EndpointSets:
-    """Mirror kube-proxy's endpoint choice (pkg/proxy/topology.go) for one node.
-
-    Topology hints apply when every ready endpoint carries them (PreferSameNode
-    before PreferSameZone) and one is for this node/zone; with no ready endpoint,
-    serving-but-terminating ones are used instead.
-    """
-    addrs = [a for a in objects.slice_addresses(slices, svc_port.get("name", ""), svc_port.get("protocol", "TCP"))
-             if a.port is not None]
-    hints = _hints(slices)
-    ready = [a for a in addrs if a.ready]
-    topology = None
-    if ready and all(hints.get(a.ip, (set(), set()))[1] for a in ready) and \
-            any(node in hints[a.ip][1] for a in ready):
-        topology = "node"
-    elif ready and zone and all(hints.get(a.ip, (set(), set()))[0] for a in ready) and \
-            any(zone in hints[a.ip][0] for a in ready):
-        topology = "zone"
-
-    def for_topology(a: objects.EndpointAddress) -> bool:
-        if topology == "node":
-            return node in hints[a.ip][1]
-        if topology == "zone":
-            return zone in hints[a.ip][0]
-        return True
-
-    def choose(pool: list[objects.EndpointAddress], use_hints: bool) -> frozenset[Pair]:
-        picked = [a for a in pool if a.ready and (not use_hints or for_topology(a))]
-        if not picked:
-            picked = [a for a in pool if a.serving and a.terminating and (not use_hints or for_topology(a))]
-        return frozenset((a.ip, a.port) for a in picked)  # type: ignore[misc]
-
-    return EndpointSets(
-        cluster=choose(addrs, True),
-        local=choose([a for a in addrs if a.node == node], False),
-        addresses={a.ip: a for a in addrs},
-    )
 
 
 @dataclass(frozen=True)
@@ -306,19 +46,6 @@ class NodeRules:
     view: KubeProxyView
     node_ips: tuple[str, ...] = ()
     """The node's addresses (from its Node object): IPVS NodePorts are told apart by them."""
-
-
-def parse_capture(kind: str, text: str, node: str, node_ips: Iterable[str] = (),
-                  source: str | None = None) -> KubeProxyView:
-    """One capture as a :class:`KubeProxyView` (raises SnapshotError on a malformed one, naming ``source``)."""
-    source = source or f"{node}.{kind}"
-    if kind == "iptables-save":
-        return iptables_save.kube_proxy_view(iptables_save.parse_iptables_save(text, source))
-    if kind == "ipvsadm":
-        return ipvsadm.kube_proxy_view(ipvsadm.parse_ipvsadm(text, source), node_ips, source)
-    if kind == "nft":
-        return nft.kube_proxy_view(nft.parse_nft(text, source), source)
-    raise ValueError(f"unknown capture kind {kind!r}")
 
 
 def node_addresses(node: dict | None) -> list[str]:
@@ -559,7 +286,7 @@ def check_cluster_ip(rules: NodeRules, vip: str, target: PortTarget, sets: Endpo
                      compared: set[str]) -> list[Issue]:
     view, node = rules.view, rules.node
     want = sets.internal(target.svc)
-    local = _spec(target.svc).get("internalTrafficPolicy") == "Local"
+    local = service_spec(target.svc).get("internalTrafficPolicy") == "Local"
     entry = view.cluster_ip(vip, target.number, target.protocol)
     refusals = view.refusals(vip, target.number, target.protocol)
     fix = RESTART
@@ -616,7 +343,7 @@ def check_external(rules: NodeRules, entries: list[ProxiedService], what: str, n
     ``what`` names it in messages, ``needle`` is what to grep the rules for."""
     node = rules.node
     want = sets.external(target.svc)
-    local = _spec(target.svc).get("externalTrafficPolicy") == "Local"
+    local = service_spec(target.svc).get("externalTrafficPolicy") == "Local"
     fix = RESTART
     code_missing = "PROXY_NODEPORT_RULE_MISSING" if what.startswith("NodePort") else "PROXY_SERVICE_RULE_MISSING"
     if not entries:
@@ -670,7 +397,7 @@ def check_external(rules: NodeRules, entries: list[ProxiedService], what: str, n
 
 def check_port_on_node(rules: NodeRules, target: PortTarget, sets: EndpointSets, cfg: ProxyConfig) -> list[Issue]:
     """Every destination of one Service port on one node."""
-    spec = _spec(target.svc)
+    spec = service_spec(target.svc)
     view = rules.view
     compared: set[str] = set()
     issues: list[Issue] = []
@@ -733,98 +460,6 @@ def merge(issues: list[Issue], health: Health | None = None) -> list[Finding]:
     return out
 
 
-# -- live probes -------------------------------------------------------------------------
-
-def _inherited(outcome: str, backends: list, direct: list, bad: list) -> str:
-    """Why a failed connect through the Service is not kube-proxy's fault, or "" when it may be."""
-    if not backends:
-        return " (expected: the Service has no ready endpoint)"
-    if bad and len(bad) == len(direct):
-        return " (expected: no endpoint answers directly either, see the listen step)"
-    if any(b.outcome == outcome for b in bad):
-        return (f" (expected: {len(bad)} of {len(direct)} endpoints fail a direct connect the same way and this "
-                "connect was balanced to one of them, see the listen step)")
-    return ""
-
-
-def live_probe_findings(ctx: Context, targets: list[PortTarget]) -> tuple[list[Finding], list[ProbeResult], bool]:
-    """The seam for live evidence: ClusterIP:port and NodeIP:NodePort TCP connects, conntrack fill.
-
-    Reads only what :mod:`kubectl_netdoctor.live` already gathered into ``ctx.live``
-    (``tcp_probe(host, port)``, ``conntrack``); returns (findings, probes, whether a
-    ClusterIP was actually probed). With ``ctx.live`` None it returns nothing.
-    """
-    live = ctx.live
-    if live is None:
-        return [], [], False
-    from kubectl_netdoctor.live import tcp_probe_result
-
-    found: list[Finding] = []
-    probes: list[ProbeResult] = []
-    probed = False
-    slices = ctx.endpoint_slices()
-    for t in targets:
-        if t.protocol != "TCP":
-            continue
-        spec = _spec(t.svc)
-        vip = spec.get("clusterIP")
-        # With no ready endpoint a refusal is kube-proxy doing its job: the endpoints step owns that failure.
-        # With endpoints that fail a direct connect too, the listen step owns it: the VIP only inherits it
-        # (from all of them, or from the bad one this connect happened to be balanced to).
-        backends = objects.ready_backends(slices, t.port.get("name", ""), t.protocol)
-        direct = [live.tcp_probe(ip, port) for ip, port in backends]
-        direct = [r for r in direct if r is not None]
-        bad = [r for r in direct if not r.ok]
-        r = live.tcp_probe(vip, t.number) if vip and vip != "None" else None
-        if r is not None:
-            probed = True
-            probes.append(tcp_probe_result(r, "ClusterIP"))
-            if not r.ok:
-                expected = _inherited(r.outcome, backends, direct, bad)
-                found.append(finding(
-                    "PROXY_CLUSTERIP_UNREACHABLE",
-                    f"{t.label}: ClusterIP {join_host_port(vip, t.number)} does not answer from {live.probe}: "
-                    f"{r.outcome}{expected}",
-                    [f"nc -zv {vip} {t.number}: {r.outcome}" + (f" ({r.detail})" if r.detail else "")],
-                    "on the probe's node: iptables-save -t nat | grep " + vip
-                    + " (ipvsadm -Ln / nft list table ip kube-proxy in those modes); compare with the endpoints",
-                    Severity.INFO if expected else None,
-                ))
-        node_port = t.port.get("nodePort")
-        if node_port:
-            for (host, port), r in sorted(live.tcp.items()):
-                if port == node_port and host != vip:
-                    probes.append(tcp_probe_result(r, "NodePort"))
-                    if not r.ok:
-                        expected = _inherited(r.outcome, backends, direct, bad)
-                        found.append(finding(
-                            "PROXY_NODEPORT_UNREACHABLE",
-                            f"{t.label}: NodePort {join_host_port(host, port)} does not answer: {r.outcome}{expected}",
-                            [f"nc -zv {host} {port}: {r.outcome}"],
-                            "externalTrafficPolicy Local drops on nodes without an endpoint; else check "
-                            f"KUBE-NODEPORTS on that node: iptables-save -t nat | grep {port}",
-                            Severity.INFO if expected else None,
-                        ))
-    for node, (count, limit) in sorted(getattr(live, "conntrack", {}).items()):
-        if limit and count / limit >= CONNTRACK_PRESSURE:
-            found.append(finding(
-                "PROXY_CONNTRACK_PRESSURE",
-                f"node {node}: conntrack table {count}/{limit} ({count * 100 // limit}% full): new connections "
-                "are dropped when it fills",
-                [f"nf_conntrack_count {count}, nf_conntrack_max {limit}"],
-                "raise conntrack.maxPerCore in the kube-proxy config (or net.netfilter.nf_conntrack_max); "
-                "find the connection churn: conntrack -S",
-            ))
-    return found, probes, probed
-
-
-# -- the step ---------------------------------------------------------------------------
-
-def port_targets(ctx: Context, svc: dict) -> list[PortTarget]:
-    return [PortTarget(svc, p, f"port {objects.port_label(p)}", p.get("protocol", "TCP"))
-            for p in ctx.service_ports()]
-
-
 def check_rules(ctx: Context, svc: dict, targets: list[PortTarget], cfg: ProxyConfig, health: Health
                 ) -> tuple[list[Finding], list[NodeRules], list[str]]:
     """Compare every captured node's rules with the endpoints. Returns (findings, nodes checked, notes)."""
@@ -857,64 +492,3 @@ def check_rules(ctx: Context, svc: dict, targets: list[PortTarget], cfg: ProxyCo
             issues += check_port_on_node(rules, t, endpoint_sets(slices, t.port, node, zone), cfg)
         issues += check_node_wide(rules)
     return merge(issues, health), checked, notes
-
-
-def run(ctx: Context) -> StepResult:
-    svc = ctx.service()
-    if svc is None:
-        return skipped(STEP_ID, TITLE, "the Service does not exist")
-    kind = objects.service_kind(svc)
-    if kind == "ExternalName":
-        return skipped(STEP_ID, TITLE, "ExternalName Service: a DNS CNAME only, kube-proxy programs nothing for it")
-    if kind == "Headless":
-        return skipped(STEP_ID, TITLE, "headless Service (clusterIP: None): no virtual IP, so nothing for kube-proxy "
-                                       "to do; clients connect to the pod IPs DNS returns")
-    targets = port_targets(ctx, svc)
-    if not targets:
-        return skipped(STEP_ID, TITLE, "no Service port to check")
-    cfg = proxy_config(ctx)
-    health = proxy_health(ctx)
-    found = [mode_finding(cfg)] + health.findings
-    rule_findings, checked, notes = check_rules(ctx, svc, targets, cfg, health)
-    found += rule_findings
-    live_found, probes, probed = live_probe_findings(ctx, targets)
-    found += live_found
-    refusal = ctx.live.refusal("rules/") if ctx.live is not None else None
-    unverified = None if checked or probed else (
-        f"kube-proxy rules not read: {refusal}" if refusal else unverified_reason(ctx, health, notes))
-    return conclude(STEP_ID, TITLE, found, step_summary(ctx, svc, checked, probed, health.notes + notes, unverified),
-                    probes, unverified=unverified, blocked=bool(refusal) and unverified is not None)
-
-
-def unverified_reason(ctx: Context, health: Health, notes: list[str]) -> str:
-    """Why no rule or probe could confirm the ClusterIP path."""
-    if health.replaced_by:
-        return (f"{health.replaced_by} replaces kube-proxy: Service load-balancing is in eBPF maps, "
-                "not in the captured rules")
-    if ctx.captures():
-        return "no usable kube-proxy rule capture (" + ("; ".join(notes) or "captures hold no rules") + ")"
-    reason = ctx.probe_skip_reason if ctx.live is None else ctx.live.skipped.get("tcp", "no ClusterIP probe result")
-    return f"no node rule capture and no live probe ({reason})"
-
-
-def step_summary(ctx: Context, svc: dict, checked: list[NodeRules], probed: bool, notes: list[str],
-                 unverified: str | None) -> str:
-    vip = _spec(svc).get("clusterIP")
-    if checked:
-        total = max(len(_node_names(ctx)), len(checked))
-        backends = "/".join(dict.fromkeys(r.view.backend for r in checked))
-        summary = (f"{backends} rules for {vip} checked on {len(checked)} of {total} nodes "
-                   f"({', '.join(r.node for r in checked)})")
-    elif probed:
-        summary = f"ClusterIP {vip} probed live; no node rule capture"
-    else:
-        return "; ".join([f"rules not checked: {unverified}", *(n for n in notes if n not in (unverified or ""))])
-    return "; ".join([summary, *notes])
-
-
-def _node_names(ctx: Context) -> list[str]:
-    try:
-        return [n["metadata"]["name"] for n in ctx.nodes() if _linux(n)]
-    except Forbidden:
-        return []
-

@@ -1,4 +1,5 @@
-"""Getting a node's kube-proxy rules: by exec into its kube-proxy pod, or locally when we run on it.
+"""Getting a node's kube-proxy rules: by exec into its kube-proxy pod, with the opt-in node-access pod,
+or locally when we run on it. Which command shows which mode's rules is :mod:`kubectl_netdoctor.kubeproxy.capture`.
 
 Locally, python-iptables (libiptc) is only trusted on the legacy backend: it cannot
 see nf_tables rules, so on an nf_tables node (most current distributions) a
@@ -13,38 +14,19 @@ import shutil
 import socket
 import subprocess
 from collections.abc import Callable
-from typing import Any
 
-import yaml
+from kubectl_netdoctor.cluster.api_reader import LiveReader
+from kubectl_netdoctor.cluster.probe import ExecResult, Executor, NodeAccessSession, ProbeUnavailable
+from kubectl_netdoctor.kubeproxy.capture import CONNTRACK_FILES, parse_conntrack, rule_command
 
-# kube-proxy mode -> (capture key, command printing the rules)
-RULE_COMMANDS = {
-    "iptables": ("iptables-save", ["iptables-save"]),
-    "ipvs": ("ipvsadm", ["ipvsadm", "-Ln"]),
-    "nftables": ("nft", ["nft", "-j", "list", "table", "ip", "kube-proxy"]),
-}
-CONNTRACK_FILES = ["/proc/sys/net/netfilter/nf_conntrack_count", "/proc/sys/net/netfilter/nf_conntrack_max"]
+RuleCapture = tuple[dict[str, str], tuple[int, int] | None, str]
+"""(captures by kind, conntrack (count, max) or None, error) of one node."""
 
 
-def proxy_mode(configmap: dict | None) -> str:
-    """kube-proxy's mode from its ConfigMap (kubeadm's ``config.conf``); empty means iptables on Linux."""
-    text = ((configmap or {}).get("data") or {}).get("config.conf", "")
-    try:
-        return (yaml.safe_load(text) or {}).get("mode") or "iptables"
-    except yaml.YAMLError:
-        return "iptables"
-
-
-def parse_conntrack(text: str) -> tuple[int, int] | None:
-    numbers = [int(x) for x in text.split() if x.isdigit()]
-    return (numbers[0], numbers[1]) if len(numbers) == 2 else None
-
-
-def capture_with(run: Callable[[list[str]], Any], where: str, mode: str
-                 ) -> tuple[dict[str, str], tuple[int, int] | None, str]:
+def capture_with(run: Callable[[list[str]], ExecResult], where: str, mode: str) -> RuleCapture:
     """Run the rule dump and read the conntrack counters through ``run`` (an exec in a hostNetwork
     pod: kube-proxy's own, or the opt-in node-access pod)."""
-    key, command = RULE_COMMANDS.get(mode, RULE_COMMANDS["iptables"])
+    key, command = rule_command(mode)
     res = run(command)
     captures, error = {}, ""
     if res.rc == 0 and res.stdout.strip():
@@ -55,10 +37,22 @@ def capture_with(run: Callable[[list[str]], Any], where: str, mode: str
     return captures, (parse_conntrack(ct.stdout) if ct.rc == 0 else None), error
 
 
-def capture_from_pod(executor: Any, pod: dict, mode: str) -> tuple[dict[str, str], tuple[int, int] | None, str]:
+def capture_from_pod(executor: Executor, pod: dict, mode: str) -> RuleCapture:
     """Exec the rule dump and the conntrack counters in a (hostNetwork) kube-proxy pod."""
     ns, name = pod["metadata"]["namespace"], pod["metadata"]["name"]
     return capture_with(lambda command: executor.exec(ns, name, command, timeout=30), f"{ns}/{name}", mode)
+
+
+def capture_via_node_pod(reader: LiveReader, node: str, image: str, mode: str) -> RuleCapture:
+    """Start a node-access pod on ``node``, read its rules, delete it."""
+    session = NodeAccessSession(reader, node, image)
+    try:
+        session.start()
+        return capture_with(lambda command: session.exec(command, timeout=30), session.describe(), mode)
+    except ProbeUnavailable as err:
+        return {}, None, f"--node-access on {node}: {err}"
+    finally:
+        session.stop()
 
 
 # -- on the node itself ------------------------------------------------------------
@@ -132,7 +126,7 @@ def _iptc_nat_chains() -> str | None:
     return "\n".join(lines) + "\n"
 
 
-def capture_locally(mode: str) -> tuple[dict[str, str], tuple[int, int] | None, str]:
+def capture_locally(mode: str) -> RuleCapture:
     """Read the rules of the node we run on (needs root)."""
     if os.geteuid() != 0:
         return {}, None, "not root: cannot read this node's rules locally"
@@ -149,7 +143,7 @@ def capture_locally(mode: str) -> tuple[dict[str, str], tuple[int, int] | None, 
         else:
             error = f"no iptables-save for the {backend or 'unknown'} backend on this node"
     else:
-        key, command = RULE_COMMANDS[mode] if mode in RULE_COMMANDS else RULE_COMMANDS["iptables"]
+        key, command = rule_command(mode)
         text = _run(command)
         if text:
             captures[key] = text

@@ -1,14 +1,18 @@
 """What kube-proxy programmed on one node, whatever the backend (iptables, IPVS, nftables).
 
-The three rule parsers each resolve their own layout into this one model so the
+The three layouts (:mod:`.iptables`, :mod:`.ipvs`, :mod:`.nftables`) each resolve what their parser read into this one model so the
 proxy check compares Services and EndpointSlices against a single shape. Every
 object keeps the raw rule text it came from, so findings can quote it.
 """
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass, field
+
+from kubectl_netdoctor.parsers.addresses import join_host_port, normalise_ip, split_host_port
+
+__all__ = ["Backend", "KubeProxyView", "NoEndpointsRule", "ProxiedService", "join_host_port", "normalise_ip",
+           "split_host_port", "CLUSTER_IP", "NODE_PORT", "EXTERNAL_IP", "LOAD_BALANCER"]
 
 # Values of ProxiedService.kind.
 CLUSTER_IP = "clusterip"
@@ -176,31 +180,3 @@ class KubeProxyView:
     def node_port_refusals(self, port: int, protocol: str = "TCP") -> list[NoEndpointsRule]:
         return [r for r in self.no_endpoints if r.kind == NODE_PORT and r.port == int(port)
                 and r.protocol == protocol.upper()]
-
-
-def normalise_ip(ip: str) -> str:
-    """Canonical text of an IP (drops a ``/32`` or ``/128`` host prefix, compresses IPv6)."""
-    text = ip.split("/", 1)[0] if ip.endswith(("/32", "/128")) else ip
-    try:
-        return str(ipaddress.ip_address(text.strip("[]")))
-    except ValueError:
-        return text
-
-
-def join_host_port(ip: str, port: int) -> str:
-    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
-
-
-def split_host_port(text: str) -> tuple[str, int]:
-    """``10.0.0.1:80`` or ``[fd00::1]:80`` -> (ip, port). Raises ValueError."""
-    if text.startswith("["):
-        host, sep, port = text[1:].partition("]:")
-        if not sep:
-            raise ValueError(f"bad address {text!r}")
-    else:
-        host, sep, port = text.rpartition(":")
-        if not sep or ":" in host:
-            raise ValueError(f"bad address {text!r}")
-    if not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise ValueError(f"bad port in {text!r}")
-    return host, int(port)

@@ -1,0 +1,94 @@
+"""The proxy step's live part: ClusterIP and NodePort connects from the probe, and conntrack fill."""
+
+from __future__ import annotations
+
+from kubectl_netdoctor import objects
+from kubectl_netdoctor.checks.base import Context, finding
+from kubectl_netdoctor.checks.proxy.rules import PortTarget
+from kubectl_netdoctor.kubeproxy.topology import service_spec
+from kubectl_netdoctor.kubeproxy.view import join_host_port
+from kubectl_netdoctor.model import Finding, ProbeResult, Severity
+from kubectl_netdoctor.probes.evidence import tcp_probe_result
+
+CONNTRACK_PRESSURE = 0.9
+
+
+def _inherited(outcome: str, backends: list, direct: list, bad: list) -> str:
+    """Why a failed connect through the Service is not kube-proxy's fault, or "" when it may be."""
+    if not backends:
+        return " (expected: the Service has no ready endpoint)"
+    if bad and len(bad) == len(direct):
+        return " (expected: no endpoint answers directly either, see the listen step)"
+    if any(b.outcome == outcome for b in bad):
+        return (f" (expected: {len(bad)} of {len(direct)} endpoints fail a direct connect the same way and this "
+                "connect was balanced to one of them, see the listen step)")
+    return ""
+
+
+def live_probe_findings(ctx: Context, targets: list[PortTarget]) -> tuple[list[Finding], list[ProbeResult], bool]:
+    """The seam for live evidence: ClusterIP:port and NodeIP:NodePort TCP connects, conntrack fill.
+
+    Reads only what the probes already gathered into ``ctx.live``
+    (``tcp_probe(host, port)``, ``conntrack``); returns (findings, probes, whether a
+    ClusterIP was actually probed). With ``ctx.live`` None it returns nothing.
+    """
+    live = ctx.live
+    if live is None:
+        return [], [], False
+    found: list[Finding] = []
+    probes: list[ProbeResult] = []
+    probed = False
+    slices = ctx.endpoint_slices()
+    for t in targets:
+        if t.protocol != "TCP":
+            continue
+        spec = service_spec(t.svc)
+        vip = spec.get("clusterIP")
+        # With no ready endpoint a refusal is kube-proxy doing its job: the endpoints step owns that failure.
+        # With endpoints that fail a direct connect too, the listen step owns it: the VIP only inherits it
+        # (from all of them, or from the bad one this connect happened to be balanced to).
+        backends = objects.ready_backends(slices, t.port.get("name", ""), t.protocol)
+        direct = [live.tcp_probe(ip, port) for ip, port in backends]
+        direct = [r for r in direct if r is not None]
+        bad = [r for r in direct if not r.ok]
+        r = live.tcp_probe(vip, t.number) if vip and vip != "None" else None
+        if r is not None:
+            probed = True
+            probes.append(tcp_probe_result(r, "ClusterIP"))
+            if not r.ok:
+                expected = _inherited(r.outcome, backends, direct, bad)
+                found.append(finding(
+                    "PROXY_CLUSTERIP_UNREACHABLE",
+                    f"{t.label}: ClusterIP {join_host_port(vip, t.number)} does not answer from {live.probe}: "
+                    f"{r.outcome}{expected}",
+                    [f"nc -zv {vip} {t.number}: {r.outcome}" + (f" ({r.detail})" if r.detail else "")],
+                    "on the probe's node: iptables-save -t nat | grep " + vip
+                    + " (ipvsadm -Ln / nft list table ip kube-proxy in those modes); compare with the endpoints",
+                    Severity.INFO if expected else None,
+                ))
+        node_port = t.port.get("nodePort")
+        if node_port:
+            for (host, port), r in sorted(live.tcp.items()):
+                if port == node_port and host != vip:
+                    probes.append(tcp_probe_result(r, "NodePort"))
+                    if not r.ok:
+                        expected = _inherited(r.outcome, backends, direct, bad)
+                        found.append(finding(
+                            "PROXY_NODEPORT_UNREACHABLE",
+                            f"{t.label}: NodePort {join_host_port(host, port)} does not answer: {r.outcome}{expected}",
+                            [f"nc -zv {host} {port}: {r.outcome}"],
+                            "externalTrafficPolicy Local drops on nodes without an endpoint; else check "
+                            f"KUBE-NODEPORTS on that node: iptables-save -t nat | grep {port}",
+                            Severity.INFO if expected else None,
+                        ))
+    for node, (count, limit) in sorted(live.conntrack.items()):
+        if limit and count / limit >= CONNTRACK_PRESSURE:
+            found.append(finding(
+                "PROXY_CONNTRACK_PRESSURE",
+                f"node {node}: conntrack table {count}/{limit} ({count * 100 // limit}% full): new connections "
+                "are dropped when it fills",
+                [f"nf_conntrack_count {count}, nf_conntrack_max {limit}"],
+                "raise conntrack.maxPerCore in the kube-proxy config (or net.netfilter.nf_conntrack_max); "
+                "find the connection churn: conntrack -S",
+            ))
+    return found, probes, probed

@@ -1,0 +1,219 @@
+"""kube-proxy's iptables layout: what its chains mean.
+
+:func:`kube_proxy_view` resolves kube-proxy's chains (1.28+ layout), as
+:mod:`kubectl_netdoctor.parsers.iptables_save` read them, into the backend-neutral
+:class:`~kubectl_netdoctor.kubeproxy.view.KubeProxyView`::
+
+    nat KUBE-SERVICES  -d VIP/32 --dport P  "ns/svc:port cluster IP"      -> KUBE-SVC-X (or KUBE-SVL-X: internalTrafficPolicy Local)
+                       -d LBIP/32 --dport P "ns/svc:port loadbalancer IP" -> KUBE-EXT-X (or KUBE-FW-X: source ranges)
+                       --dst-type LOCAL                                    -> KUBE-NODEPORTS
+    nat KUBE-NODEPORTS --dport NP                                          -> KUBE-EXT-X
+    nat KUBE-EXT-X     [Cluster] -j KUBE-MARK-MASQ; -j KUBE-SVC-X
+                       [Local]   -s podCIDR -> KUBE-SVC-X; LOCAL src -> MASQ, KUBE-SVC-X; -j KUBE-SVL-X
+    nat KUBE-SVC-X     ! -s podCIDR -d VIP -> KUBE-MARK-MASQ
+                       "ns/svc:port -> IP:PORT" statistic probability 1/n, 1/(n-1), ... (last: none) -> KUBE-SEP-Y
+    nat KUBE-SEP-Y     -s IP/32 -> KUBE-MARK-MASQ (hairpin); -p tcp -j DNAT --to-destination IP:PORT
+    filter KUBE-SERVICES / KUBE-EXTERNAL-SERVICES  "ns/svc:port has no endpoints" -j REJECT
+                                                   "ns/svc:port has no local endpoints" -j DROP
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+
+from kubectl_netdoctor.kubeproxy.view import (
+    CLUSTER_IP, EXTERNAL_IP, LOAD_BALANCER, NODE_PORT,
+    Backend, KubeProxyView, NoEndpointsRule, ProxiedService, split_host_port,
+)
+from kubectl_netdoctor.parsers.iptables_save import Chain, IptablesSave, Rule, gc_paused
+
+MARK_MASQ = "KUBE-MARK-MASQ"
+_KIND_SUFFIXES = ((" cluster IP", CLUSTER_IP), (" external IP", EXTERNAL_IP), (" loadbalancer IP", LOAD_BALANCER))
+_NO_EP = " has no endpoints"
+_NO_LOCAL_EP = " has no local endpoints"
+_ARROW = re.compile(r" -> (\S+)$")
+
+
+def kube_proxy_view(dump: IptablesSave) -> KubeProxyView:
+    """Resolve kube-proxy's iptables rules (nat and filter tables) into a :class:`KubeProxyView`."""
+    with gc_paused():
+        return _view(dump)
+
+
+def _view(dump: IptablesSave) -> KubeProxyView:
+    nat = dump.table("nat")
+    nat_chains: Mapping[str, Chain] = nat.chains if nat else {}
+    resolver = _Resolver(nat_chains)
+    services: list[ProxiedService] = []
+    for rule in nat.rules("KUBE-SERVICES") if nat else ():
+        if rule.dst and rule.target and rule.target.startswith(("KUBE-SVC-", "KUBE-SVL-", "KUBE-EXT-", "KUBE-FW-")):
+            svc = resolver.entry(rule, _entry_kind(rule))
+            if svc:
+                services.append(svc)
+    for rule in nat.rules("KUBE-NODEPORTS") if nat else ():
+        if rule.target and rule.target.startswith(("KUBE-EXT-", "KUBE-SVC-", "KUBE-FW-")):
+            svc = resolver.entry(rule, NODE_PORT)
+            if svc:
+                services.append(svc)
+    no_endpoints = list(_no_endpoint_rules(dump))
+    mark_rule = next((r.raw for r in nat_chains[MARK_MASQ].rules if r.target == "MARK"), "") \
+        if MARK_MASQ in nat_chains else ""
+    masquerade = next((r.raw for r in nat.rules("KUBE-POSTROUTING") if r.target == "MASQUERADE"), "") if nat else ""
+    jumped = any(r.target == MARK_MASQ for c in nat_chains.values() for r in c.rules)
+    return KubeProxyView("iptables", tuple(services), tuple(no_endpoints), mark_rule, jumped, masquerade,
+                         frozenset(nat_chains), dump.source)
+
+
+def _entry_kind(rule: Rule) -> str:
+    comment = rule.comment or ""
+    for suffix, kind in _KIND_SUFFIXES:
+        if comment.endswith(suffix):
+            return kind
+    return CLUSTER_IP if rule.target and rule.target.startswith(("KUBE-SVC-", "KUBE-SVL-")) else EXTERNAL_IP
+
+
+def _service_name(comment: str | None) -> str:
+    comment = comment or ""
+    for suffix in (" cluster IP", " external IP", " loadbalancer IP", _NO_EP, _NO_LOCAL_EP):
+        if comment.endswith(suffix):
+            return comment[: -len(suffix)]
+    return comment
+
+
+def _port(rule: Rule) -> int | None:
+    text = rule.dport or (rule.dports[0] if len(rule.dports) == 1 else None)
+    return int(text) if text and text.isdigit() else None
+
+
+def _host(addr: str | None) -> str:
+    return (addr or "").split("/", 1)[0]
+
+
+def _protocol(rule: Rule) -> str:
+    return (rule.protocol or "tcp").upper()
+
+
+class _Resolver:
+    """Follows jumps from an entry rule to the endpoints, memoising per chain."""
+
+    def __init__(self, chains: Mapping[str, Chain]):
+        self.chains = chains
+        self.policy_memo: dict[str, tuple[tuple[Backend, ...], bool, str, str]] = {}
+
+    def entry(self, rule: Rule, kind: str) -> ProxiedService | None:
+        port = _port(rule)
+        if port is None:
+            return None
+        target = rule.target or ""
+        policy_chain: str | None = target
+        masq_rule = ""
+        flags = ""
+        if target.startswith("KUBE-FW-"):
+            # LoadBalancerSourceRanges: allowed sources go on to the EXT chain.
+            policy_chain = next((r.target for r in self._rules(target) if r.jumps_to("KUBE-EXT-")), None)
+        if policy_chain and policy_chain.startswith("KUBE-EXT-"):
+            policy_chain, masq_rule = self._external(policy_chain)
+        backends: tuple[Backend, ...] = ()
+        svc_masq = False
+        if policy_chain:
+            backends, svc_masq, svc_masq_rule, flags = self._policy(policy_chain)
+            if kind == CLUSTER_IP:
+                masq_rule = svc_masq_rule
+        policy = None
+        if policy_chain:
+            policy = "Local" if policy_chain.startswith("KUBE-SVL-") else "Cluster"
+        elif target.startswith(("KUBE-EXT-", "KUBE-FW-")):
+            policy = "Local"  # EXT without a final KUBE-SVL jump: Local policy, no local endpoint
+        return ProxiedService(
+            # A NodePort entry keeps its -d as written (kube-proxy's localhost variant is -d 127.0.0.0/8).
+            vip=(rule.dst or "") if kind == NODE_PORT else _host(rule.dst),
+            port=port, protocol=_protocol(rule), kind=kind,
+            comment=_service_name(rule.comment), entry_rule=rule.raw, svc_chain=target or None,
+            policy_chain=policy_chain, policy=policy, backends=backends,
+            masq=bool(masq_rule), masq_rule=masq_rule, flags=flags,
+        )
+
+    def _rules(self, chain: str) -> tuple[Rule, ...]:
+        c = self.chains.get(chain)
+        return c.rules if c else ()
+
+    def _external(self, ext: str) -> tuple[str | None, str]:
+        """(policy chain, unconditional masquerade rule) of a KUBE-EXT chain.
+
+        The policy chain is the last jump with no source condition: KUBE-SVC for
+        Cluster policy, KUBE-SVL for Local; the conditional jumps before it are
+        kube-proxy's short-circuits for pod and host traffic.
+        """
+        policy_chain = None
+        masq_rule = ""
+        for r in self._rules(ext):
+            conditional = r.src is not None or r.src_type is not None
+            if r.target == MARK_MASQ and not conditional:
+                masq_rule = r.raw
+            elif r.target and r.target.startswith(("KUBE-SVC-", "KUBE-SVL-")) and not conditional:
+                policy_chain = r.target
+        return policy_chain, masq_rule
+
+    def _policy(self, chain: str) -> tuple[tuple[Backend, ...], bool, str, str]:
+        if chain in self.policy_memo:
+            return self.policy_memo[chain]
+        backends: list[Backend] = []
+        seen: set[str] = set()
+        masq_rule = ""
+        affinity = False
+        for r in self._rules(chain):
+            if r.target == MARK_MASQ:
+                masq_rule = masq_rule or r.raw
+                continue
+            if not r.jumps_to("KUBE-SEP-"):
+                continue
+            if "recent" in r.matches:  # sessionAffinity ClientIP shortcut, not the spread
+                affinity = True
+                continue
+            if r.target in seen:
+                continue
+            seen.add(r.target)  # type: ignore[arg-type]
+            backends.append(self._endpoint(r))
+        result = (tuple(backends), bool(masq_rule), masq_rule, "affinity" if affinity else "")
+        self.policy_memo[chain] = result
+        return result
+
+    def _endpoint(self, jump: Rule) -> Backend:
+        sep = jump.target or ""
+        ip, port, dnat_raw = "", 0, ""
+        hairpin = False
+        for r in self._rules(sep):
+            if r.target == "DNAT" and r.to_destination and not dnat_raw:
+                try:
+                    ip, port = split_host_port(r.to_destination)
+                except ValueError:
+                    ip, port = r.to_destination, 0
+                dnat_raw = r.raw
+            elif r.target == MARK_MASQ and r.src and not r.src_negated:
+                hairpin = True
+        m = _ARROW.search(jump.comment or "")
+        return Backend(ip=ip, port=port, chain=sep, probability=jump.probability,
+                       intended=m.group(1) if m else None, select_rule=jump.raw, dnat_rule=dnat_raw,
+                       hairpin_masq=hairpin)
+
+
+def _no_endpoint_rules(dump: IptablesSave) -> Iterator[NoEndpointsRule]:
+    filt = dump.table("filter")
+    if not filt:
+        return
+    for chain in ("KUBE-SERVICES", "KUBE-EXTERNAL-SERVICES"):
+        for r in filt.rules(chain):
+            comment = r.comment or ""
+            local = comment.endswith(_NO_LOCAL_EP)
+            if not (local or comment.endswith(_NO_EP)) or r.target not in ("REJECT", "DROP"):
+                continue
+            port = _port(r)
+            if port is None:
+                continue
+            if r.dst:
+                kind = CLUSTER_IP if chain == "KUBE-SERVICES" else EXTERNAL_IP
+            else:
+                kind = NODE_PORT
+            yield NoEndpointsRule(vip=_host(r.dst), port=port, protocol=_protocol(r), kind=kind,
+                                  comment=_service_name(comment), verdict=r.target, local=local, rule=r.raw)

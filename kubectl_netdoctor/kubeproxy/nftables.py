@@ -1,0 +1,211 @@
+"""kube-proxy's nftables layout (``nftables`` mode, kube-proxy 1.31+): what its maps and chains mean.
+
+The tables come from :mod:`kubectl_netdoctor.parsers.nft` (JSON or text). The layout kube-proxy writes into table ``ip kube-proxy`` (and ``ip6 kube-proxy``)::
+
+    map service-ips        { ip . proto . port : goto service-HASH-ns/svc/tcp/port }  ClusterIP
+                           { ip . proto . port : goto external-HASH-ns/svc/tcp/port } external / LB IP
+    map service-nodeports  { proto . port : goto external-HASH-ns/svc/tcp/port }
+    chain service-...      ip daddr VIP tcp dport P ip saddr != podCIDR jump mark-for-masquerade
+                           numgen random mod N vmap { 0 : goto endpoint-..., 1 : goto endpoint-... }
+    chain local-...        the same, over this node's endpoints (Local traffic policy)
+    chain external-...     [Cluster] jump mark-for-masquerade; goto service-...
+                           [Local]   short-circuits for pod/host traffic; goto local-... (if any local endpoint)
+    chain endpoint-...__IP/PORT   ip saddr IP jump mark-for-masquerade; meta l4proto tcp dnat to IP:PORT
+    map no-endpoint-services  { ip . proto . port comment "ns/svc:port" : goto reject-chain | drop }
+    map no-endpoint-nodeports { proto . port comment "ns/svc:port" : goto reject-chain | drop }
+    set cluster-ips; chain mark-for-masquerade (mark or 0x4000); chain masquerading
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterable
+
+from kubectl_netdoctor.kubeproxy.view import (
+    CLUSTER_IP, EXTERNAL_IP, NODE_PORT, Backend, KubeProxyView, NoEndpointsRule, ProxiedService,
+    join_host_port, normalise_ip, split_host_port,
+)
+from kubectl_netdoctor.parsers.nft_ruleset import NftElement, NftRule, NftTable
+
+KUBE_PROXY_TABLE = "kube-proxy"
+MARK_MASQ = "mark-for-masquerade"
+
+
+_CHAIN_NAME = re.compile(r"^(?:service|local|external|endpoint|firewall)-[A-Z2-7]{8}-(.+)$")
+
+
+def _port_name(chain: str) -> str:
+    """``service-ULMVA6XW-ns1/svc1/tcp/p80`` -> ``ns1/svc1:p80`` (``ns1/svc1`` for an unnamed port)."""
+    m = _CHAIN_NAME.match(chain)
+    if not m:
+        return ""
+    parts = m.group(1).split("__", 1)[0].split("/")
+    if len(parts) != 4:
+        return ""
+    ns, name, _proto, port = parts
+    return f"{ns}/{name}:{port}" if port else f"{ns}/{name}"
+
+
+def _intended(chain: str) -> str | None:
+    """``endpoint-5OJB2KTY-ns1/svc1/tcp/p80__10.180.0.1/80`` -> ``10.180.0.1:80`` (IPv6 had ':' -> '.')."""
+    if "__" not in chain or chain.endswith("..."):
+        return None
+    ip, _, port = chain.rsplit("__", 1)[1].partition("/")
+    if not port.isdigit():
+        return None
+    try:
+        ipaddress.IPv4Address(ip)
+    except ValueError:
+        ip = ip.replace(".", ":")
+    return join_host_port(ip, int(port))
+
+
+def kube_proxy_view(tables: Iterable[NftTable], source: str = "nft") -> KubeProxyView:
+    """Resolve the ``ip``/``ip6 kube-proxy`` tables into one :class:`KubeProxyView`."""
+    services: list[ProxiedService] = []
+    refusals: list[NoEndpointsRule] = []
+    chains: set[str] = set()
+    mark_rule = masquerade = ""
+    jumped = False
+    for t in tables:
+        if t.name != KUBE_PROXY_TABLE or t.family not in ("ip", "ip6"):
+            continue
+        chains.update(t.chains)
+        cluster_ips = {normalise_ip(e.key[0]) for e in t.elements("cluster-ips")}
+        for e in t.elements("service-ips"):
+            svc = _entry(t, e, CLUSTER_IP if normalise_ip(e.key[0]) in cluster_ips else EXTERNAL_IP, "service-ips")
+            if svc:
+                services.append(svc)
+        for e in t.elements("service-nodeports"):
+            svc = _entry(t, e, NODE_PORT, "service-nodeports")
+            if svc:
+                services.append(svc)
+        for map_name, kind_of in (("no-endpoint-services", None), ("no-endpoint-nodeports", NODE_PORT)):
+            for e in t.elements(map_name):
+                r = _refusal(e, kind_of, cluster_ips, map_name)
+                if r:
+                    refusals.append(r)
+        mark_rule = mark_rule or next((r.evidence for r in t.rules(MARK_MASQ) if "mark set" in r.text), "")
+        masquerade = masquerade or next((r.evidence for r in t.rules("masquerading") if "masquerade" in r.text
+                                         and "set" not in r.text), "")
+        jumped = jumped or any(tgt == MARK_MASQ for rules in t.chains.values() for r in rules
+                               for _, tgt in r.jumps)
+    return KubeProxyView("nftables", tuple(services), tuple(refusals), mark_rule, jumped, masquerade,
+                         frozenset(chains), source)
+
+
+def _key_port(text: str) -> int | None:
+    return int(text) if text.isdigit() else None
+
+
+def _entry(t: NftTable, e: NftElement, kind: str, map_name: str) -> ProxiedService | None:
+    if kind == NODE_PORT:
+        if len(e.key) != 2:
+            return None
+        vip, proto, port = "", e.key[0], _key_port(e.key[1])
+    else:
+        if len(e.key) != 3:
+            return None
+        vip, proto, port = e.key[0], e.key[1], _key_port(e.key[2])
+    if port is None or not e.value:
+        return None
+    verb, _, target = e.value.partition(" ")
+    target = target.strip().strip('"')
+    if verb not in ("goto", "jump") or not target:
+        return None
+    if target.startswith("external-") and kind == CLUSTER_IP:
+        kind = EXTERNAL_IP
+    policy_chain: str | None = target
+    masq_rule = ""
+    if target.startswith("external-"):
+        policy_chain, masq_rule = _external(t, target)
+    backends: tuple[Backend, ...] = ()
+    numgen_mod = None
+    flags = ""
+    if policy_chain:
+        backends, numgen_mod, svc_masq, flags = _policy(t, policy_chain)
+        if kind == CLUSTER_IP:
+            masq_rule = svc_masq
+    policy = None
+    if policy_chain:
+        policy = "Local" if policy_chain.startswith("local-") else "Cluster"
+    elif target.startswith("external-"):
+        policy = "Local"
+    return ProxiedService(
+        vip=vip, port=port, protocol=proto.upper(), kind=kind, comment=_port_name(target),
+        entry_rule=f"map {map_name}: {e.raw}", svc_chain=target, policy_chain=policy_chain, policy=policy,
+        backends=backends, masq=bool(masq_rule), masq_rule=masq_rule, numgen_mod=numgen_mod, flags=flags,
+    )
+
+
+def _external(t: NftTable, chain: str) -> tuple[str | None, str]:
+    policy_chain, masq = None, ""
+    for r in t.rules(chain):
+        if r.conditional:
+            continue  # kube-proxy's short-circuits for pod and host traffic
+        for verb, tgt in r.jumps:
+            if tgt == MARK_MASQ:
+                masq = r.evidence
+            elif tgt.startswith(("service-", "local-")):
+                policy_chain = tgt
+    return policy_chain, masq
+
+
+def _policy(t: NftTable, chain: str) -> tuple[tuple[Backend, ...], int | None, str, str]:
+    masq = ""
+    affinity = False
+    backends: list[Backend] = []
+    numgen_mod = None
+    for r in t.rules(chain):
+        if any(tgt == MARK_MASQ for _, tgt in r.jumps):
+            masq = masq or r.evidence
+        if r.numgen_mod is not None:
+            numgen_mod = r.numgen_mod
+            for _key, _verb, tgt in sorted(r.numgen_map):
+                backends.append(_endpoint(t, tgt, r))
+        elif any(tgt.startswith("endpoint-") for _, tgt in r.jumps):
+            if "@affinity-" in r.text:
+                affinity = True  # sessionAffinity ClientIP shortcut
+            elif not backends:  # older kube-proxy: a single endpoint is a plain goto
+                backends += [_endpoint(t, tgt, r) for _, tgt in r.jumps if tgt.startswith("endpoint-")]
+        elif r.dnat:  # a single-endpoint chain that DNATs directly
+            ip, port = _split(r.dnat)
+            backends.append(Backend(ip=ip, port=port, chain=chain, select_rule=r.evidence, dnat_rule=r.evidence))
+    return tuple(backends), numgen_mod, masq, "affinity" if affinity else ""
+
+
+def _split(addr: str) -> tuple[str, int]:
+    try:
+        return split_host_port(addr)
+    except ValueError:
+        return addr, 0
+
+
+def _endpoint(t: NftTable, chain: str, select: NftRule) -> Backend:
+    ip, port, dnat_rule = "", 0, ""
+    hairpin = False
+    for r in t.rules(chain):
+        if r.dnat and not dnat_rule:
+            ip, port = _split(r.dnat)
+            dnat_rule = r.evidence
+        elif any(tgt == MARK_MASQ for _, tgt in r.jumps) and "saddr" in r.text:
+            hairpin = True
+    return Backend(ip=ip, port=port, chain=chain, intended=_intended(chain), select_rule=select.evidence,
+                   dnat_rule=dnat_rule, hairpin_masq=hairpin)
+
+
+def _refusal(e: NftElement, kind: str | None, cluster_ips: set[str], map_name: str) -> NoEndpointsRule | None:
+    if kind == NODE_PORT:
+        if len(e.key) != 2 or _key_port(e.key[1]) is None:
+            return None
+        vip, proto, port = "", e.key[0], _key_port(e.key[1])
+    else:
+        if len(e.key) != 3 or _key_port(e.key[2]) is None:
+            return None
+        vip, proto, port = e.key[0], e.key[1], _key_port(e.key[2])
+        kind = CLUSTER_IP if normalise_ip(vip) in cluster_ips else EXTERNAL_IP
+    value = (e.value or "").strip()
+    verdict = "DROP" if value == "drop" else "REJECT"
+    return NoEndpointsRule(vip=vip, port=port or 0, protocol=proto.upper(), kind=kind, comment=e.comment or "",
+                           verdict=verdict, local=verdict == "DROP", rule=f"map {map_name}: {e.raw}")
