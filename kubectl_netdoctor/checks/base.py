@@ -10,11 +10,15 @@ could run; ``ctx.probe_skip_reason`` then says why.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+
 from kubectl_netdoctor import codes
+from kubectl_netdoctor.cluster.reader import Obj
 from kubectl_netdoctor.context import Client, Context, Options
 from kubectl_netdoctor.model import Basis, Finding, ProbeResult, Severity, Status, StepResult, Verified
 
-__all__ = ["Client", "Context", "Options", "conclude", "finding", "skipped"]
+__all__ = ["Client", "Context", "Obj", "Options", "conclude", "finding", "needs_service", "skipped"]
 
 
 # -- building results ---------------------------------------------------------
@@ -66,3 +70,22 @@ def skipped(step_id: str, title: str, reason: str, blocked: bool = False,
             findings: list[Finding] | None = None) -> StepResult:
     """A step that did not run. ``blocked`` marks an error (forbidden, timeout), not a design choice."""
     return StepResult(step_id, title, Status.SKIP, reason, tuple(findings or ()), skip_reason=reason, blocked=blocked)
+
+
+SERVICE_MISSING = "the Service does not exist"
+
+
+def needs_service(step_id: str, title: str, reason: str = SERVICE_MISSING,
+                  findings: Callable[[Context], list[Finding]] | None = None
+                  ) -> Callable[[Callable[[Context, Obj], StepResult]], Callable[[Context], StepResult]]:
+    """The one guard of the steps that need the Service: decorates ``run(ctx, svc)`` into ``run(ctx)``,
+    which is a skip with ``reason`` (and any ``findings(ctx)``) when the Service does not exist."""
+    def wrap(step: Callable[[Context, Obj], StepResult]) -> Callable[[Context], StepResult]:
+        @functools.wraps(step)
+        def run(ctx: Context) -> StepResult:
+            svc = ctx.service()
+            if svc is None:
+                return skipped(step_id, title, reason, findings=findings(ctx) if findings else None)
+            return step(ctx, svc)
+        return run
+    return wrap

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from kubectl_netdoctor import dnsnames, objects
 from kubectl_netdoctor.probes.evidence import dns_probe_result, took
-from kubectl_netdoctor.checks.base import Context, conclude, finding, skipped
+from kubectl_netdoctor.checks.base import Context, Obj, conclude, finding, needs_service
 from kubectl_netdoctor.model import Finding, Severity, StepResult
 
 STEP_ID = "dns"
@@ -105,10 +105,8 @@ def name_resolution(ctx: Context, domain: str) -> tuple[list[Finding], list[str]
     return found, lines
 
 
-def run(ctx: Context) -> StepResult:
-    svc = ctx.service()
-    if svc is None:
-        return skipped(STEP_ID, TITLE, "the Service does not exist")
+@needs_service(STEP_ID, TITLE)
+def run(ctx: Context, svc: Obj) -> StepResult:
     domain = ctx.cluster_domain()
     found: list[Finding] = []
     found += coredns_health(ctx)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from kubectl_netdoctor import labels, objects
-from kubectl_netdoctor.checks.base import Context, conclude, finding, skipped
+from kubectl_netdoctor.checks.base import Context, Obj, conclude, finding, needs_service, skipped
 from kubectl_netdoctor.model import Finding, StepResult
 
 STEP_ID = "endpoints"
@@ -114,11 +114,8 @@ def ready_pods_missing(ctx: Context, slices: list[dict], ports: list[dict]) -> F
     )
 
 
-def run(ctx: Context) -> StepResult:
-    svc = ctx.service()
-    if svc is None:
-        f = orphan_endpoints(ctx)
-        return skipped(STEP_ID, TITLE, "the Service does not exist", findings=[f] if f else None)
+@needs_service(STEP_ID, TITLE, findings=lambda ctx: [f for f in [orphan_endpoints(ctx)] if f])
+def run(ctx: Context, svc: Obj) -> StepResult:
     kind = objects.service_kind(svc)
     if kind == "ExternalName":
         return skipped(STEP_ID, TITLE, "ExternalName Services have no endpoints")

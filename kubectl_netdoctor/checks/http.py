@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from kubectl_netdoctor import objects
 from kubectl_netdoctor.probes.evidence import http_probe_result, took
-from kubectl_netdoctor.checks.base import Context, conclude, finding, skipped
+from kubectl_netdoctor.checks.base import Context, Obj, conclude, finding, needs_service, skipped
 from kubectl_netdoctor.model import Finding, Severity, StepResult
 
 STEP_ID = "http"
@@ -32,10 +32,8 @@ OUTCOME_CODES = {
 }
 
 
-def run(ctx: Context) -> StepResult:
-    svc = ctx.service()
-    if svc is None:
-        return skipped(STEP_ID, TITLE, "the Service does not exist")
+@needs_service(STEP_ID, TITLE)
+def run(ctx: Context, svc: Obj) -> StepResult:
     if objects.service_kind(svc) == "ExternalName":
         return skipped(STEP_ID, TITLE, "ExternalName: test the external host directly")
     if ctx.live is None:

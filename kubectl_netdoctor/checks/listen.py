@@ -8,7 +8,7 @@ needs ``ctx.live``; without it the step is skipped, never passed.
 from __future__ import annotations
 
 from kubectl_netdoctor import objects, templates
-from kubectl_netdoctor.checks.base import Context, conclude, finding, skipped, verified_live
+from kubectl_netdoctor.checks.base import Context, Obj, conclude, finding, needs_service, skipped, verified_live
 from kubectl_netdoctor.model import Finding, ProbeResult, StepResult
 from kubectl_netdoctor.parsers import proc_net_tcp
 from kubectl_netdoctor.probes.evidence import tcp_probe_result
@@ -126,10 +126,8 @@ def _system_pods(ctx: Context) -> list[dict]:
         return []
 
 
-def run(ctx: Context) -> StepResult:
-    svc = ctx.service()
-    if svc is None:
-        return skipped(STEP_ID, TITLE, "the Service does not exist")
+@needs_service(STEP_ID, TITLE)
+def run(ctx: Context, svc: Obj) -> StepResult:
     if objects.service_kind(svc) == "ExternalName":
         return skipped(STEP_ID, TITLE, "ExternalName Services have no pods")
     pods = ctx.selected_pods()

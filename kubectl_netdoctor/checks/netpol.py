@@ -21,7 +21,9 @@ from dataclasses import dataclass
 import yaml
 
 from kubectl_netdoctor import enforcers, netpol_eval
-from kubectl_netdoctor.checks.base import Context, conclude, finding, skipped, verified_live, verified_model
+from kubectl_netdoctor.checks.base import (
+    Context, conclude, finding, needs_service, skipped, verified_live, verified_model,
+)
 from kubectl_netdoctor.errors import ClusterError
 from kubectl_netdoctor.model import Finding, Severity, StepResult
 from kubectl_netdoctor.netpol_eval import Decision, Endpoint
@@ -64,10 +66,8 @@ class _Eval:
         return f"{to}pod {meta.get('namespace')}/{meta['name']} {ip}:{self.port}/{self.protocol}"
 
 
-def run(ctx: Context) -> StepResult:
-    svc = ctx.service()
-    if svc is None:
-        return skipped(STEP_ID, TITLE, "the Service does not exist: nothing to evaluate")
+@needs_service(STEP_ID, TITLE, "the Service does not exist: nothing to evaluate")
+def run(ctx: Context, svc: Obj) -> StepResult:
     servers = sorted(ctx.selected_pods(), key=lambda p: p["metadata"]["name"])
     if not servers:
         return skipped(STEP_ID, TITLE, "no pods selected: nothing to evaluate")

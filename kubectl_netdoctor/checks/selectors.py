@@ -6,7 +6,7 @@ import difflib
 import json
 
 from kubectl_netdoctor import labels, objects, templates
-from kubectl_netdoctor.checks.base import Context, conclude, finding, skipped
+from kubectl_netdoctor.checks.base import Context, Obj, conclude, finding, needs_service, skipped
 from kubectl_netdoctor.model import Finding, Severity, StepResult
 
 STEP_ID = "selectors"
@@ -300,10 +300,8 @@ def odd_templates(ctx: Context, groups: dict) -> list:
     return sorted(groups, key=lambda t: len(groups[t]))[:1]
 
 
-def run(ctx: Context) -> StepResult:
-    svc = ctx.service()
-    if svc is None:
-        return skipped(STEP_ID, TITLE, "the Service does not exist")
+@needs_service(STEP_ID, TITLE)
+def run(ctx: Context, svc: Obj) -> StepResult:
     if objects.service_kind(svc) == "ExternalName":
         return skipped(STEP_ID, TITLE, "ExternalName Services select no pods")
     selector = (svc.get("spec") or {}).get("selector") or {}

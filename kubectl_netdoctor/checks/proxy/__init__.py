@@ -15,7 +15,7 @@ then a skip with the reason, unless kube-proxy is visibly down (a fail).
 from __future__ import annotations
 
 from kubectl_netdoctor import objects
-from kubectl_netdoctor.checks.base import Context, conclude, skipped
+from kubectl_netdoctor.checks.base import Context, Obj, conclude, needs_service, skipped
 from kubectl_netdoctor.checks.proxy.health import Health, linux_node, mode_finding, proxy_config, proxy_health
 from kubectl_netdoctor.checks.proxy.probes import live_probe_findings
 from kubectl_netdoctor.checks.proxy.rules import NodeRules, PortTarget, check_rules
@@ -32,10 +32,8 @@ def port_targets(ctx: Context, svc: dict) -> list[PortTarget]:
             for p in ctx.service_ports()]
 
 
-def run(ctx: Context) -> StepResult:
-    svc = ctx.service()
-    if svc is None:
-        return skipped(STEP_ID, TITLE, "the Service does not exist")
+@needs_service(STEP_ID, TITLE)
+def run(ctx: Context, svc: Obj) -> StepResult:
     kind = objects.service_kind(svc)
     if kind == "ExternalName":
         return skipped(STEP_ID, TITLE, "ExternalName Service: a DNS CNAME only, kube-proxy programs nothing for it")
