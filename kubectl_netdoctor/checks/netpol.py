@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import yaml
 
-from kubectl_netdoctor import enforcers, netpol_eval
+from kubectl_netdoctor import enforcers, netpol_eval, policy_kinds
 from kubectl_netdoctor.checks.base import (
     Context, conclude, finding, needs_service, skipped, verified_live, verified_model,
 )
@@ -425,20 +425,9 @@ def _not_enforced(ctx: Context, system_pods: list[Obj], scanned: list[str], serv
     ), False
 
 
-# ``Kind`` as :meth:`Reader.policy_crds` prints it -> resource for ``kubectl get``.
-_CRD_RESOURCES = {
-    "CiliumNetworkPolicy": "ciliumnetworkpolicies.cilium.io",
-    "CiliumClusterwideNetworkPolicy": "ciliumclusterwidenetworkpolicies.cilium.io",
-    "Calico NetworkPolicy": "networkpolicies.crd.projectcalico.org",
-    "Calico GlobalNetworkPolicy": "globalnetworkpolicies.crd.projectcalico.org",
-    "AdminNetworkPolicy": "adminnetworkpolicies.policy.networking.k8s.io",
-    "BaselineAdminNetworkPolicy": "baselineadminnetworkpolicies.policy.networking.k8s.io",
-}
-
-
 def _crd_kind(entry: str) -> str:
     """``Calico NetworkPolicy shop/deny`` -> ``Calico NetworkPolicy``; ``X (forbidden ...), may exist`` -> ``X``."""
-    for kind in sorted(_CRD_RESOURCES, key=len, reverse=True):
+    for kind in sorted(policy_kinds.LABELS, key=len, reverse=True):
         if entry.startswith(kind + " ") or entry == kind:
             return kind
     return entry.split(" (", 1)[0].rsplit(" ", 1)[0] if " " in entry else entry
@@ -447,7 +436,8 @@ def _crd_kind(entry: str) -> str:
 def _crd_finding(entries: list[str]) -> Finding:
     kinds = _unique(_crd_kind(e) for e in entries)
     shown = entries[:20] + ([f"... and {len(entries) - 20} more"] if len(entries) > 20 else [])
-    commands = [f"kubectl get {_CRD_RESOURCES.get(k, k)} -A" for k in kinds]
+    commands = [f"kubectl get {known.kubectl_resource if (known := policy_kinds.by_label(k)) else k} -A"
+                for k in kinds]
     if any(k.startswith("Calico") for k in kinds):
         commands.append("calicoctl get networkpolicy -A -o yaml; calicoctl get globalnetworkpolicy -o yaml")
     return finding(

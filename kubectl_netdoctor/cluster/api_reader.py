@@ -12,6 +12,7 @@ import json
 import os
 from typing import Any
 
+from kubectl_netdoctor import policy_kinds
 from kubectl_netdoctor.cluster.reader import KINDS, Obj
 from kubectl_netdoctor.errors import ApiTimeout, ApiUnreachable, ClusterError, Forbidden
 
@@ -21,16 +22,6 @@ API_PATHS = {
     "Node": "/api/v1", "ConfigMap": "/api/v1", "Event": "/api/v1",
     "EndpointSlice": "/apis/discovery.k8s.io/v1", "NetworkPolicy": "/apis/networking.k8s.io/v1",
 }
-
-# (API group, resource, namespaced, kind) of CNI-specific policies the evaluator does not model.
-POLICY_CRD_RESOURCES = (
-    ("cilium.io", "ciliumnetworkpolicies", True, "CiliumNetworkPolicy"),
-    ("cilium.io", "ciliumclusterwidenetworkpolicies", False, "CiliumClusterwideNetworkPolicy"),
-    ("crd.projectcalico.org", "networkpolicies", True, "Calico NetworkPolicy"),
-    ("crd.projectcalico.org", "globalnetworkpolicies", False, "Calico GlobalNetworkPolicy"),
-    ("policy.networking.k8s.io", "adminnetworkpolicies", False, "AdminNetworkPolicy"),
-    ("policy.networking.k8s.io", "baselineadminnetworkpolicies", False, "BaselineAdminNetworkPolicy"),
-)
 
 SA_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
 
@@ -159,7 +150,8 @@ class LiveReader:
         groups = self.api_groups()
         items: list[Obj] = []
         refused: list[str] = []
-        for group, resource, namespaced, label in POLICY_CRD_RESOURCES:
+        for kind in (k for k in policy_kinds.POLICY_KINDS if k.listed_live):
+            group, resource, namespaced, label = kind.group, kind.resource, kind.namespaced, kind.label
             version = self._preferred_version(group) if group in groups else None
             if not version:
                 continue
@@ -178,10 +170,8 @@ class LiveReader:
         return items, refused
 
     def policy_crds(self, namespaces: list[str]) -> list[str]:
-        from kubectl_netdoctor.cluster.snapshot import describe_policy_crd
-
         items, refused = self.policy_crd_items(namespaces)
-        return sorted(describe_policy_crd(i) for i in items) + [f"{r}, may exist" for r in refused]
+        return sorted(policy_kinds.describe(i) for i in items) + [f"{r}, may exist" for r in refused]
 
 
 def _root_cause(err: BaseException) -> str:

@@ -20,7 +20,7 @@ import os
 from pathlib import Path
 from typing import Any, Iterable
 
-from kubectl_netdoctor import labels
+from kubectl_netdoctor import labels, policy_kinds
 from kubectl_netdoctor.cluster.reader import KINDS, Obj
 from kubectl_netdoctor.errors import SnapshotError
 from kubectl_netdoctor.kubeproxy.capture import CAPTURE_KINDS
@@ -28,35 +28,6 @@ from kubectl_netdoctor.kubeproxy.capture import CAPTURE_KINDS
 CAPTURE_KIND = "NodeCapture"
 OBJECT_SUFFIXES = (".yaml", ".yml", ".json")
 CAPTURE_SUFFIXES = {".iptables-save": "iptables-save", ".ipvsadm": "ipvsadm", ".nft": "nft", ".nft.json": "nft"}
-
-# apiVersion prefixes and kinds of policies that only a specific CNI implements.
-POLICY_CRDS = {
-    ("cilium.io", "CiliumNetworkPolicy"), ("cilium.io", "CiliumClusterwideNetworkPolicy"),
-    ("crd.projectcalico.org", "NetworkPolicy"), ("crd.projectcalico.org", "GlobalNetworkPolicy"),
-    ("projectcalico.org", "NetworkPolicy"), ("projectcalico.org", "GlobalNetworkPolicy"),
-    ("policy.networking.k8s.io", "AdminNetworkPolicy"),
-    ("policy.networking.k8s.io", "BaselineAdminNetworkPolicy"),
-}
-
-
-def _api_group(obj: Obj) -> str:
-    api = obj.get("apiVersion", "")
-    return api.split("/", 1)[0] if "/" in api else ""
-
-
-def _is_policy_crd(obj: Obj) -> bool:
-    return (_api_group(obj), obj.get("kind")) in POLICY_CRDS
-
-
-def describe_policy_crd(obj: Obj) -> str:
-    """``CiliumNetworkPolicy ns/name`` (Calico's kinds get their product name, as they clash with core ones)."""
-    meta = obj.get("metadata") or {}
-    kind = obj.get("kind", "?")
-    if "projectcalico" in _api_group(obj):
-        kind = f"Calico {kind}"
-    where = f"{meta['namespace']}/" if meta.get("namespace") else ""
-    return f"{kind} {where}{meta.get('name', '?')}"
-
 
 def _field(obj: Obj, path: str) -> str:
     cur: Any = obj
@@ -192,7 +163,7 @@ class SnapshotReader:
         for o in self._objects:
             if o.get("kind") != kind:
                 continue
-            if core_kind and _is_policy_crd(o):  # Calico's NetworkPolicy is not networking.k8s.io's
+            if core_kind and policy_kinds.kind_of(o) is not None:  # Calico's NetworkPolicy is not networking.k8s.io's
                 continue
             yield o
 
@@ -224,8 +195,8 @@ class SnapshotReader:
 
     def policy_crds(self, namespaces: list[str]) -> list[str]:
         return sorted(
-            describe_policy_crd(o) for o in self._objects
-            if _is_policy_crd(o) and o["metadata"].get("namespace") in (None, *namespaces)
+            policy_kinds.describe(o) for o in self._objects
+            if policy_kinds.kind_of(o) is not None and o["metadata"].get("namespace") in (None, *namespaces)
         )
 
     def default_namespace_for(self, service: str) -> str:
