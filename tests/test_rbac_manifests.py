@@ -23,7 +23,7 @@ from typing import Any, Iterable
 import pytest
 import yaml
 
-from kubectl_netdoctor.cluster.api_reader import POLICY_CRD_RESOURCES
+from kubectl_netdoctor.policy_kinds import POLICY_KINDS
 
 REPO = Path(__file__).resolve().parent.parent
 README = REPO / "README.md"
@@ -77,7 +77,7 @@ def split_list(cell: str) -> list[str]:
 
 def crd_catalogue() -> dict[str, str]:
     """resource -> API group of the policy CRDs the tool lists (the ``...`` of the README row)."""
-    return {resource: group for group, resource, _namespaced, _kind in POLICY_CRD_RESOURCES}
+    return {k.resource: k.group for k in POLICY_KINDS if k.listed_live}
 
 
 def resource_group(item: str, crds: dict[str, str]) -> list[tuple[str, str]]:
