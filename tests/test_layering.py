@@ -16,10 +16,10 @@ ROOT = "kubectl_netdoctor"
 # Lowest first. A module's layer is that of the longest matching prefix.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("pure", ("errors", "defaults", "model", "codes", "labels", "objects", "dnsnames", "netpol_eval",
-              "policy_kinds", "parsers")),
+              "policy_kinds", "enforcers", "templates", "parsers")),
     ("knowledge", ("kubeproxy", "probes.evidence")),
     ("transport", ("cluster",)),
-    ("context", ("context",)),
+    ("context", ("context", "config")),
     ("steps", ("checks", "probes.orchestrator", "probes")),
     ("runner", ("diagnose", "dump", "render")),
     ("front door", ("cli", "")),
