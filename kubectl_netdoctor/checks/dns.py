@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from kubectl_netdoctor import dnsnames, objects
-from kubectl_netdoctor.probes.evidence import dns_probe_result, took
 from kubectl_netdoctor.checks.base import Context, Obj, conclude, finding, needs_service
 from kubectl_netdoctor.model import Finding, Severity, StepResult
+from kubectl_netdoctor.probes.evidence import dns_probe_result, took
 
 STEP_ID = "dns"
 TITLE = "DNS resolves the Service name"
