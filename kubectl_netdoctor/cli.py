@@ -33,6 +33,9 @@ NamespaceOpt = typer.Option(None, "-n", "--namespace", help="Namespace (default:
 ContextOpt = typer.Option(None, "--context", help="kubeconfig context to use.")
 KubeconfigOpt = typer.Option(None, "--kubeconfig", help="Path to the kubeconfig file.")
 TimeoutOpt = typer.Option(10.0, "--timeout", min=0.1, help="Seconds to wait for each API request.")
+WaitOpt = typer.Option(None, "--wait", metavar="DURATION",
+                       help="Diagnose again until every verdict is ok or DURATION (120s, 2m) has passed; "
+                       "progress on stderr, the report is the last diagnosis.")
 
 
 def _fail(err: NetdoctorError) -> None:
@@ -72,7 +75,7 @@ def svc(
     namespace: Optional[str] = NamespaceOpt,
     context: Optional[str] = ContextOpt,
     kubeconfig: Optional[str] = KubeconfigOpt,
-    output: str = typer.Option("text", "-o", "--output", help="Output format: text or json."),
+    output: str = typer.Option("text", "-o", "--output", help="Output format: text, json or junit."),
     from_pod: Optional[str] = typer.Option(None, "--from-pod", help="Diagnose as seen from this client pod (NS/POD or POD)."),
     from_namespace: Optional[str] = typer.Option(None, "--from-namespace", help="Client is any pod in this namespace (default: the Service's)."),
     external: bool = typer.Option(False, "--external", help="Client is outside the cluster (NodePort / LoadBalancer)."),
@@ -85,6 +88,7 @@ def svc(
     node_access: bool = typer.Option(False, "--node-access", help="Opt-in: where no kube-proxy pod can show a node's rules, read them from a privileged hostNetwork pod on that node (in kube-system)."),
     node_image: Optional[str] = typer.Option(None, "--node-image", help="Image of the --node-access pod; needs iptables-save/ipvsadm/nft (default: registry.k8s.io/kube-proxy at the server's version)."),
     timeout: float = TimeoutOpt,
+    wait: Optional[str] = WaitOpt,
 ) -> None:
     """Diagnose why Service NAME is unreachable."""
     from kubectl_netdoctor.render import FORMATS, get_renderer
@@ -99,21 +103,80 @@ def svc(
                       node_access=node_access, node_image=node_image or None,
                       progress=output == "text" and sys.stderr.isatty())
     try:
-        report = _diagnose(name, namespace, context, kubeconfig, from_pod, from_namespace, external, snapshot, options)
+        wait_s = _wait_seconds(wait, snapshot)
+        if wait_s:
+            from dataclasses import replace
+
+            from kubectl_netdoctor.scan import wait_for_service
+
+            report, elapsed = wait_for_service(
+                name, namespace, _client_spec(from_pod, from_namespace, external),
+                lambda: _open_reader(snapshot, kubeconfig, context, options.timeout),
+                replace(_live_options(options), progress=False), wait_s, _progress_line)
+        else:
+            report, elapsed = _timed(lambda: _diagnose(name, namespace, context, kubeconfig, from_pod,
+                                                       from_namespace, external, snapshot, options))
     except NetdoctorError as err:
         _fail(err)
     except KeyboardInterrupt:
         _interrupted()
-    get_renderer(output)(report, sys.stdout, verbose=verbose)
+    if output == "junit":
+        from kubectl_netdoctor.render.junit import render as render_junit
+
+        render_junit(report, sys.stdout, verbose=verbose, elapsed_s=elapsed)
+    else:
+        get_renderer(output)(report, sys.stdout, verbose=verbose)
+    raise typer.Exit(_exit_code(report.verdict))
+
+
+def _exit_code(verdict) -> int:
     from kubectl_netdoctor.model import Verdict
 
-    raise typer.Exit({Verdict.OK: EXIT_OK, Verdict.PROBLEM: EXIT_PROBLEM,
-                      Verdict.INCONCLUSIVE: EXIT_CANNOT_DIAGNOSE}[report.verdict])
+    return {Verdict.OK: EXIT_OK, Verdict.PROBLEM: EXIT_PROBLEM, Verdict.INCONCLUSIVE: EXIT_CANNOT_DIAGNOSE}[verdict]
+
+
+def _timed(fn):
+    import time
+
+    start = time.monotonic()
+    result = fn()
+    return result, time.monotonic() - start
+
+
+def _progress_line(message: str) -> None:
+    """--wait progress: plain lines on stderr (a CI log keeps them; stdout stays the report)."""
+    typer.echo(message, err=True)
+
+
+def _wait_seconds(wait: Optional[str], snapshot: Optional[str]) -> float:
+    if not wait:
+        return 0.0
+    from kubectl_netdoctor.durations import parse_duration
+
+    seconds = parse_duration(wait)
+    if snapshot:
+        raise UsageError("--wait with --snapshot: a snapshot never changes, there is nothing to wait for")
+    return seconds
+
+
+def _client_spec(from_pod: Optional[str], from_namespace: Optional[str], external: bool):
+    from kubectl_netdoctor.scan import ClientSpec
+
+    if from_pod:
+        return ClientSpec("pod", pod=from_pod)
+    return ClientSpec("external" if external else "namespace", from_namespace)
+
+
+def _live_options(options):
+    """Against a cluster: the probe image resolved (--probe-image, else $NETDOCTOR_PROBE_IMAGE, else the config file)."""
+    from dataclasses import replace
+
+    from kubectl_netdoctor import config
+
+    return replace(options, probe_image=config.probe_image(options.probe_image).value)
 
 
 def _diagnose(name, namespace, context, kubeconfig, from_pod, from_namespace, external, snapshot, options):
-    from dataclasses import replace
-
     from kubectl_netdoctor.context import Client, Context
     from kubectl_netdoctor.diagnose import diagnose
 
@@ -130,9 +193,7 @@ def _diagnose(name, namespace, context, kubeconfig, from_pod, from_namespace, ex
     else:
         client = Client("namespace", from_namespace or namespace)
     if not snapshot:
-        from kubectl_netdoctor import config
-
-        options = replace(options, probe_image=config.probe_image(options.probe_image).value)
+        options = _live_options(options)
     ctx = Context(reader, namespace, name, client, options)
     if not snapshot:
         from kubectl_netdoctor.probes.orchestrator import collect_live
@@ -140,6 +201,64 @@ def _diagnose(name, namespace, context, kubeconfig, from_pod, from_namespace, ex
         ctx.live, reason = collect_live(ctx, reader)
         ctx.probe_skip_reason = reason or "no live probe ran"
     return diagnose(ctx)
+
+
+@app.command("scan", epilog=EXIT_HELP + " A scan exits with its worst verdict: 1 if any Service has a problem, "
+             "else 3 if any could not be diagnosed.")
+def scan_cmd(
+    namespace: Optional[str] = NamespaceOpt,
+    all_namespaces: bool = typer.Option(False, "-A", "--all-namespaces", help="Every namespace."),
+    selector: Optional[str] = typer.Option(None, "-l", "--selector", help="Only Services with these labels (kubectl -l syntax)."),
+    context: Optional[str] = ContextOpt,
+    kubeconfig: Optional[str] = KubeconfigOpt,
+    output: str = typer.Option("text", "-o", "--output", help="Output format: text, json or junit."),
+    from_namespace: Optional[str] = typer.Option(None, "--from-namespace", help="Client is any pod in this namespace (default: each Service's own)."),
+    external: bool = typer.Option(False, "--external", help="Client is outside the cluster (NodePort / LoadBalancer)."),
+    read_only: bool = typer.Option(False, "--read-only", help="Create nothing in the cluster: no probe pods, no ephemeral containers."),
+    snapshot: Optional[str] = typer.Option(None, "--snapshot", help="Scan offline: a snapshot file, or a directory (of several snapshots, such as examples/)."),
+    probe_image: Optional[str] = typer.Option(None, "--probe-image", help=f"Image of the probe pods (needs sh, nc, nslookup, cat). Default: $NETDOCTOR_PROBE_IMAGE, else probeImage in ~/.config/kubectl-netdoctor/config.yaml, else {DEFAULT_PROBE_IMAGE}."),
+    http_path: str = typer.Option("/", "--http-path", help="Path of the L7 HTTP GETs."),
+    verbose: bool = typer.Option(False, "-v", "--verbose", help="Text output: the details of every Service, not only the failing ones."),
+    node_access: bool = typer.Option(False, "--node-access", help="Opt-in: read a node's rules from a privileged hostNetwork pod where no kube-proxy pod can."),
+    node_image: Optional[str] = typer.Option(None, "--node-image", help="Image of the --node-access pod."),
+    timeout: float = TimeoutOpt,
+    wait: Optional[str] = WaitOpt,
+) -> None:
+    """Diagnose every Service of a namespace (-n) or of the cluster (-A) in one run: a summary table,
+    then the details of the Services that are not ok."""
+    from kubectl_netdoctor.render import FORMATS, get_scan_renderer
+
+    if output not in FORMATS:
+        _fail(UsageError(f"-o {output!r}: expected one of {', '.join(FORMATS)}"))
+    if namespace and all_namespaces:
+        _fail(UsageError("-n and -A exclude each other"))
+    if from_namespace and external:
+        _fail(UsageError("--from-namespace and --external exclude each other"))
+    from kubectl_netdoctor.context import Options
+
+    options = Options(read_only=read_only, http_path=http_path, timeout=timeout, probe_image=probe_image,
+                      node_access=node_access, node_image=node_image or None)
+    try:
+        from kubectl_netdoctor import scan
+
+        if not snapshot:
+            options = _live_options(options)
+
+        scan.check_selector(selector)
+        wait_s = _wait_seconds(wait, snapshot)
+        result = scan.run(
+            namespace=namespace, all_namespaces=all_namespaces, selector=selector,
+            client=_client_spec(None, from_namespace, external), snapshot=snapshot,
+            open_reader=lambda: _open_reader(snapshot, kubeconfig, context, timeout),
+            options=options, wait_s=wait_s, progress=_progress_line)
+    except NetdoctorError as err:
+        _fail(err)
+    except KeyboardInterrupt:
+        _interrupted()
+    if not result.services:
+        typer.echo(f"warning: no Service in scope ({result.scope})", err=True)
+    get_scan_renderer(output)(result, sys.stdout, verbose=verbose)
+    raise typer.Exit(_exit_code(result.verdict))
 
 
 @app.command("snapshot", epilog="Exit codes: 0 saved; 2 usage error; 3 no cluster access or forbidden.")

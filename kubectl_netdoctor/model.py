@@ -199,3 +199,84 @@ class Report:
             "broken_step": broken.id if broken else None,
             "steps": [s.to_dict() for s in self.steps],
         }
+
+
+VERDICT_RANK = {Verdict.OK: 0, Verdict.INCONCLUSIVE: 1, Verdict.PROBLEM: 2}
+"""Worst first when combining Services: a problem found is a definite answer, so it outranks
+another Service that could not be diagnosed (exit 1 before 3, as one Service's report does)."""
+
+
+def worst_verdict(verdicts: "list[Verdict] | tuple[Verdict, ...]") -> Verdict:
+    """The verdict of several Services together; ``ok`` for none."""
+    return max(verdicts, key=VERDICT_RANK.__getitem__, default=Verdict.OK)
+
+
+@dataclass(frozen=True)
+class ScannedService:
+    """One Service of a scan: its full report and how long its diagnosis took."""
+
+    report: Report
+    elapsed_s: float
+    """Wall time of this Service's walk (its share of the shared reads and probes is not split out)."""
+
+    @property
+    def top_finding(self) -> Finding | None:
+        """The first error of the broken hop (else the first error, else warning, anywhere): the headline."""
+        broken = self.report.broken_step
+        steps = ([broken] if broken else []) + [s for s in self.report.steps if s is not broken]
+        for sev in (Severity.ERROR, Severity.WARNING):
+            hit = next((f for s in steps for f in s.findings if f.severity is sev), None)
+            if hit:
+                return hit
+        return None
+
+    def summary_dict(self) -> dict[str, Any]:
+        broken, top = self.report.broken_step, self.top_finding
+        return {
+            "namespace": self.report.namespace,
+            "name": self.report.service,
+            "verdict": self.report.verdict.value,
+            "broken_step": broken.id if broken else None,
+            "top_finding": top.code if top else None,
+            "elapsed_s": round(self.elapsed_s, 2),
+        }
+
+
+@dataclass(frozen=True)
+class ScanReport:
+    """Every Service in a scan's scope, in namespace then name order."""
+
+    services: tuple[ScannedService, ...]
+    source: str
+    scope: str
+    """What was scanned: ``namespace shop``, ``all namespaces``, with ``-l`` if given."""
+    elapsed_s: float = 0.0
+    attempts: int = 1
+    """Diagnosis rounds run (more than 1 under ``--wait``); the report is the last."""
+
+    @property
+    def reports(self) -> tuple[Report, ...]:
+        return tuple(s.report for s in self.services)
+
+    @property
+    def verdict(self) -> Verdict:
+        return worst_verdict([r.verdict for r in self.reports])
+
+    def counts(self) -> dict[str, int]:
+        out = {v.value: 0 for v in Verdict}
+        for r in self.reports:
+            out[r.verdict.value] += 1
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema": "netdoctor/scan/v1",
+            "verdict": self.verdict.value,
+            "source": self.source,
+            "scope": self.scope,
+            "counts": self.counts(),
+            "elapsed_s": round(self.elapsed_s, 2),
+            "attempts": self.attempts,
+            "services": [s.summary_dict() for s in self.services],
+            "reports": [s.report.to_dict() for s in self.services],
+        }

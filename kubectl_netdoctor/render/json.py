@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import TextIO
 
-from kubectl_netdoctor.model import Report
+from kubectl_netdoctor.model import Report, ScanReport
 
 
 def dumps(report: Report) -> str:
@@ -15,3 +15,8 @@ def dumps(report: Report) -> str:
 def render(report: Report, stream: TextIO, verbose: bool = False) -> None:
     """JSON always carries every finding; ``verbose`` changes nothing here."""
     stream.write(dumps(report) + "\n")
+
+
+def render_scan(scan: ScanReport, stream: TextIO, verbose: bool = False) -> None:
+    """``scan -o json``: schema ``netdoctor/scan/v1``, each Service's full ``netdoctor/v1`` report in ``reports``."""
+    stream.write(json.dumps(scan.to_dict(), indent=2) + "\n")

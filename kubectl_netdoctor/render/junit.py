@@ -1,0 +1,136 @@
+"""``-o junit``: JUnit XML for CI systems, one ``<testcase>`` per Service.
+
+The document follows the JUnit shape that Jenkins, GitLab, GitHub test reporters and
+Azure DevOps read (the Jenkins xUnit plugin's ``junit-10.xsd``)::
+
+    <testsuites name="kubectl-netdoctor" tests failures errors time>
+      <testsuite name="kubectl-netdoctor NS" tests failures errors skipped time timestamp>
+        <properties><property name="source" value="..."/> ...</properties>
+        <testcase classname="NS" name="SERVICE" time="1.234">
+          <failure type="CODE" message="broken hop ...">the findings, their evidence and fixes</failure>
+          <system-out>the step table</system-out>
+        </testcase>
+
+* verdict ``problem`` -> ``<failure>``: its ``type`` is the headline finding's code, its
+  ``message`` names the broken hop and that finding, its text is the full text report.
+* verdict ``inconclusive`` -> ``<error>``: the Service could not be diagnosed, which a CI gate
+  must not count as a pass. Its text names every blocked step and why.
+* verdict ``ok`` -> a passing testcase; warnings and notes go to ``<system-out>``.
+
+One ``<testsuite>`` per namespace, so a CI report groups the Services as ``kubectl get`` does.
+"""
+
+from __future__ import annotations
+
+import datetime
+import io
+import re
+import socket
+import xml.etree.ElementTree as ET
+from typing import TextIO
+
+from kubectl_netdoctor.model import Report, ScannedService, ScanReport, Status, Verdict
+
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+"""Characters XML 1.0 cannot carry at all, not even escaped (probe output may hold them)."""
+
+
+def _clean(text: str) -> str:
+    return _XML_INVALID.sub("?", text)
+
+
+def _time(seconds: float) -> str:
+    """Seconds with millisecond precision, the form junit-10.xsd's SUREFIRE_TIME accepts (no exponent)."""
+    return f"{max(seconds, 0.0):.3f}"
+
+
+def _text_report(report: Report, verbose: bool = True) -> str:
+    from kubectl_netdoctor.render.text import render
+
+    buf = io.StringIO()
+    render(report, buf, verbose=verbose)
+    return buf.getvalue()
+
+
+def failure_message(report: Report, top) -> str:
+    """One line: what CI lists next to the failed test."""
+    broken = report.broken_step
+    where = f"broken hop: {broken.id} ({broken.title})" if broken else "problem"
+    return f"{where}: {top.code}: {top.message}" if top else where
+
+
+def blocked_message(report: Report) -> str:
+    blocked = [s for s in report.steps if s.status is Status.SKIP and s.blocked]
+    return "could not diagnose: " + "; ".join(f"{s.id}: {s.skip_reason}" for s in blocked)
+
+
+def testcase(entry: ScannedService) -> ET.Element:
+    report = entry.report
+    case = ET.Element("testcase", {"classname": report.namespace, "name": report.service,
+                                   "time": _time(entry.elapsed_s)})
+    verdict = report.verdict
+    full = _clean(_text_report(report))
+    if verdict is Verdict.PROBLEM:
+        top = entry.top_finding
+        failure = ET.SubElement(case, "failure", {"type": top.code if top else "problem",
+                                                  "message": _clean(failure_message(report, top))})
+        failure.text = full
+    elif verdict is Verdict.INCONCLUSIVE:
+        error = ET.SubElement(case, "error", {"type": "inconclusive", "message": _clean(blocked_message(report))})
+        error.text = full
+    else:
+        out = ET.SubElement(case, "system-out")
+        out.text = full
+    return case
+
+
+def document(entries: list[ScannedService] | tuple[ScannedService, ...], source: str,
+             elapsed_s: float | None = None, timestamp: datetime.datetime | None = None) -> ET.Element:
+    stamp = (timestamp or datetime.datetime.now(datetime.timezone.utc)).strftime("%Y-%m-%dT%H:%M:%S")
+    by_ns: dict[str, list[ScannedService]] = {}
+    for e in entries:
+        by_ns.setdefault(e.report.namespace, []).append(e)
+    total_time = elapsed_s if elapsed_s is not None else sum(e.elapsed_s for e in entries)
+    root = ET.Element("testsuites", {
+        "name": "kubectl-netdoctor",
+        "tests": str(len(entries)),
+        "failures": str(sum(e.report.verdict is Verdict.PROBLEM for e in entries)),
+        "errors": str(sum(e.report.verdict is Verdict.INCONCLUSIVE for e in entries)),
+        "time": _time(total_time),
+    })
+    host = socket.gethostname()
+    for ns, group in sorted(by_ns.items()):
+        suite = ET.SubElement(root, "testsuite", {
+            "name": f"kubectl-netdoctor {ns}",
+            "tests": str(len(group)),
+            "failures": str(sum(e.report.verdict is Verdict.PROBLEM for e in group)),
+            "errors": str(sum(e.report.verdict is Verdict.INCONCLUSIVE for e in group)),
+            "skipped": "0",
+            "time": _time(sum(e.elapsed_s for e in group)),
+            "timestamp": stamp,
+            "hostname": host,
+            "package": ns,
+        })
+        props = ET.SubElement(suite, "properties")
+        clients = sorted({e.report.client for e in group if e.report.client})
+        for name, value in [("source", source), *(("client", c) for c in clients)]:
+            ET.SubElement(props, "property", {"name": name, "value": _clean(value)})
+        for e in group:
+            suite.append(testcase(e))
+    return root
+
+
+def dumps(entries: list[ScannedService] | tuple[ScannedService, ...], source: str,
+          elapsed_s: float | None = None, timestamp: datetime.datetime | None = None) -> str:
+    root = document(entries, source, elapsed_s, timestamp)
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def render(report: Report, stream: TextIO, verbose: bool = False, elapsed_s: float = 0.0) -> None:
+    """``svc -o junit``: a document with the one Service. Every finding is in it; ``verbose`` changes nothing."""
+    stream.write(dumps([ScannedService(report, elapsed_s)], report.source, elapsed_s))
+
+
+def render_scan(scan: ScanReport, stream: TextIO, verbose: bool = False) -> None:
+    stream.write(dumps(scan.services, scan.source, scan.elapsed_s))

@@ -1,0 +1,160 @@
+"""Shared probes for a scan: batched, chunked, and each Service handed exactly what ``svc`` would gather.
+
+A fake probe answers each script line by line as busybox would print it (``TCP|...``,
+``HTTP|...``, ``DNS|...``), so the real script builders, chunking, parsers and task runner run.
+"""
+
+from __future__ import annotations
+
+import re
+
+from kubectl_netdoctor.cluster.probe import ExecResult
+from kubectl_netdoctor.context import Options
+from kubectl_netdoctor.errors import Forbidden
+from kubectl_netdoctor.probes import orchestrator, shared
+from kubectl_netdoctor.probes.shared import SharedProbes, run_chunks
+
+RESOLV = "search shop.svc.cluster.local svc.cluster.local cluster.local\nnameserver 10.96.0.10\noptions ndots:5\n"
+PROC_NET_TCP = ("  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
+                "   0: 00000000:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000 65534 0 1 1 0 0 0 0\n")
+
+
+class FakeProbe:
+    """Answers the probe scripts: port 9090 refuses, every ClusterIP URL answers 200, names of Services
+    in shop resolve, everything else is NXDOMAIN. Records each script's size."""
+
+    image = "toolbox"
+
+    def __init__(self):
+        self.scripts: list[int] = []
+
+    def describe(self):
+        return "probe pod shop/netdoctor-probe-fake"
+
+    def exec(self, command, timeout=30.0):
+        assert command == ["cat", "/etc/resolv.conf"]
+        return ExecResult(0, RESOLV, "")
+
+    def script(self, text, timeout=30.0):
+        out = []
+        jobs = [ln for ln in text.splitlines() if ln.endswith("&")]
+        self.scripts.append(len(jobs))
+        for ln in jobs:
+            if m := re.match(r"p (\S+) (\d+) &", ln):
+                refused = m.group(2) == "9090"
+                out.append(f"TCP|{m.group(1)}|{m.group(2)}|{1 if refused else 0}|1.00|1.01|"
+                           f"{'Connection refused' if refused else ''}")
+            elif m := re.match(r"g '(\S+)' \S+ \S+ '\S*' &", ln):
+                out.append(f"HTTP|{m.group(1)}|0|1.00|1.02|HTTP/1.0 200 OK~Content-Type: text/plain~")
+            elif m := re.match(r"l '(\S+)' &", ln):
+                name = m.group(1)
+                hit = re.fullmatch(r"([a-z0-9-]+)\.(shop|default)\.svc\.cluster\.local\.", name)
+                answer = (f"Server: 10.96.0.10~Address: 10.96.0.10:53~~Name: {name}~Address: 10.96.1.1~" if hit
+                          else f"Server: 10.96.0.10~Address: 10.96.0.10:53~~** server can't find {name}: NXDOMAIN~")
+                out.append(f"DNS|{name}|{0 if hit else 1}|1.00|1.01|{answer}")
+        return ExecResult(0, "\n".join(out) + "\n", "")
+
+
+class FakeExecutor:
+    """Listener reads answer; kube-proxy rule reads and the CoreDNS port-forward are refused."""
+
+    reader = None
+
+    def __init__(self):
+        self.execs: list[tuple[str, str]] = []
+
+    def exec(self, namespace, pod, command, container=None, timeout=20.0):
+        self.execs.append((namespace, pod))
+        if namespace == "kube-system":
+            raise Forbidden("get", "pods/exec", namespace)
+        return ExecResult(0, PROC_NET_TCP, "")
+
+    def port_forward_socket(self, namespace, pod, port):
+        raise Forbidden("get", "pods/portforward", namespace)
+
+    def dns_over_port_forward(self, coredns_pod, names, timeout):
+        raise Forbidden("get", "pods/portforward", "kube-system")
+
+
+class Probes(SharedProbes):
+    """SharedProbes whose probe session and executor are the fakes."""
+
+    def __init__(self, probe, executor):
+        super().__init__(reader=None, options=Options())
+        self.executor = executor
+        self.probe = probe
+
+    def session(self, client, service_namespace):
+        return self.probe, ""
+
+
+def two_services(cluster):
+    """web (healthy) and api (targetPort 9090: refused), both in shop."""
+    api = cluster.clone("Service", "web", "shop", "api")
+    api["spec"]["clusterIP"] = api["spec"]["clusterIPs"][0] = "10.96.141.23"
+    api["spec"]["ports"][0]["targetPort"] = 9090
+    sl = cluster.clone("EndpointSlice", "web-x7k2p", "shop", "api-abcde")
+    sl["metadata"]["labels"]["kubernetes.io/service-name"] = "api"
+    sl["ports"][0]["port"] = 9090
+    return [cluster.context("web"), cluster.context("api")]
+
+
+FIELDS = ("probe", "targets", "tcp", "http", "lookups", "direct_dns", "resolv", "listeners", "listener_errors",
+          "listen_skipped", "listen_refused", "captures", "conntrack", "rules_skipped", "rules_refused", "skipped",
+          "refused")
+
+
+def test_each_service_gets_what_svc_would_have_gathered(cluster):
+    contexts = two_services(cluster)
+    probe, executor = FakeProbe(), FakeExecutor()
+    Probes(probe, executor).run(contexts)
+    for ctx in contexts:
+        alone = orchestrator.gather(ctx, FakeProbe(), FakeExecutor())
+        for field in FIELDS:
+            assert getattr(ctx.live, field) == getattr(alone, field), (ctx.name, field)
+        assert ctx.probe_skip_reason == "no live probe ran"
+    api = contexts[1].live
+    assert {k: r.outcome for k, r in api.tcp.items()} == {("10.244.0.12", 9090): "refused",
+                                                           ("10.244.1.7", 9090): "refused",
+                                                           ("10.96.141.23", 80): "open"}
+
+
+def test_the_batches_are_shared_and_cut_into_chunks(cluster, monkeypatch):
+    contexts = two_services(cluster)
+    probe, executor = FakeProbe(), FakeExecutor()
+    monkeypatch.setattr(shared, "TCP_CHUNK", 2)
+    Probes(probe, executor).run(contexts)
+    # TCP: 6 targets (2 endpoints x 2 ports + 2 ClusterIPs) in chunks of 2; HTTP: 2 URLs x 10 GETs in one
+    # chunk (HTTP_CHUNK 3); DNS: every name of both Services in one chunk
+    assert len(probe.scripts) == 5 and probe.scripts.count(2) == 3 and 20 in probe.scripts
+    # one listener read per pod, not per Service; one refused rule read per node
+    pod_reads = [e for e in executor.execs if e[0] == "shop"]
+    assert sorted(pod_reads) == [("shop", "web-7c9f8d6b5-abcde"), ("shop", "web-7c9f8d6b5-fghij")]
+    assert len([e for e in executor.execs if e[0] == "kube-system"]) == len(contexts[0].live.rules_skipped)
+
+
+def test_a_client_without_probe_says_why_for_every_service(cluster):
+    contexts = two_services(cluster)
+    probes = SharedProbes(reader=None, options=Options(read_only=True))
+    probes.executor = FakeExecutor()
+    probes.run(contexts)
+    for ctx in contexts:
+        assert ctx.probe_skip_reason == "--read-only: no probe pod is created"
+        assert {k: ctx.live.skipped[k] for k in ("tcp", "http", "dns")} == {
+            k: "--read-only: no probe pod is created" for k in ("tcp", "http", "dns")}
+        assert ctx.live.listeners  # exec-only probes still ran
+
+
+def test_chunks_join_and_a_failed_chunk_only_loses_its_items():
+    class Flaky(FakeProbe):
+        def script(self, text, timeout=30.0):
+            if "p 10.0.0.3 " in text:
+                return ExecResult(None, "", "", "exec timed out after 18s")
+            return super().script(text, timeout)
+
+    result = run_chunks(Flaky(), [("10.0.0.1", 80), ("10.0.0.2", 80), ("10.0.0.3", 80)], 2,
+                        lambda part: orchestrator.tcp_script(part, 3))
+    assert result.rc == 0 and result.error == "exec timed out after 18s"
+    assert [ln.split("|")[1] for ln in result.stdout.splitlines()] == ["10.0.0.1", "10.0.0.2"]
+    failed = run_chunks(Flaky(), [("10.0.0.3", 80)], 2, lambda part: orchestrator.tcp_script(part, 3))
+    assert failed.rc is None and failed.stdout == ""
