@@ -96,3 +96,22 @@ def test_field_selectors():
     assert matches_field_selector("involvedObject.name=web-1,involvedObject.kind==Pod", ev)
     assert not matches_field_selector("involvedObject.name!=web-1", ev)
     assert not matches_field_selector("metadata.name=x", ev)
+
+
+def test_lookups_by_namespace_name_and_kind_keep_file_order():
+    def svc(ns, name, ip):
+        return {"kind": "Service", "metadata": {"name": name, "namespace": ns, "labels": {"app": name}},
+                "spec": {"clusterIP": ip}}
+    r = SnapshotReader.from_objects([svc("a", "web", "10.0.0.1"), svc("b", "web", "10.0.0.2"),
+                                     svc("a", "db", "10.0.0.3"), svc("a", "web", "10.0.0.9"),
+                                     {"kind": "Namespace", "metadata": {"name": "a"}}])
+    assert r.get("Service", "b", "web")["spec"]["clusterIP"] == "10.0.0.2"
+    assert r.get("Service", "a", "web")["spec"]["clusterIP"] == "10.0.0.1"  # the first of a repeated name
+    assert r.get("Service", None, "web")["spec"]["clusterIP"] == "10.0.0.1"  # any namespace: the first
+    assert r.get("Service", "c", "web") is None and r.get("Pod", "a", "web") is None
+    assert [s["spec"]["clusterIP"] for s in r.list("Service", "a")] == ["10.0.0.1", "10.0.0.3", "10.0.0.9"]
+    assert [s["spec"]["clusterIP"] for s in r.list("Service", label_selector="app=web")] == [
+        "10.0.0.1", "10.0.0.2", "10.0.0.9"]
+    assert [n["metadata"]["name"] for n in r.list("Namespace")] == ["a"]
+    with pytest.raises(SnapshotError, match="bad label selector"):
+        r.list("Service", "a", "app in (web")
