@@ -263,7 +263,7 @@ def scan_cmd(
 
 @app.command("snapshot", epilog="Exit codes: 0 saved; 2 usage error; 3 no cluster access or forbidden.")
 def snapshot_cmd(
-    output: str = typer.Option(..., "-o", "--output", help="File to write (.yaml or .json)."),
+    output: str = typer.Option(..., "-o", "--output", help="File to write: .json (reads back fastest) or .yaml."),
     namespace: Optional[str] = NamespaceOpt,
     all_namespaces: bool = typer.Option(False, "-A", "--all-namespaces", help="Save every namespace."),
     context: Optional[str] = ContextOpt,

@@ -9,45 +9,62 @@ from __future__ import annotations
 import datetime
 import json
 from pathlib import Path
+from typing import Any, Callable, Iterator
 
 from kubectl_netdoctor.cluster.api_reader import LiveReader
 from kubectl_netdoctor.cluster.reader import Obj
-from kubectl_netdoctor.cluster.snapshot import CAPTURE_KIND
+from kubectl_netdoctor.cluster.snapshot import CAPTURE_KIND, OBJECT_SUFFIXES
 from kubectl_netdoctor.errors import UsageError
 
 NAMESPACED = ("Service", "EndpointSlice", "Endpoints", "Pod", "NetworkPolicy")
 SYSTEM_CONFIGMAPS = ("kube-proxy", "coredns")
 
 
-def collect(reader: LiveReader, namespaces: list[str] | None) -> list[Obj]:
-    """Everything for these namespaces (None: all), plus the cluster-wide and kube-system context."""
-    objs: list[Obj] = []
+CaptureRules = Callable[[LiveReader, list[Obj]], dict[str, dict[str, str]]]
+
+
+def collect(reader: LiveReader, namespaces: list[str] | None,
+            capture_rules: CaptureRules | None = None) -> Iterator[Obj]:
+    """Everything for these namespaces (None: all), plus the cluster-wide and kube-system context,
+    one API list at a time and each object once; then each node's rules as a NodeCapture
+    (``capture_rules``, default :func:`node_rule_captures`, gets kube-system's pods and
+    kube-proxy's ConfigMap).
+
+    A generator, so that the writer holds one list response at a time, never the whole cluster.
+    """
+    seen: set[tuple[Any, Any, str]] = set()
+    proxy_context: list[Obj] = []  # kube-proxy's ConfigMap and pods, for the rule captures
+
+    def each(objs: list[Obj]) -> Iterator[Obj]:
+        for o in objs:
+            key = (o.get("kind"), o["metadata"].get("namespace"), o["metadata"]["name"])
+            if key in seen:
+                continue
+            seen.add(key)
+            if o["metadata"].get("namespace") == "kube-system" and (
+                    o.get("kind") == "Pod" or (o.get("kind") == "ConfigMap" and o["metadata"]["name"] == "kube-proxy")):
+                proxy_context.append(o)
+            yield o
+
     scopes: list[str | None] = list(namespaces) if namespaces is not None else [None]
     for ns in scopes:
         for kind in NAMESPACED:
-            objs += reader.list(kind, ns)
-        objs += reader.list("Event", ns, field_selector="involvedObject.kind=Pod")
-    objs += reader.list("Namespace") + reader.list("Node")
+            yield from each(reader.list(kind, ns))
+        yield from each(reader.list("Event", ns, field_selector="involvedObject.kind=Pod"))
+    yield from each(reader.list("Namespace"))
+    yield from each(reader.list("Node"))
     if namespaces is not None and "kube-system" not in namespaces:
         # kube-proxy, CoreDNS and the CNI live here; the DNS step and CNI detection read them.
-        objs += reader.list("Pod", "kube-system")
-        objs += reader.list("Service", "kube-system", field_selector="metadata.name=kube-dns")
-        objs += reader.list("EndpointSlice", "kube-system", "kubernetes.io/service-name=kube-dns")
+        yield from each(reader.list("Pod", "kube-system"))
+        yield from each(reader.list("Service", "kube-system", field_selector="metadata.name=kube-dns"))
+        yield from each(reader.list("EndpointSlice", "kube-system", "kubernetes.io/service-name=kube-dns"))
     for name in SYSTEM_CONFIGMAPS:
         if cm := reader.get("ConfigMap", "kube-system", name):
-            objs.append(cm)
+            yield from each([cm])
     crds, _ = reader.policy_crd_items(namespaces)
-    objs += crds
-    seen, unique = set(), []
-    for o in objs:
-        key = (o.get("kind"), o["metadata"].get("namespace"), o["metadata"]["name"])
-        if key not in seen:
-            seen.add(key)
-            unique.append(o)
-    for node, captures in sorted(node_rule_captures(reader, objs).items()):
-        unique.append({"apiVersion": "netdoctor/v1", "kind": CAPTURE_KIND, "metadata": {"name": node},
-                       "data": captures})
-    return unique
+    yield from each(crds)
+    for node, captures in sorted((capture_rules or node_rule_captures)(reader, proxy_context).items()):
+        yield {"apiVersion": "netdoctor/v1", "kind": CAPTURE_KIND, "metadata": {"name": node}, "data": captures}
 
 
 def node_rule_captures(reader: LiveReader, objs: list[Obj]) -> dict[str, dict[str, str]]:
@@ -73,23 +90,42 @@ def node_rule_captures(reader: LiveReader, objs: list[Obj]) -> dict[str, dict[st
     return out
 
 
-def write_snapshot(reader: LiveReader, namespaces: list[str] | None, path: str) -> int:
-    objs = collect(reader, namespaces)
-    doc = {"apiVersion": "v1", "kind": "List", "metadata": {}, "items": objs}
+def write_snapshot(reader: LiveReader, namespaces: list[str] | None, path: str,
+                   capture_rules: CaptureRules | None = None) -> int:
+    """Write a ``List`` to ``path``, streaming: JSON (one item a line) for ``.json``, YAML for ``.yaml``/``.yml``.
+
+    JSON is the format to prefer: it reads back in well under a second where even libyaml
+    takes seconds on a large namespace. Returns the number of objects written.
+    """
     target = Path(path)
     if target.is_dir():
-        raise UsageError(f"-o {path}: is a directory; give a file name ending in .yaml or .json")
+        raise UsageError(f"-o {path}: is a directory; give a file name ending in .json or .yaml")
+    if target.suffix not in OBJECT_SUFFIXES:
+        raise UsageError(f"-o {path}: give a file name ending in .json (or .yaml), so --snapshot can read it back")
+    as_yaml = target.suffix in (".yaml", ".yml")
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    if target.suffix == ".json":
-        text = json.dumps(doc, indent=1) + "\n"
-    else:
-        import yaml
-
-        scope = "all namespaces" if namespaces is None else ", ".join(namespaces)
-        text = (f"# kubectl-netdoctor snapshot of {reader.source}, {scope}, taken {stamp}\n"
-                + yaml.safe_dump(doc, sort_keys=False, default_flow_style=False))
+    scope = "all namespaces" if namespaces is None else ", ".join(namespaces)
+    count = 0
     try:
-        target.write_text(text, encoding="utf-8")
+        with open(target, "w", encoding="utf-8") as out:
+            if as_yaml:
+                import yaml
+
+                dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+                out.write(f"# kubectl-netdoctor snapshot of {reader.source}, {scope}, taken {stamp}\n"
+                          "apiVersion: v1\nkind: List\nmetadata: {}\n")
+                for obj in collect(reader, namespaces, capture_rules):
+                    out.write(("items:\n" if not count else "")
+                              + yaml.dump([obj], Dumper=dumper, sort_keys=False, default_flow_style=False))
+                    count += 1
+                if not count:
+                    out.write("items: []\n")
+            else:
+                out.write('{"apiVersion": "v1", "kind": "List", "metadata": {}, "items": [')
+                for obj in collect(reader, namespaces, capture_rules):
+                    out.write(("\n" if not count else ",\n") + json.dumps(obj, separators=(",", ":")))
+                    count += 1
+                out.write("\n]}\n")
     except OSError as err:
         raise UsageError(f"-o {path}: {err.strerror}") from None
-    return len(objs)
+    return count

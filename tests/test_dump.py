@@ -1,0 +1,99 @@
+"""``snapshot``'s writer: JSON by default, YAML by suffix, each object once, and it reads back as written."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from kubectl_netdoctor.cluster.snapshot import SnapshotReader
+from kubectl_netdoctor.dump import write_snapshot
+from kubectl_netdoctor.errors import UsageError
+
+FIXTURE = Path(__file__).parent / "fixtures" / "cluster" / "healthy.yaml"
+
+
+class FixtureApi:
+    """Answers ``list``/``get`` from the healthy fixture the way the API server would (items without kind)."""
+
+    source = "cluster fixture"
+
+    def __init__(self) -> None:
+        self.snapshot = SnapshotReader(FIXTURE)
+        self.calls: list[tuple] = []
+
+    def list(self, kind, namespace=None, label_selector=None, field_selector=None):
+        self.calls.append(("list", kind, namespace))
+        return self.snapshot.list(kind, namespace, label_selector, field_selector)
+
+    def get(self, kind, namespace, name):
+        self.calls.append(("get", kind, namespace, name))
+        return self.snapshot.get(kind, namespace, name)
+
+    def policy_crd_items(self, namespaces):
+        return [], []
+
+
+def no_captures(reader, objs):
+    return {}
+
+
+def _keys(objs):
+    return [(o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"]) for o in objs]
+
+
+def _expected():
+    """What a snapshot of namespace shop holds: shop's objects, every Namespace and Node, and kube-system's
+    pods, kube-dns Service and EndpointSlices, and the two ConfigMaps (no NodeCapture: nothing to exec into)."""
+    items = yaml.safe_load(FIXTURE.read_text())["items"]
+    return sorted(_keys(items))
+
+
+@pytest.mark.parametrize("suffix", [".json", ".yaml", ".yml"])
+def test_written_snapshot_reads_back_with_every_object_once(tmp_path, suffix):
+    target = tmp_path / f"snap{suffix}"
+    count = write_snapshot(FixtureApi(), ["shop"], str(target), no_captures)
+    text = target.read_text()
+    if suffix in (".yaml", ".yml"):
+        assert text.startswith("# kubectl-netdoctor snapshot of cluster fixture, shop, taken ")
+        doc = yaml.safe_load(text)
+    else:
+        doc = json.loads(text)
+    assert doc["kind"] == "List"
+    assert count == len(doc["items"])
+    assert sorted(_keys(doc["items"])) == _expected()
+    back = SnapshotReader(target)
+    assert back.get("Service", "shop", "web")["spec"]["clusterIP"] == "10.96.141.22"
+    assert len(back.list("Pod", "kube-system")) == 6
+
+
+def test_node_captures_are_written_as_node_capture_objects(tmp_path):
+    captured = {}
+
+    def fake_captures(reader, objs):
+        captured["context"] = sorted(_keys(objs))
+        return {"node-1": {"iptables-save": "*nat\nCOMMIT\n"}}
+
+    target = tmp_path / "snap.json"
+    write_snapshot(FixtureApi(), ["shop"], str(target), fake_captures)
+    # The capture step sees kube-system's pods and kube-proxy's ConfigMap, though they were streamed out.
+    assert ("ConfigMap", "kube-system", "kube-proxy") in captured["context"]
+    assert sum(1 for k in captured["context"] if k[0] == "Pod") == 6
+    assert SnapshotReader(target).node_captures() == {"node-1": {"iptables-save": "*nat\nCOMMIT\n"}}
+
+
+def test_one_line_per_object_in_json(tmp_path):
+    target = tmp_path / "snap.json"
+    count = write_snapshot(FixtureApi(), ["shop"], str(target), no_captures)
+    lines = target.read_text().splitlines()
+    assert len(lines) == count + 2  # the List's opening, one line per item, the closing
+
+
+def test_a_directory_or_a_name_the_reader_would_refuse_is_refused(tmp_path):
+    with pytest.raises(UsageError, match="is a directory"):
+        write_snapshot(FixtureApi(), ["shop"], str(tmp_path), no_captures)
+    with pytest.raises(UsageError, match="ending in .json"):
+        write_snapshot(FixtureApi(), ["shop"], str(tmp_path / "snap.txt"), no_captures)
+    assert not (tmp_path / "snap.txt").exists()
