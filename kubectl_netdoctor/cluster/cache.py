@@ -151,9 +151,12 @@ class SharedReads:
 
     @staticmethod
     def _filter(items: list[Obj], label_selector: str | None, field_selector: str | None) -> list[Obj]:
+        if not label_selector and not field_selector:
+            return list(items)
         try:
+            wanted = {"matchExpressions": labels.parse_selector_string(label_selector or "")}
             return [o for o in items
-                    if labels.matches_selector_string(label_selector, o["metadata"].get("labels"))
+                    if labels.matches_label_selector(wanted, o["metadata"].get("labels"))
                     and matches_field_selector(field_selector, o)]
         except ValueError as err:  # the API server answers 400 to a selector it cannot parse
             raise UsageError(f"bad selector {label_selector or field_selector!r}: {err}") from None
