@@ -237,7 +237,8 @@ def scan_cmd(
     from kubectl_netdoctor.context import Options
 
     options = Options(read_only=read_only, http_path=http_path, timeout=timeout, probe_image=probe_image,
-                      node_access=node_access, node_image=node_image or None)
+                      node_access=node_access, node_image=node_image or None,
+                      progress=output == "text" and not wait and sys.stderr.isatty())
     try:
         from kubectl_netdoctor import scan
 

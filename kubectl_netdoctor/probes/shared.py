@@ -38,7 +38,8 @@ from kubectl_netdoctor.parsers.probe_output import (
 )
 from kubectl_netdoctor.probes.evidence import DIRECT_DNS, DNS, HTTP, TCP, LiveEvidence, Targets
 from kubectl_netdoctor.probes.orchestrator import (
-    HTTP_ATTEMPTS, PROBE_WAIT_S, ProbeTask, _batch_failed, _listeners_via_ephemeral, _rules_tasks, _store_script,
+    HTTP_ATTEMPTS, PROBE_WAIT_S, ProbeTask, _batch_failed, _listeners_via_ephemeral, _progress, _rules_tasks,
+    _store_script,
     listener_task, lookup_names, probe_targets, run_parallel, run_tasks,
 )
 
@@ -156,6 +157,12 @@ class SharedProbes:
             groups.setdefault(client_key(ctx.client, ctx.namespace), []).append(ctx)
         domain = probed[0].cluster_domain()
 
+        with _progress(self.options.progress) as tick:
+            tick(f"{len(probed)} Services, {len(groups)} probe(s)")
+            self._run(probed, targets, groups, domain, tick, start)
+
+    def _run(self, probed: list[Context], targets: dict[int, Targets], groups: dict[ClientKey, list[Context]],
+             domain: str, tick: Callable[[str], None], start: float) -> None:
         # Probe pods start at once (-A: one per namespace), each waiting until it runs.
         started = run_parallel(list(groups.items()), lambda kv: self.session(kv[1][0].client, kv[1][0].namespace))
         sessions = {kv[0]: (value if not isinstance(value, Exception) else (None, f"{type(value).__name__}: {value}"))
@@ -168,7 +175,7 @@ class SharedProbes:
             if session is not None:
                 tasks += [_into(group_ev[key], t) for t in self._client_tasks(session, ctxs, targets, domain)]
         tasks += [_into(shared, t) for t in self._shared_tasks(probed, targets, domain, shared)]
-        run_tasks(LiveEvidence(), tasks, None)
+        run_tasks(LiveEvidence(), tasks, tick)
 
         for key, ctxs in groups.items():
             session, _ = sessions[key]
@@ -178,7 +185,7 @@ class SharedProbes:
                                     listen_refused=shared.listen_refused)
                 union = Targets([e for c in ctxs for e in targets[id(c)].endpoints], [], [], [],
                                 _unique_pods(p for c in ctxs for p in targets[id(c)].pods[:LISTENER_PODS]))
-                _listeners_via_ephemeral(view, union, self.executor, session.image, None)
+                _listeners_via_ephemeral(view, union, self.executor, session.image, tick)
         elapsed = round(time.monotonic() - start, 2)
         for key, ctxs in groups.items():
             _, reason = sessions[key]
