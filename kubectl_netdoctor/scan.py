@@ -1,16 +1,18 @@
 """``kubectl netdoctor scan``: every Service in scope, diagnosed in one run.
 
-A scan round is: list what the walks read once per namespace (:class:`SharedReads`),
-run the live probes of every Service at once through one probe per client namespace
-(the ``probe`` hook, :mod:`kubectl_netdoctor.scan_probes`), then walk each Service's
-flowchart from that shared state. ``--wait`` repeats rounds (:func:`wait_until_ok`).
+A scan round is: list what the walks read once per namespace
+(:class:`~kubectl_netdoctor.cluster.cache.SharedReads`), run the live probes of every
+Service at once through one probe per client namespace (the ``probe`` hook:
+:class:`~kubectl_netdoctor.probes.shared.SharedProbes`), then walk each Service's flowchart
+from that shared state. ``--wait`` repeats rounds (:func:`wait_until_ok`), for ``scan`` and
+for ``svc`` (:func:`wait_for_service`).
 
 Offline, ``--snapshot DIR`` may be a directory of several snapshots, such as
-``examples/``: when it holds two or more object files and each holds Nodes (each is a
-whole ``kubectl netdoctor snapshot``), every file is its own snapshot and each Service
-is diagnosed against the one taken of its namespace, with that snapshot's kube-system,
-nodes and rule captures; other files there (a CI workflow, an app manifest) are left out,
-and named. Any other directory is one snapshot, as for ``svc``.
+``examples/``: when two or more files in it each hold Nodes (each is a whole ``kubectl
+netdoctor snapshot``), every such file is its own snapshot and each Service is diagnosed
+against the one taken of its namespace, with that snapshot's kube-system, nodes and rule
+captures; other files there (a CI workflow, an app manifest) are left out, and named. Any
+other directory is one snapshot, as for ``svc``.
 """
 
 from __future__ import annotations

@@ -43,11 +43,11 @@ from kubectl_netdoctor.probes.orchestrator import (
     listener_task, lookup_names, probe_targets, run_parallel, run_tasks,
 )
 
-TCP_CHUNK = 24
+TCP_CHUNK = 32
 """TCP connects at once in one probe script (``svc`` sends one Service's handful at once)."""
 HTTP_CHUNK = 3
 """URLs per HTTP script, each asked HTTP_ATTEMPTS times at once: 30 GETs in flight."""
-DNS_CHUNK = 24
+DNS_CHUNK = 48
 """nslookups at once in one probe script."""
 LISTENER_PODS = 10
 """Pods per Service whose listeners are read, as for ``svc``."""
