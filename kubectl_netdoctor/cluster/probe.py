@@ -50,12 +50,36 @@ _ACTIVE: set["ProbeSession"] = set()
 _ACTIVE_LOCK = threading.Lock()
 
 
-def stop_all() -> None:
-    """Delete every probe object this process still has (on Ctrl-C, SIGTERM, or any exit path)."""
-    with _ACTIVE_LOCK:
-        sessions = list(_ACTIVE)
-    for session in sessions:
-        session.stop()
+def stop_all(reraise: bool = False) -> None:
+    """Delete every probe object this process still has (on Ctrl-C, SIGTERM, or any exit path).
+
+    A second Ctrl-C or SIGTERM while they are being deleted must not cut the deletion short:
+    signals are held until it is done. With ``reraise``, one that came meanwhile is then
+    raised as KeyboardInterrupt, so the run still ends as interrupted."""
+    with signals_held() as held:
+        with _ACTIVE_LOCK:
+            sessions = list(_ACTIVE)
+        for session in sessions:
+            session.stop()
+    if held and reraise:
+        raise KeyboardInterrupt
+
+
+@contextmanager
+def signals_held() -> Iterator[list[int]]:
+    """Hold SIGINT and SIGTERM for the duration (main thread only: Python runs signal handlers
+    there, and only there can it set them). Yields the list of signals that came meanwhile."""
+    held: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield held
+        return
+    previous = {sig: signal.signal(sig, lambda signum, frame: held.append(signum))
+                for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield held
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 class ProbeUnavailable(Exception):
@@ -267,6 +291,8 @@ class ProbeSession:
         self.pod_name = client_pod["metadata"]["name"] if client_pod else self.name
         self.container = self.name if client_pod else "probe"
         self.created = False
+        self._uncertain = False
+        """True while the create (or ephemeral-container patch) is sent and unanswered."""
         self._lock = threading.Lock()
 
     def describe(self) -> str:
@@ -303,7 +329,9 @@ class ProbeSession:
                 "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
                 "containers": [{
                     "name": "probe", "image": self.image, "imagePullPolicy": "IfNotPresent",
-                    "command": idle_command(self.lifetime_s),
+                    # Outlives the pod's deadline, so that the deadline is what ends an abandoned
+                    # probe pod: Failed, DeadlineExceeded, visible as such.
+                    "command": idle_command(self.lifetime_s + 60),
                     "securityContext": RESTRICTED_CONTAINER_SECURITY,
                     "resources": {"requests": {"cpu": "10m", "memory": "16Mi"},
                                   "limits": {"cpu": "200m", "memory": "64Mi"}},
@@ -320,15 +348,27 @@ class ProbeSession:
 
     # -- life cycle -------------------------------------------------------------
     def start(self) -> None:
+        # Registered before the request is sent: a signal while it is in flight (the object may
+        # exist on the server while we have no answer yet) must still lead to its removal.
+        self.created = self._uncertain = True
+        with _ACTIVE_LOCK:
+            _ACTIVE.add(self)
+        try:
+            self._create()
+        except ProbeUnavailable:
+            self.created = self._uncertain = False  # refused: nothing was made
+            with _ACTIVE_LOCK:
+                _ACTIVE.discard(self)
+            raise
+        self._uncertain = False
+        self._wait_running()
+
+    def _create(self) -> None:
         ns = self.namespace
         if self.client_pod:
             add_ephemeral_container(self.reader, ns, self.client_pod, self.ephemeral_container())
         else:
             self._write(f"/api/v1/namespaces/{ns}/pods", "POST", self.pod_manifest(), "create", "pods")
-        self.created = True
-        with _ACTIVE_LOCK:
-            _ACTIVE.add(self)
-        self._wait_running()
 
     def _write(self, path: str, method: str, body: dict, verb: str, resource: str,
                content_type: str = "application/json") -> Any:
@@ -368,16 +408,44 @@ class ProbeSession:
             if not self.created:
                 return
             self.created = False
-        with _ACTIVE_LOCK:
-            _ACTIVE.discard(self)
         try:
             if self.client_pod:
-                self.executor.exec(self.namespace, self.pod_name, ["touch", DONE_FILE], self.container, timeout=5)
+                self._end_ephemeral()
             else:
-                self.reader.request(f"/api/v1/namespaces/{self.namespace}/pods/{self.name}", "delete", "pods",
-                                    self.namespace, [("gracePeriodSeconds", "0")], method="DELETE")
+                self._delete_pod()
         except ClusterError:
             pass  # activeDeadlineSeconds ends the pod anyway; never hide the diagnosis behind cleanup
+        finally:
+            with _ACTIVE_LOCK:
+                _ACTIVE.discard(self)
+
+    def _delete_pod(self) -> None:
+        path = f"/api/v1/namespaces/{self.namespace}/pods/{self.name}"
+        # A create cut short by a signal may still land after a first "not found": look again.
+        for pause in (0.25, 0.5, 1.0) if self._uncertain else ():
+            if self.reader.request(path, "delete", "pods", self.namespace, [("gracePeriodSeconds", "0")],
+                                   method="DELETE") is not None:
+                return
+            time.sleep(pause)
+        self.reader.request(path, "delete", "pods", self.namespace, [("gracePeriodSeconds", "0")], method="DELETE")
+
+    def _end_ephemeral(self, wait_s: float = 15.0) -> None:
+        """Tell the ephemeral container to exit. One that is still starting cannot be told yet, and
+        would then idle for its whole lifetime: wait for it to run (or to be absent for good)."""
+        begin = time.monotonic()
+        while True:
+            if self.exec(["touch", DONE_FILE], timeout=5).rc == 0:
+                return
+            pod = self.reader.get("Pod", self.namespace, self.pod_name)
+            if pod is None:
+                return
+            listed = any(c.get("name") == self.container for c in (pod.get("spec") or {}).get("ephemeralContainers") or [])
+            state, _ = self._container_state(pod)
+            waited = time.monotonic() - begin
+            # not listed: never added, unless a patch cut short by a signal lands in a moment
+            if "terminated" in state or waited >= wait_s or (not listed and (not self._uncertain or waited >= 2)):
+                return
+            time.sleep(0.25)
 
     def exec(self, command: list[str], timeout: float = 30.0) -> ExecResult:
         return self.executor.exec(self.namespace, self.pod_name, command, self.container, timeout)
@@ -424,6 +492,11 @@ def probe_session(session: ProbeSession) -> Iterator[ProbeSession]:
         session.start()
         yield session
     finally:
-        stop_all()  # this session, and any node-access pod a worker thread still holds
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        try:
+            # this session, and any node-access pod a worker thread still holds; a signal that
+            # comes meanwhile is held until they are deleted, then ends the run as interrupted
+            stop_all(reraise=True)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
