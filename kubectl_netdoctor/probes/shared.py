@@ -30,7 +30,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from kubectl_netdoctor import dnsnames, objects
-from kubectl_netdoctor.cluster.probe import ExecResult, Executor, ProbeSession, ProbeUnavailable, stop_all
+from kubectl_netdoctor.cluster.probe import (ExecResult, Executor, ProbeSession, ProbeUnavailable, signals_held,
+                                             stop_all)
 from kubectl_netdoctor.context import Client, Context
 from kubectl_netdoctor.parsers.probe_output import (
     LookupResult, group_by_url, http_script, nslookup_script, parse_http, parse_nslookup, parse_resolv_conf,
@@ -83,12 +84,17 @@ class SharedProbes:
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        for session in self.sessions.values():
-            session.stop()
-        self.sessions.clear()
-        stop_all()  # and any node-access pod a worker thread still holds
-        if self._previous is not None:
-            signal.signal(signal.SIGTERM, self._previous)
+        try:
+            with signals_held() as held:  # a second Ctrl-C or SIGTERM must not cut the deletions short
+                for session in self.sessions.values():
+                    session.stop()
+                self.sessions.clear()
+                stop_all()  # and any node-access pod a worker thread still holds
+        finally:
+            if self._previous is not None:
+                signal.signal(signal.SIGTERM, self._previous)
+        if held:
+            raise KeyboardInterrupt  # the run still ends as interrupted
 
     def node_image(self) -> str | None:
         if not self.options.node_access or self.options.read_only:
