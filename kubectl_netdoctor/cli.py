@@ -13,7 +13,8 @@ import typer
 
 from kubectl_netdoctor import __version__
 from kubectl_netdoctor.defaults import DEFAULT_PROBE_IMAGE
-from kubectl_netdoctor.errors import EXIT_CANNOT_DIAGNOSE, EXIT_OK, EXIT_PROBLEM, NetdoctorError, UsageError
+from kubectl_netdoctor.errors import (EXIT_CANNOT_DIAGNOSE, EXIT_OK, EXIT_PROBLEM, ClusterError, NetdoctorError,
+                                      UsageError)
 
 app = typer.Typer(
     name="kubectl-netdoctor",
@@ -283,6 +284,39 @@ def snapshot_cmd(
     except KeyboardInterrupt:
         _interrupted()
     typer.echo(f"saved {count} objects to {output}", err=True)
+
+
+@app.command("cleanup", epilog="Exit codes: 0 done, or nothing to clean up; 2 usage error; "
+             "3 no cluster access, forbidden, or a leftover could not be removed.")
+def cleanup_cmd(
+    namespace: Optional[str] = NamespaceOpt,
+    all_namespaces: bool = typer.Option(False, "-A", "--all-namespaces", help="Look in every namespace."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Only say what would be deleted."),
+    context: Optional[str] = ContextOpt,
+    kubeconfig: Optional[str] = KubeconfigOpt,
+    timeout: float = TimeoutOpt,
+) -> None:
+    """Delete the probe pods a killed run left behind (found by the tool's labels; only its own), and tell
+    its ephemeral containers that still run to exit (the API cannot delete those)."""
+    from kubectl_netdoctor import cleanup
+
+    if namespace is not None and all_namespaces:
+        _fail(UsageError("-n and -A exclude each other"))
+    try:
+        reader = _open_reader(None, kubeconfig, context, timeout)
+        where = None if all_namespaces else (namespace or reader.default_namespace)
+        outcomes = cleanup.clean(reader, cleanup.find_leftovers(reader, where), cleanup.executor_exec(reader),
+                                 dry_run=dry_run)
+    except NetdoctorError as err:
+        _fail(err)
+    except KeyboardInterrupt:
+        _interrupted()
+    for outcome in outcomes:
+        typer.echo(outcome.line)
+    typer.echo(cleanup.summary(outcomes, where, dry_run))
+    failed = [o for o in outcomes if not o.ok]
+    if failed:
+        _fail(ClusterError(f"{len(failed)} leftover{'s' * (len(failed) != 1)} could not be removed (see above)"))
 
 
 def _version(value: bool) -> None:

@@ -21,7 +21,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("transport", ("cluster",)),
     ("context", ("context", "config")),
     ("steps", ("checks", "probes.orchestrator", "probes")),
-    ("runner", ("diagnose", "dump", "render")),
+    ("runner", ("diagnose", "dump", "render", "cleanup")),
     ("front door", ("cli", "")),
 )
 RANK = {name: i for i, (name, _) in enumerate(LAYERS)}
