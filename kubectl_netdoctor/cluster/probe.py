@@ -41,6 +41,11 @@ RESTRICTED_CONTAINER_SECURITY = {
 }
 
 
+#: Waiting reasons of a container that will not start by itself.
+CANNOT_START = ("ErrImagePull", "ImagePullBackOff", "InvalidImageName", "CreateContainerConfigError",
+                "CreateContainerError")
+
+
 def idle_command(lifetime_s: int) -> list[str]:
     """Stay up until the tool says it is done, or the lifetime ends (the tool may have died)."""
     return ["sh", "-c", f"i=0; while [ $i -lt {lifetime_s} ] && [ ! -e {DONE_FILE} ]; do sleep 1; i=$((i+1)); done"]
@@ -392,8 +397,7 @@ class ProbeSession:
                 return
             waiting = state.get("waiting") or {}
             reason = waiting.get("reason", "")
-            if reason in ("ErrImagePull", "ImagePullBackOff", "InvalidImageName", "CreateContainerConfigError",
-                          "CreateContainerError"):
+            if reason in CANNOT_START:
                 raise ProbeUnavailable(f"the probe image {self.image} cannot start: {reason}: "
                                        f"{waiting.get('message', '')[:200]} (use --probe-image)")
             if "terminated" in state:
@@ -443,7 +447,8 @@ class ProbeSession:
             state, _ = self._container_state(pod)
             waited = time.monotonic() - begin
             # not listed: never added, unless a patch cut short by a signal lands in a moment
-            if "terminated" in state or waited >= wait_s or (not listed and (not self._uncertain or waited >= 2)):
+            if "terminated" in state or (state.get("waiting") or {}).get("reason") in CANNOT_START \
+                    or waited >= wait_s or (not listed and (not self._uncertain or waited >= 2)):
                 return
             time.sleep(0.25)
 

@@ -172,3 +172,21 @@ def test_the_pods_deadline_ends_an_abandoned_probe_not_its_idle_loop():
     assert pod["spec"]["activeDeadlineSeconds"] == 300
     loop = int(re.search(r"-lt (\d+)", pod["spec"]["containers"][0]["command"][-1]).group(1))
     assert loop > 300
+
+
+def test_an_ephemeral_container_that_cannot_start_is_not_waited_for():
+    server = FakeServer()
+    client = {"metadata": {"name": "client", "namespace": "shop"}, "spec": {"containers": [{"name": "app"}]}}
+    server.gets = 0
+    session = ProbeSession(Reader(server), "shop", "no-such-image", client_pod=client)
+
+    def get(kind, namespace, name):
+        server.gets += 1
+        return {**client, "spec": {**client["spec"], "ephemeralContainers": [{"name": session.container}]},
+                "status": {"ephemeralContainerStatuses": [
+                    {"name": session.container, "state": {"waiting": {"reason": "ImagePullBackOff"}}}]}}
+    session.reader.get = get
+    session.executor = FakeExecutor(server, runs_after_gets=10**6)
+    session.created = True
+    session.stop()
+    assert server.gets == 1 and session.executor.touched == []
