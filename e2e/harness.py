@@ -31,9 +31,9 @@ IMAGE_VARS = (
     "HTTPAPP_IMAGE",
     "KUBE_PROXY_IMAGE",
     "COREDNS_IMAGE",
-    "NETPOL_IMAGE",
+    "KUBE_ROUTER_IMAGE",
 )
-VERSION_VARS = ("K8S_VERSION", "ETCD_VERSION", "COREDNS_VERSION")
+VERSION_VARS = ("K8S_VERSION", "ETCD_VERSION", "COREDNS_VERSION", "KUBE_ROUTER_VERSION")
 
 #: The tool under test is run as a real process by the interpreter that runs the tests
 #: (``make e2e``: the project's .venv, where ``pip install -e .`` put this checkout), never

@@ -6,8 +6,8 @@ each with pods a, b, c serving TCP 80/81 and UDP 80/81 (httpapp with --also-list
 and --udp-echo). For each case the policies are applied, kube-router (the cluster's
 enforcer) is given time to sync, and every cell of the 9 x 9 x {80,81}/{TCP,UDP}
 matrix is measured: one `kubectl exec` per source pod probes all targets at once
-(background `nc -z -w1` for TCP; a datagram that must come back for UDP), so a case
-takes seconds.
+(`httpapp probe`: concurrent TCP connects, and UDP datagrams that must be echoed back;
+busybox's nc in these images has neither -z nor -u), so a case takes seconds.
 
 Each cell has three values:
   * measured   what kube-router let through;
@@ -365,37 +365,37 @@ class Matrix:
             return False
 
     # -- probing
-    def probe_script(self, targets: list[P], dns: bool) -> str:
-        lines = []
-        for t in targets:
-            ip = self.ips[t]
+    DNS_NAME = "kubernetes.default.svc.cluster.local."
+
+    def targets(self, dns: bool) -> dict[str, tuple]:
+        """``httpapp probe`` target -> (dst, port, proto); dst "dns" for the DNS lookup."""
+        out: dict[str, tuple] = {}
+        for d in ALL:
             for port, proto in PORTS:
-                tag = f"{t} {port} {proto}"
-                if proto == "TCP":
-                    lines.append(f"(timeout 3 nc -z -w 1 {ip} {port} >/dev/null 2>&1 && echo '{tag} 1' || echo '{tag} 0') &")
-                else:
-                    lines.append(f"(r=$(echo ping | timeout 3 nc -u -w 1 {ip} {port} 2>/dev/null); "
-                                 f"[ \"$r\" = ping ] && echo '{tag} 1' || echo '{tag} 0') &")
+                out[f"{self.ips[d]}:{port}/{proto.lower()}"] = (d, port, proto)
         if dns:
-            lines.append("(timeout 4 nslookup kubernetes.default.svc.cluster.local >/dev/null 2>&1 "
-                         "&& echo 'dns 53 UDP 1' || echo 'dns 53 UDP 0') &")
-        lines.append("wait")
-        return "\n".join(lines)
+            out[f"dns:{self.DNS_NAME}"] = ("dns", 53, "UDP")
+        return out
 
     def measure(self, dns: bool) -> dict[tuple, bool]:
-        """{(src, dst, port, proto): reachable} (dst "dns" for the DNS probe), one exec per source."""
+        """{(src, dst, port, proto): reachable}, ONE exec per source pod: ``httpapp probe``
+        (in the pods' own image) dials every target at once, 2 s timeout each."""
+        targets = self.targets(dns)
+
         def one(src: P) -> dict[tuple, bool]:
-            proc = self.k.exec(self.ns[src.ns], src.pod, "sh", "-c", self.probe_script(ALL, dns), timeout=60)
+            proc = self.k.exec(self.ns[src.ns], src.pod, "/usr/local/bin/httpapp", "probe", "--timeout", "2s",
+                               *targets, timeout=60)
             out: dict[tuple, bool] = {}
             for line in proc.stdout.splitlines():
-                parts = line.split()
-                if len(parts) != 4:
-                    continue
-                dst = parts[0] if parts[0] == "dns" else P(*parts[0].split("/"))
-                out[(src, dst, int(parts[1]), parts[2])] = parts[3] == "1"
-            want = len(ALL) * len(PORTS) + (1 if dns else 0)
-            if len(out) != want:
-                raise RuntimeError(f"probe from {src}: {len(out)} results, expected {want}: {proc.stdout!r} {proc.stderr!r}")
+                target, _, rest = line.partition(" ")
+                if target in targets:
+                    d, port, proto = targets[target]
+                    out[(src, d, port, proto)] = rest.startswith("1")
+                    if self.verbose and not rest.startswith("1"):
+                        log(f"  {src} -> {target}: {rest}")
+            if len(out) != len(targets):
+                raise RuntimeError(f"probe from {src}: {len(out)} results for {len(targets)} targets: "
+                                   f"{proc.stdout!r} {proc.stderr!r}")
             return out
         result: dict[tuple, bool] = {}
         with cf.ThreadPoolExecutor(len(ALL)) as pool:

@@ -1,10 +1,11 @@
 """Smoke test of the e2e cluster itself: DNS, Services, EndpointSlices, kube-proxy's
-iptables rules and NetworkPolicy enforcement all work for real."""
+iptables rules and NetworkPolicy enforcement (kube-router's firewall) all work for real."""
 
 from __future__ import annotations
 
 import json
 import re
+import time
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -141,3 +142,44 @@ def test_network_policy_is_enforced(kubectl: Kubectl, app: App, e2e) -> None:
     finally:
         kubectl("-n", app.namespace, "delete", "networkpolicy", "--all")
     e2e.wait_for(reachable, 60, what="access restored after deleting the policies")
+
+
+def kube_router_pod(kubectl: Kubectl) -> str:
+    pods = kubectl.json("-n", "kube-system", "get", "pods", "-l", "k8s-app=kube-router")["items"]
+    assert pods, "no kube-router pod (label k8s-app=kube-router) in kube-system"
+    conds = {c["type"]: c["status"] for c in pods[0]["status"].get("conditions", [])}
+    assert conds.get("Ready") == "True", pods[0]["status"]
+    return pods[0]["metadata"]["name"]
+
+
+def test_kube_router_rejects_denied_traffic(kubectl: Kubectl, app: App, e2e) -> None:
+    """The enforcer is kube-router: its chains and ipsets appear for a policy, and a denied
+    connection is REJECTed (kube-router v2.1.0 ends each pod's KUBE-POD-FW chain with
+    ``-j REJECT``, ICMP port unreachable): the client sees "connection refused" at once."""
+    router = kube_router_pod(kubectl)
+    pod_ip = app.pod_ips[0]
+    url = f"http://{pod_ip}:8080/"
+    connect = lambda: fetch(kubectl, app, url).returncode == 0  # noqa: E731
+    e2e.wait_for(connect, 60, what=f"{pod_ip}:8080 reachable before any policy")
+    try:
+        kubectl.apply(DENY_ALL_INGRESS, app.namespace)
+        e2e.wait_for(lambda: not connect(), 60, what="default-deny ingress to block the client")
+
+        def rules() -> str | None:
+            saved = kubectl.exec("kube-system", router, "iptables-save", "-t", "filter").stdout
+            return saved if (re.search(r"^-A FORWARD .*-j KUBE-ROUTER-FORWARD", saved, re.M)
+                             and re.search(r"^-A KUBE-POD-FW-\w+ .*-j REJECT", saved, re.M)
+                             and re.search(r"^:KUBE-NWPLCY-\w+ ", saved, re.M)) else None
+        e2e.wait_for(rules, 30, what="kube-router's KUBE-ROUTER-FORWARD / KUBE-POD-FW-* (REJECT) / KUBE-NWPLCY-* chains")
+        sets = kubectl.exec("kube-system", router, "ipset", "list", "-n").stdout.split()
+        assert any(s.startswith("KUBE-DST-") for s in sets), sets
+        # Rejected, not dropped: the GET fails at once with "Connection refused", far inside its 3 s.
+        start = time.monotonic()
+        proc = fetch(kubectl, app, url, timeout=3)
+        took = time.monotonic() - start
+        assert proc.returncode != 0, "connection got through a default-deny ingress policy"
+        assert "Connection refused" in proc.stderr, proc.stderr
+        assert took < 2.8, f"denied GET took {took:.1f} s: dropped, not rejected ({proc.stderr!r})"
+    finally:
+        kubectl("-n", app.namespace, "delete", "networkpolicy", "--all")
+    e2e.wait_for(connect, 60, what="access restored after deleting the policy")

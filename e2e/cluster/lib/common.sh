@@ -32,6 +32,7 @@ NODEPORT_RANGE=${NODEPORT_RANGE:-30000-32767}
 KUBE_PROXY_MODE=${KUBE_PROXY_MODE:-iptables}   # iptables (default) or nftables
 NODE_NAME=${NODE_NAME:-$(hostname | tr '[:upper:]' '[:lower:]')}
 APISERVER_PORT=${APISERVER_PORT:-6443}
+KUBE_ROUTER_HEALTH_PORT=${KUBE_ROUTER_HEALTH_PORT:-20244}   # kube-router /healthz (hostNetwork)
 
 # containerd: our own instance, config, state and socket, so `down` can remove it all.
 CONTAINERD_ROOT=$E2E_DIR/containerd/root
