@@ -118,7 +118,11 @@ class Context:
         return self.get("ConfigMap", namespace, name)
 
     def system_pods(self, label_selector: str) -> list[Obj]:
-        return self.list("Pod", "kube-system", label_selector)
+        """kube-system pods matching a ``-l`` selector, picked from the one list of all of them that
+        every step shares (kube-proxy, CoreDNS and the CNI are all asked after: one request, not three)."""
+        expressions = {"matchExpressions": labels.parse_selector_string(label_selector)}
+        return [p for p in self.pods("kube-system")
+                if labels.matches_label_selector(expressions, p["metadata"].get("labels"))]
 
     def pod_events(self, pod: Obj) -> list[Obj]:
         meta = pod["metadata"]
