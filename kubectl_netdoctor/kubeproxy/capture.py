@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from kubectl_netdoctor.kubeproxy.view import KubeProxyView
+from kubectl_netdoctor.kubeproxy.view import KubeProxyView, ServiceRef
 
 CAPTURE_FOR_MODE = {"iptables": "iptables-save", "ipvs": "ipvsadm", "nftables": "nft"}
 MODE_FOR_CAPTURE = {v: k for k, v in CAPTURE_FOR_MODE.items()}
@@ -35,16 +35,23 @@ def parse_conntrack(text: str) -> tuple[int, int] | None:
 
 
 def parse_capture(kind: str, text: str, node: str, node_ips: Iterable[str] = (),
-                  source: str | None = None) -> KubeProxyView:
-    """One capture as a :class:`KubeProxyView` (raises SnapshotError on a malformed one, naming ``source``)."""
+                  source: str | None = None, service: ServiceRef | None = None) -> KubeProxyView:
+    """One capture as a :class:`KubeProxyView` (raises SnapshotError on a malformed one, naming ``source``).
+
+    With ``service``, an iptables-save or nft capture is first narrowed to that Service's lines (its
+    chain names follow from its port names, its addresses and node ports are known): the cost then
+    no longer grows with the cluster, and the view says the same about that Service and about the
+    node (masquerade plumbing, programmed or not). Without it, or where narrowing does not apply
+    (ipvsadm, nft's flat ``add`` form, a capture the narrowed parse refuses), the whole capture is read.
+    """
     from kubectl_netdoctor.kubeproxy import iptables, ipvs, nftables
-    from kubectl_netdoctor.parsers import ipvsadm, iptables_save, nft
+    from kubectl_netdoctor.parsers import ipvsadm
 
     source = source or f"{node}.{kind}"
     if kind == "iptables-save":
-        return iptables.kube_proxy_view(iptables_save.parse_iptables_save(text, source))
+        return iptables.parse(text, source, service)
     if kind == "ipvsadm":
         return ipvs.kube_proxy_view(ipvsadm.parse_ipvsadm(text, source), node_ips, source)
     if kind == "nft":
-        return nftables.kube_proxy_view(nft.parse_nft(text, source), source)
+        return nftables.parse(text, source, service)
     raise ValueError(f"unknown capture kind {kind!r}")

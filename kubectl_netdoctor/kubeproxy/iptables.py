@@ -19,14 +19,17 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
 from collections.abc import Iterator, Mapping
 
+from kubectl_netdoctor.errors import SnapshotError
 from kubectl_netdoctor.kubeproxy.view import (
     CLUSTER_IP, EXTERNAL_IP, LOAD_BALANCER, NODE_PORT,
-    Backend, KubeProxyView, NoEndpointsRule, ProxiedService, split_host_port,
+    Backend, KubeProxyView, NoEndpointsRule, ProxiedService, ServiceRef, split_host_port,
 )
-from kubectl_netdoctor.parsers.iptables_save import Chain, IptablesSave, Rule, gc_paused
+from kubectl_netdoctor.parsers.iptables_save import Chain, IptablesSave, Rule, gc_paused, parse_iptables_save
 
 MARK_MASQ = "KUBE-MARK-MASQ"
 _KIND_SUFFIXES = ((" cluster IP", CLUSTER_IP), (" external IP", EXTERNAL_IP), (" loadbalancer IP", LOAD_BALANCER))
@@ -217,3 +220,154 @@ def _no_endpoint_rules(dump: IptablesSave) -> Iterator[NoEndpointsRule]:
                 kind = NODE_PORT
             yield NoEndpointsRule(vip=_host(r.dst), port=port, protocol=_protocol(r), kind=kind,
                                   comment=_service_name(comment), verdict=r.target, local=local, rule=r.raw)
+
+
+# -- one Service's lines, before any parsing ------------------------------------------
+
+PER_SERVICE_PREFIXES = ("KUBE-SVC-", "KUBE-SVL-", "KUBE-EXT-", "KUBE-FW-", "KUBE-XLB-", "KUBE-SEP-")
+"""Chains kube-proxy makes one of per Service port (KUBE-XLB: before 1.24), or per endpoint (KUBE-SEP)."""
+ENTRY_CHAINS = frozenset(("KUBE-SERVICES", "KUBE-NODEPORTS", "KUBE-EXTERNAL-SERVICES", "KUBE-PROXY-FIREWALL"))
+"""Shared chains that hold a rule per Service port: only the Service's own lines (and witnesses) are kept."""
+_ENTRY_JUMPS = ("-j KUBE-SVC-", "-j KUBE-SVL-", "-j KUBE-EXT-", "-j KUBE-FW-")
+_SKIP = tuple(f"{head}{p}" for head in ("-A ", ":", "-N ") for p in PER_SERVICE_PREFIXES)
+_PER_SERVICE_NAME = re.compile(r"KUBE-(?:SVC|SVL|EXT|FW|XLB|SEP)-[A-Z2-7]{16}")
+_MARK_MASQ_JUMP = re.compile(r"-j KUBE-MARK-MASQ(?=\s|$)", re.M)
+
+
+def port_proto_hash(port_name: str, protocol: str) -> str:
+    """kube-proxy's ``portProtoHash`` (pkg/proxy/iptables/proxier.go): the first 16 characters of the
+    base32 SHA-256 of the ServicePortName (``ns/name:port``) followed by the lower-case protocol."""
+    digest = hashlib.sha256((port_name + protocol.lower()).encode()).digest()
+    return base64.b32encode(digest).decode()[:16]
+
+
+def service_chains(ref: ServiceRef) -> set[str]:
+    """The KUBE-SVC/SVL/EXT/FW/XLB chain names kube-proxy gives this Service's ports."""
+    return {f"{prefix}{port_proto_hash(name, protocol)}"
+            for name, (_, protocol) in zip(ref.port_names(), ref.ports) for prefix in PER_SERVICE_PREFIXES[:-1]}
+
+
+def narrow(text: str, ref: ServiceRef) -> str:
+    """The ``iptables-save`` text with only the lines that can matter for one Service, like ``grep -F``:
+    substring tests and ``str.find``, no parsing. What :func:`kube_proxy_view` then reads from it
+    about this Service, and about the node, is what it reads from the whole capture.
+
+    Kept: table headers and COMMITs; every declaration and rule of the chains that do not grow with
+    the cluster (PREROUTING, KUBE-MARK-MASQ, KUBE-POSTROUTING...); in the entry chains
+    (:data:`ENTRY_CHAINS`), the lines naming one of the Service's addresses, node ports, port names or
+    chains, the generic ones (no address at all, like the jump to KUBE-NODEPORTS), and witnesses: the
+    first other Service's entry of each address family and its first no-endpoints rule (so the capture
+    still reads as programmed, with the same families); the Service's own KUBE-SVC/SVL/EXT/FW/XLB
+    chains by kube-proxy's naming, and the KUBE-SEP chains they jump to (an endpoint chain's name
+    hashes the endpoint, so it is followed, not derived: a stale endpoint is still found); and the
+    first rule anywhere that jumps to KUBE-MARK-MASQ. Per-Service chains go at the end of the nat
+    table: the order of chains means nothing, the order of rules within a chain is kept.
+
+    A capture this cannot narrow (a truncated or odd one) still parses whole: :func:`parse` falls
+    back to the full parse whenever the narrowed text does not parse.
+    """
+    names = ref.port_names()
+    own = service_chains(ref)
+    needles = tuple(names) + tuple(f"{a}/" for a in ref.addresses) + \
+        tuple(f"--dport {p}" for p in ref.node_ports) + tuple(own)
+    kept: list[str] = []
+    nat_end = -1
+    table = ""
+    families: set[bool] = set()
+    refusal_seen = False
+    for line in text.splitlines():
+        if not line or line[0] == "#" or line.startswith(_SKIP):
+            continue
+        head = line[0]
+        if head == "*":
+            table = line[1:].strip()
+        elif line == "COMMIT":
+            if table == "nat" and nat_end < 0:
+                nat_end = len(kept)
+        elif head in "-[":
+            chain = _appended_chain(line)
+            if chain in ENTRY_CHAINS:
+                if "/" in line and not any(n in line for n in needles):
+                    if " has no " in line and not refusal_seen:
+                        refusal_seen = True  # witness: kube-proxy refuses some Service
+                    elif "-d " in line and any(j in line for j in _ENTRY_JUMPS) and \
+                            (family := ":" in line.split("-d ", 1)[1].split(None, 1)[0]) not in families:
+                        families.add(family)  # witness: kube-proxy programs this address family
+                    else:
+                        continue
+            elif chain.startswith(PER_SERVICE_PREFIXES):  # with a [p:b] prefix: read below
+                continue
+        kept.append(line)
+    chain_lines = _chain_lines(text, own)
+    endpoints = {line[line.find("-j KUBE-SEP-") + 3:].split(None, 1)[0] for line in chain_lines
+                 if "-j KUBE-SEP-" in line}
+    chain_lines += _chain_lines(text, endpoints)
+    if not any(_MARK_MASQ_JUMP.search(line) for line in kept + chain_lines):
+        m = _MARK_MASQ_JUMP.search(text)
+        if m:  # witness: something jumps to KUBE-MARK-MASQ
+            chain_lines.append(_line_at(text, m.start())[1])
+    if nat_end < 0:  # no *nat header (``iptables -t nat -S``): every rule is the nat table's
+        nat_end = len(kept)
+    kept[nat_end:nat_end] = chain_lines
+    return "\n".join(kept) + "\n"
+
+
+def _appended_chain(line: str) -> str:
+    """The chain of an ``-A`` line, after an optional ``[p:b]`` counters prefix; "" for other lines."""
+    if line[0] == "[":
+        end = line.find("] ")
+        line = line[end + 2:] if end > 0 else line
+    if line.startswith("-A "):
+        end = line.find(" ", 3)
+        return line[3:end] if end > 0 else line[3:]
+    return ""
+
+
+def _line_at(text: str, at: int) -> tuple[int, str]:
+    start = text.rfind("\n", 0, at) + 1
+    end = text.find("\n", at)
+    return start, text[start:end if end >= 0 else len(text)]
+
+
+def _chain_lines(text: str, chains: set[str]) -> list[str]:
+    """Declarations and rules of these chains, in text order: ``str.find`` per chain name, or past
+    a handful of names one regex pass over every per-Service chain name (a Service with many
+    endpoints still costs one scan)."""
+    if len(chains) <= 8:
+        hits = ((chain, at) for chain in chains for at in _occurrences(text, chain))
+    else:
+        hits = ((m.group(), m.start()) for m in _PER_SERVICE_NAME.finditer(text) if m.group() in chains)
+    found: dict[int, str] = {}
+    for chain, at in hits:
+        start, line = _line_at(text, at)
+        if start not in found and _names_chain(line, chain):
+            found[start] = line
+    return [found[k] for k in sorted(found)]
+
+
+def _names_chain(line: str, chain: str) -> bool:
+    """The line declares ``chain`` (``:CHAIN``, ``-N CHAIN``) or appends to it."""
+    if line.startswith(":"):
+        return line[1:].split(None, 1)[0] == chain
+    if line.startswith("-N "):
+        return line[3:].strip() == chain
+    return _appended_chain(line) == chain
+
+
+def _occurrences(text: str, needle: str) -> Iterator[int]:
+    at = text.find(needle)
+    while at >= 0:
+        yield at
+        at = text.find(needle, at + len(needle))
+
+
+def parse(text: str, source: str, service: ServiceRef | None = None) -> KubeProxyView:
+    """An ``iptables-save`` capture as a view: narrowed to ``service`` first when given (the fast path),
+    whole when not, or when the narrowed text does not parse (then the whole capture's error, with
+    its true line number, is the one raised)."""
+    if service is not None:
+        try:
+            return kube_proxy_view(parse_iptables_save(narrow(text, service), source))
+        except SnapshotError:
+            pass
+    return kube_proxy_view(parse_iptables_save(text, source))

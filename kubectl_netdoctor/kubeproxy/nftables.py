@@ -22,10 +22,12 @@ import ipaddress
 import re
 from collections.abc import Iterable
 
+from kubectl_netdoctor.errors import SnapshotError
 from kubectl_netdoctor.kubeproxy.view import (
-    CLUSTER_IP, EXTERNAL_IP, NODE_PORT, Backend, KubeProxyView, NoEndpointsRule, ProxiedService,
+    CLUSTER_IP, EXTERNAL_IP, NODE_PORT, Backend, KubeProxyView, NoEndpointsRule, ProxiedService, ServiceRef,
     join_host_port, normalise_ip, split_host_port,
 )
+from kubectl_netdoctor.parsers.nft import parse_nft
 from kubectl_netdoctor.parsers.nft_ruleset import NftElement, NftRule, NftTable
 
 KUBE_PROXY_TABLE = "kube-proxy"
@@ -209,3 +211,169 @@ def _refusal(e: NftElement, kind: str | None, cluster_ips: set[str], map_name: s
     verdict = "DROP" if value == "drop" else "REJECT"
     return NoEndpointsRule(vip=vip, port=port or 0, protocol=proto.upper(), kind=kind, comment=e.comment or "",
                            verdict=verdict, local=verdict == "DROP", rule=f"map {map_name}: {e.raw}")
+
+
+# -- one Service's part of the table, before the syntax is read ----------------------------
+
+_BLOCK = re.compile(r"^(chain|set|map)\s+(\S+)\s*\{(.*)$")
+
+
+def service_needles(ref: ServiceRef) -> tuple[str, ...]:
+    """What names this Service's chains, sets and map entries: kube-proxy's nftables names end in
+    ``ns/name/protocol/port`` (pkg/proxy/nftables/proxier.go, ``servicePortChainNameBase``; endpoint
+    chains add ``__IP/PORT``), and no-endpoint entries carry ``ns/name:port`` as a comment."""
+    return tuple(f"{ref.namespace}/{ref.name}/{protocol}/{port}" for port, protocol in ref.ports) + \
+        tuple(ref.port_names())
+
+
+def narrow(text: str, ref: ServiceRef) -> str | None:
+    """The capture (``nft -j`` JSON or ``nft list`` blocks) with only what can matter for one Service,
+    by name and substring before any syntax is read; None for a form it does not narrow (the flat
+    ``add ...`` form), which is then read whole.
+
+    Kept: the table, every chain, set and map kube-proxy makes once (names without ``/``) with all
+    its rules; the Service's own chains and sets (their names end in its ``ns/name/proto/port``);
+    of each set and map, the elements naming the Service's addresses, node ports, chains or port
+    name, and the first element as a witness (the capture still reads as programmed, in the same
+    address families); and the first rule anywhere that jumps to mark-for-masquerade.
+    """
+    stripped = text.lstrip()
+    if stripped.startswith("{"):
+        return _narrow_json(text, ref)
+    if stripped.startswith("table "):
+        return _narrow_blocks(text, ref)
+    return None
+
+
+def _mentions(value: object, needles: tuple[str, ...], addresses: set[str], ports: set[int]) -> bool:
+    """Some scalar inside a JSON set or map element names the Service."""
+    if isinstance(value, str):
+        return value in addresses or any(n in value for n in needles)
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return value in ports
+    if isinstance(value, dict):
+        return any(_mentions(v, needles, addresses, ports) for v in value.values())
+    if isinstance(value, list):
+        return any(_mentions(v, needles, addresses, ports) for v in value)
+    return False
+
+
+def _jumps_to_masq(rule: dict) -> bool:
+    return any(isinstance(e, dict) and ((e.get("jump") or e.get("goto") or {}).get("target") == MARK_MASQ)
+               for e in rule.get("expr") or [])
+
+
+def _narrow_json(text: str, ref: ServiceRef) -> str:
+    import json
+
+    needles = service_needles(ref)
+    addresses, ports = set(ref.addresses), set(ref.node_ports)
+    kept: list[dict] = []
+    masq_seen = False
+    for item in json.loads(text)["nftables"]:
+        (what, obj), = item.items()
+        if what in ("chain", "rule"):
+            name = obj.get("name" if what == "chain" else "chain", "")
+            jumps = what == "rule" and _jumps_to_masq(obj)
+            if "/" in name and not any(n in name for n in needles) and (masq_seen or not jumps):
+                continue
+            masq_seen = masq_seen or jumps
+        elif what in ("set", "map"):
+            name = obj.get("name", "")
+            if "/" in name and not any(n in name for n in needles):
+                continue  # another Service's affinity set
+            elements = obj.get("elem")
+            if elements:
+                item = {what: dict(obj, elem=[e for i, e in enumerate(elements)
+                                              if not i or _mentions(e, needles, addresses, ports)])}
+        kept.append(item)
+    return json.dumps({"nftables": kept})
+
+
+def _split_elements(body: str) -> list[str]:
+    """``a . tcp . 80 : goto x, b ...`` at the commas outside quotes."""
+    out, start, quoted = [], 0, False
+    for i, ch in enumerate(body):
+        if ch == '"':
+            quoted = not quoted
+        elif ch == "," and not quoted:
+            out.append(body[start:i])
+            start = i + 1
+    out.append(body[start:])
+    return [e.strip() for e in out if e.strip()]
+
+
+def _narrow_blocks(text: str, ref: ServiceRef) -> str:
+    needles = service_needles(ref)
+    words = tuple(ref.addresses) + tuple(str(p) for p in ref.node_ports) + needles
+    out: list[str] = []
+    block: tuple[str, str, bool] | None = None  # (kind, header line, kept)
+    depth = 0
+    pending: list[str] = []  # an elements = { ... } statement spanning lines
+    masq_seen = False
+    witness: list[str] = []
+    for raw in text.splitlines():
+        line = raw.strip()
+        if pending:
+            pending.append(line)
+            joined = " ".join(pending)
+            if joined.count("{") > joined.count("}"):
+                continue
+            pending = []
+            line = joined
+            raw = "\t\t" + joined
+        if block is None:
+            m = _BLOCK.match(line)
+            if m:
+                name = m.group(2).strip('"')
+                keep = "/" not in name or any(n in name for n in needles)
+                block, depth = (m.group(1), raw, keep), 0
+                if keep:
+                    out.append(raw)
+                if m.group(3).strip() == "}":
+                    block = None
+                continue
+            out.append(raw)
+            continue
+        kind, header, keep = block
+        if line == "}" and depth == 0:
+            if keep:
+                out.append(raw)
+            elif witness:
+                out += [header, *witness, raw]
+                witness = []
+            block = None
+            continue
+        depth += line.count("{") - line.count("}")
+        jumps = kind == "chain" and ("jump mark-for-masquerade" in line or "goto mark-for-masquerade" in line)
+        if not keep:
+            if jumps and not masq_seen:
+                witness, masq_seen = [raw], True
+            continue
+        masq_seen = masq_seen or jumps
+        if kind in ("set", "map") and line.startswith("elements"):
+            if line.count("{") > line.count("}"):
+                pending, depth = [line], depth - (line.count("{") - line.count("}"))
+                continue
+            head, _, body = line.partition("{")
+            elements = _split_elements(body.rpartition("}")[0])
+            chosen = [e for i, e in enumerate(elements) if not i or any(w in e for w in words)]
+            out.append(f"\t\t{head}{{ {', '.join(chosen)} }}")
+            continue
+        out.append(raw)
+    return "\n".join(out) + "\n"
+
+
+def parse(text: str, source: str, service: ServiceRef | None = None) -> KubeProxyView:
+    """An nftables capture as a view: narrowed to ``service`` first when given (the fast path), whole
+    when not, or when narrowing or the narrowed text fails (then the whole capture's error is raised)."""
+    if service is not None:
+        try:
+            narrowed = narrow(text, service)
+            if narrowed is not None:
+                return kube_proxy_view(parse_nft(narrowed, source), source)
+        except (SnapshotError, ValueError, KeyError, TypeError, AttributeError):
+            pass
+    return kube_proxy_view(parse_nft(text, source), source)

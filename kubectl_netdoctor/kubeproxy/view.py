@@ -180,3 +180,38 @@ class KubeProxyView:
     def node_port_refusals(self, port: int, protocol: str = "TCP") -> list[NoEndpointsRule]:
         return [r for r in self.no_endpoints if r.kind == NODE_PORT and r.port == int(port)
                 and r.protocol == protocol.upper()]
+
+
+@dataclass(frozen=True)
+class ServiceRef:
+    """What names one Service's rules in a capture, from its spec alone: kube-proxy's chain names
+    are a function of the Service port name and protocol, and the addresses and node ports are known.
+
+    A layout narrows a capture to these lines before parsing (``narrow`` in :mod:`.iptables` and
+    :mod:`.nftables`), so one Service costs the same in a cluster of 10 Services or 5,000."""
+
+    namespace: str
+    name: str
+    ports: tuple[tuple[str, str], ...]
+    """``(port name, protocol)`` per Service port, protocol lower case; port name ``""`` when unnamed."""
+    addresses: tuple[str, ...] = ()
+    """ClusterIPs, external IPs and load-balancer IPs."""
+    node_ports: tuple[int, ...] = ()
+
+    def port_names(self) -> list[str]:
+        """kube-proxy's ServicePortName strings: ``ns/name:port`` (``ns/name`` for an unnamed port)."""
+        base = f"{self.namespace}/{self.name}"
+        return [f"{base}:{port}" if port else base for port, _ in self.ports]
+
+    @classmethod
+    def of(cls, svc: dict) -> "ServiceRef":
+        meta, spec = svc.get("metadata") or {}, svc.get("spec") or {}
+        ports = spec.get("ports") or []
+        addresses = [ip for ip in (spec.get("clusterIPs") or [spec.get("clusterIP")]) if ip and ip != "None"]
+        addresses += spec.get("externalIPs") or []
+        addresses += [i["ip"] for i in ((svc.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
+                      if i.get("ip")]
+        return cls(meta.get("namespace") or "default", meta.get("name", ""),
+                   tuple((p.get("name") or "", (p.get("protocol") or "TCP").lower()) for p in ports),
+                   tuple(dict.fromkeys(normalise_ip(a) for a in addresses)),
+                   tuple(int(p["nodePort"]) for p in ports if p.get("nodePort")))

@@ -12,7 +12,7 @@ from kubectl_netdoctor.errors import Forbidden, SnapshotError
 from kubectl_netdoctor.kubeproxy.capture import CAPTURE_FOR_MODE, MODE_FOR_CAPTURE, parse_capture
 from kubectl_netdoctor.kubeproxy.config import ProxyConfig
 from kubectl_netdoctor.kubeproxy.topology import EndpointSets, Pair, endpoint_sets, service_spec
-from kubectl_netdoctor.kubeproxy.view import KubeProxyView, ProxiedService, join_host_port
+from kubectl_netdoctor.kubeproxy.view import KubeProxyView, ProxiedService, ServiceRef, join_host_port
 from kubectl_netdoctor.model import Finding, Severity
 
 PROBABILITY_TOLERANCE = 1e-3
@@ -54,13 +54,14 @@ def node_addresses(node: dict | None) -> list[str]:
 
 
 def choose_rules(node: str, captures: dict[str, str], mode: str | None, node_obj: dict | None,
-                 source: Callable[[str], str] | None = None, strict: bool = False
-                 ) -> tuple[NodeRules | None, list[Issue], list[str]]:
+                 source: Callable[[str], str] | None = None, strict: bool = False,
+                 service: ServiceRef | None = None) -> tuple[NodeRules | None, list[Issue], list[str]]:
     """Parse a node's captures and pick the one to compare: the configured mode's, else one that
     holds kube-proxy rules (then PROXY_MODE_MISMATCH). Returns (rules, issues, notes).
 
     ``strict`` (captures the user saved) lets a malformed capture raise, naming ``source(kind)``
-    and the line; otherwise (captures fetched live) it becomes a note."""
+    and the line; otherwise (captures fetched live) it becomes a note. ``service`` narrows each
+    capture to that Service's rules before parsing (:func:`~kubectl_netdoctor.kubeproxy.capture.parse_capture`)."""
     views: dict[str, KubeProxyView] = {}
     notes: list[str] = []
     ips = tuple(node_addresses(node_obj))
@@ -68,7 +69,7 @@ def choose_rules(node: str, captures: dict[str, str], mode: str | None, node_obj
         if kind not in captures:
             continue
         try:
-            views[kind] = parse_capture(kind, captures[kind], node, ips, source(kind) if source else None)
+            views[kind] = parse_capture(kind, captures[kind], node, ips, source(kind) if source else None, service)
         except SnapshotError as err:
             if strict:
                 raise
@@ -85,11 +86,13 @@ def choose_rules(node: str, captures: dict[str, str], mode: str | None, node_obj
     kind = programmed[0]
     issues = []
     if mode:
+        entries = len(views[kind].services) if service is None else \
+            len(parse_capture(kind, captures[kind], node, ips, source(kind) if source else None).services)
         issues.append(Issue(
             "PROXY_MODE_MISMATCH", f"{mode}|{kind}", node,
             f"kube-proxy is configured for {mode} mode but on {{nodes}} the {MODE_FOR_CAPTURE[kind]} rules "
             f"({kind}) are the ones programmed",
-            (f"{node}.{kind}: {len(views[kind].services)} service entries",
+            (f"{node}.{kind}: {entries} service entries",  # of the whole capture: this rare path reads it all
              f"{node}.{wanted}: no kube-proxy service rules" if wanted in views else f"no {wanted} capture"),
             "the ConfigMap changed without a kube-proxy restart, or these are leftovers of the old mode: "
             "kubectl -n kube-system rollout restart ds/kube-proxy, then compare "
@@ -478,7 +481,7 @@ def check_rules(ctx: Context, svc: dict, targets: list[PortTarget], cfg: ProxyCo
         node_obj = nodes.get(node)
         rules, mode_issues, node_notes = choose_rules(
             node, captures[node], cfg.mode, node_obj, source=lambda kind, node=node: ctx.capture_source(node, kind),
-            strict=node in ctx.reader.node_captures())
+            strict=node in ctx.reader.node_captures(), service=ServiceRef.of(svc))
         issues += mode_issues
         notes += node_notes
         if rules is None:
