@@ -194,6 +194,14 @@ def is_ip(text: str) -> bool:
         return False
 
 
+def is_dns_port(svc_port: Obj) -> bool:
+    """A Service port that serves DNS: by appProtocol, name, or number 53."""
+    app = (svc_port.get("appProtocol") or "").lower()
+    name = (svc_port.get("name") or "").lower()
+    return app == "dns" or name in ("dns", "dns-tcp", "domain") or name.startswith("dns-") \
+        or int(svc_port.get("port", 0) or 0) == 53
+
+
 HTTP_PORT_NUMBERS = {80, 8000, 8080, 8081, 8443, 3000, 5000, 8888, 9000, 9090}
 HTTP_NAME_PREFIXES = ("http", "web", "api", "grpc-web", "metrics", "health")
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from kubectl_netdoctor import dnsnames, objects
-from kubectl_netdoctor.checks.base import Context, Obj, conclude, finding, needs_service
+from kubectl_netdoctor.checks.base import Context, Obj, conclude, finding, needs_service, verified_live
 from kubectl_netdoctor.model import Finding, Severity, StepResult
 from kubectl_netdoctor.probes.evidence import dns_probe_result, took
 
@@ -124,13 +124,41 @@ def run(ctx: Context, svc: Obj) -> StepResult:
         return conclude(STEP_ID, TITLE, found, summary, unverified=ctx.probe_skip_reason)
     live_found, probes, verified = live_resolution(ctx, svc, domain)
     found += live_found
-    fq = ctx.live.lookups.get(f"{ctx.name}.{ctx.namespace}.svc.{domain}.")
-    if verified and fq is not None and fq.ok:
-        summary = (f"{ctx.name}.{ctx.namespace}.svc.{domain} -> {', '.join(fq.addresses) or 'no address'} "
-                   f"in {took(fq.latency_ms)} "
-                   f"from the client ({answer} expected)")
+    fqdn = f"{ctx.name}.{ctx.namespace}.svc.{domain}"
+    fq = ctx.live.lookups.get(fqdn + ".")
+    if verified:
+        if fq is not None and fq.ok:
+            summary = (f"{fqdn} -> {', '.join(fq.addresses) or 'no address'} in {took(fq.latency_ms)} "
+                       f"from the client ({answer} expected)")
+        return conclude(STEP_ID, TITLE, found, summary, probes,
+                        verified=verified_live(f"{len(ctx.live.lookups)} lookups in the client"))
+    reason = ctx.live.skipped.get("dns", "no DNS probe ran")
+    if ctx.live.probe_unavailable:
+        return conclude(STEP_ID, TITLE, found, summary, probes, unverified=reason, blocked=True)
+    direct = ctx.live.direct_dns.get(fqdn + ".")
+    if direct is None:
+        return conclude(STEP_ID, TITLE, found, summary, probes, unverified=reason)
+    # No lookup from the client (--read-only, external): CoreDNS itself, asked through a port-forward,
+    # is still evidence that the name exists and what it resolves to.
+    want = expected_answers(ctx, svc)
+    if not direct.ok:
+        found.append(finding(
+            "DNS_NAME_UNRESOLVED",
+            f"{fqdn} does not resolve ({direct.outcome}) when CoreDNS pod {direct.server} is asked directly",
+            [f"direct query (port-forward) to CoreDNS pod {direct.server}: {direct.outcome} {direct.detail}".rstrip()],
+            f"check the name and namespace: kubectl get svc -A --field-selector metadata.name={ctx.name}",
+        ))
+    elif want and kind != "ExternalName" and not set(direct.addresses) & want:
+        found.append(finding(
+            "DNS_WRONG_ANSWER", f"{fqdn} resolves to {', '.join(direct.addresses)}, expected {', '.join(sorted(want))}",
+            [f"direct query to CoreDNS pod {direct.server}: {', '.join(direct.addresses)}"],
+            "CoreDNS may serve stale data: kubectl -n kube-system rollout restart deploy coredns",
+        ))
+    else:
+        summary = (f"{fqdn} -> {', '.join(direct.addresses)} from CoreDNS pod {direct.server} directly "
+                   f"({answer} expected); the client's own lookups not run: {reason}")
     return conclude(STEP_ID, TITLE, found, summary, probes,
-                    unverified=None if verified else ctx.live.skipped.get("dns", "no DNS probe ran"))
+                    verified=verified_live(f"CoreDNS asked directly; client lookups not run"))
 
 
 def expected_answers(ctx: Context, svc: dict) -> set[str]:

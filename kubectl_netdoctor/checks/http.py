@@ -8,7 +8,7 @@ itself, the path or Host header.
 from __future__ import annotations
 
 from kubectl_netdoctor import objects
-from kubectl_netdoctor.checks.base import Context, Obj, conclude, finding, needs_service, skipped
+from kubectl_netdoctor.checks.base import Context, Obj, conclude, finding, needs_service, skipped, verified_live
 from kubectl_netdoctor.model import Finding, Severity, StepResult
 from kubectl_netdoctor.probes.evidence import http_probe_result, took
 
@@ -38,9 +38,13 @@ def run(ctx: Context, svc: Obj) -> StepResult:
         return skipped(STEP_ID, TITLE, "ExternalName: test the external host directly")
     if ctx.live is None:
         return skipped(STEP_ID, TITLE, ctx.probe_skip_reason)
-    if not ctx.live.http:
-        return skipped(STEP_ID, TITLE, ctx.live.skipped.get(
-            "http", "no port looks like HTTP (name, appProtocol or number); use --port to test one anyway"))
+    if not ctx.live.http and not ctx.live.endpoint_http:
+        reason = ctx.live.skipped.get(
+            "http", "no port looks like HTTP (name, appProtocol or number); use --port to test one anyway")
+        # Blocked (inconclusive) only when there was something to GET and the probe could not start.
+        wanted = any(ctx.options.port is not None or objects.looks_like_http(p) for p in ctx.service_ports()
+                     if p.get("protocol", "TCP") == "TCP")
+        return skipped(STEP_ID, TITLE, reason, blocked=bool(ctx.live.probe_unavailable) and wanted)
     selector = ",".join(f"{k}={v}" for k, v in sorted(((svc.get("spec") or {}).get("selector") or {}).items()))
     found: list[Finding] = []
     probes = []
@@ -70,7 +74,60 @@ def run(ctx: Context, svc: Obj) -> StepResult:
         found.append(finding(code, f"GET {url}: {what}{status}", evidence,
                              fix.format(ns=ctx.namespace, sel=selector or "<selector>", name=ctx.name),
                              severity=severity))
-    return conclude(STEP_ID, TITLE, found, ", ".join(summaries) or "no HTTP answer", probes)
+    direct_found, direct_probes, direct_summary = endpoint_findings(ctx, selector)
+    found += direct_found
+    probes += direct_probes
+    gets = sum(len(a) for a in ctx.live.http.values())
+    detail = ", ".join(x for x in (f"{gets} GETs via the Service" if gets else "", direct_summary) if x)
+    summary = "; ".join(x for x in (", ".join(summaries), direct_summary) if x) or "no HTTP answer"
+    return conclude(STEP_ID, TITLE, found, summary, probes, verified=verified_live(detail))
+
+
+# Failures that are the HTTP server's own answer (or its absence on an open port): this step's to report.
+# Refused and timed-out connects to an endpoint are the listen step's (it connects to each one).
+HTTP_LEVEL = ("server_error", "client_error", "not_http", "reset", "error")
+
+
+def endpoint_findings(ctx: Context, selector: str) -> tuple[list[Finding], list, str]:
+    """GETs to each ready endpoint's pod IP: one bad pod shows whatever the balancing or session affinity
+    does with the GETs through the Service."""
+    direct = ctx.live.endpoint_http
+    if not direct:
+        return [], [], ""
+    lenient = ctx.options.http_path == "/"
+    verdicts = {}
+    for url, attempts in sorted(direct.items()):
+        bad = [r for r in attempts if not r.ok and not (lenient and r.outcome == "client_error")]
+        verdicts[url] = majority_failure(tuple(bad)) if len(bad) * 2 >= len(attempts) and bad else None
+    probes = [http_probe_result(r) for url in sorted(direct) for r in direct[url]]
+    fine = [u for u, v in verdicts.items() if v is None]
+    http_bad = {u: v for u, v in verdicts.items() if v is not None and v.outcome in HTTP_LEVEL}
+    summary = f"{len(fine)}/{len(verdicts)} endpoints answer directly"
+    if not http_bad or not fine:
+        # None bad, or all bad: the GETs through the Service already say it (and name the code).
+        return [], probes, summary
+
+    def who(url: str) -> str:
+        pod = ctx.live.endpoint_pods.get(url)
+        return f"pod {pod} ({url})" if pod else url
+
+    outcomes = sorted({v.outcome + (f" {v.status}" if v.status else "") for v in http_bad.values()})
+    first = next(iter(http_bad))
+    pod = ctx.live.endpoint_pods.get(first)
+    evidence = [f"from {ctx.live.probe}, {len(direct[first])} GETs to each endpoint's pod IP"]
+    for url in sorted(direct):
+        v = verdicts[url]
+        evidence.append(f"{who(url)}: " + ("; ".join(tally(direct[url]))))
+    return [finding(
+        "HTTP_ENDPOINT_ERROR",
+        f"{len(http_bad)} of {len(verdicts)} endpoints fail HTTP when asked directly ({', '.join(outcomes)}): "
+        + ", ".join(who(u) for u in http_bad)
+        + "; through the Service this shows only when a GET lands there (balancing, sessionAffinity)",
+        evidence,
+        (f"kubectl -n {ctx.namespace} logs {pod} --tail=50  # the bad pod's own error; compare its image, "
+         f"config and template with the healthy ones (kubectl -n {ctx.namespace} get pods -l {selector or '<selector>'}"
+         " -o wide)") if pod else f"kubectl -n {ctx.namespace} get endpointslices -l kubernetes.io/service-name={ctx.name} -o wide",
+    )], probes, summary
 
 
 # When failures tie, the outcome that says more about the path wins.

@@ -284,7 +284,25 @@ def _listens_on_all(ctx: Context, pod: str, port: int) -> bool:
     text = ctx.live.listeners.get(pod) if ctx.live is not None else None
     if not text:
         return False
-    return proc_net_tcp.listen_scope(proc_net_tcp.parse_proc_net_tcp(text), port) == proc_net_tcp.ALL_ADDRESSES
+    tcp = pod_sockets(text).get(proc_net_tcp.TCP, [])
+    return proc_net_tcp.listen_scope(tcp, port) == proc_net_tcp.ALL_ADDRESSES
+
+
+def udp_endpoints(ctx: Context) -> list[tuple[str, int, str, bool]]:
+    """``(ip, port, pod, is_dns)`` of every UDP endpoint address (ready or not)."""
+    out = []
+    for sp in ctx.service_ports():
+        if sp.get("protocol") != "UDP":
+            continue
+        for a in objects.slice_addresses(ctx.endpoint_slices(), sp.get("name", ""), "UDP"):
+            if a.port is not None:
+                out.append((a.ip, a.port, (a.target or "/").split("/", 1)[1], objects.is_dns_port(sp)))
+    return sorted(set(out))
+
+
+def _bound(listen_probes: list[ProbeResult], pod: str, port: int) -> bool:
+    """The pod's /proc/net/udp shows something bound to ``port`` on a reachable address."""
+    return any(p.ok for p in listen_probes if p.target == f"{pod}:{port}/UDP")
 
 
 def live_verdict(ctx: Context, found: list[Finding]) -> StepResult:
@@ -308,6 +326,22 @@ def live_verdict(ctx: Context, found: list[Finding]) -> StepResult:
             failing.append((ip, port, pod, r))
     listen_found, listen_probes = listener_findings(ctx, targets.pods)
     found = found + listen_found
+    udp_tested, udp_failing, silent = 0, [], []
+    for ip, port, pod, dns in udp_endpoints(ctx):
+        r = ev.udp.get((ip, port))
+        if r is None:
+            continue
+        probes.append(ProbeResult("udp", f"{ip}:{port}", r.ok, f"endpoint {pod}: {r.outcome}"
+                                  + (" (ICMP port unreachable)" if r.outcome == "refused" else "")
+                                  + (f" ({r.detail})" if r.detail and r.outcome != "refused" else ""),
+                                  r.latency_ms, {"role": f"endpoint {pod}", "outcome": r.outcome, "dns": dns}))
+        if r.failed:
+            udp_tested += 1
+            udp_failing.append((ip, port, pod, r))
+        elif r.ok or _bound(listen_probes, pod, port):
+            udp_tested += 1  # an answer, or no answer from a port the pod's /proc/net/udp shows bound
+        else:
+            silent.append((ip, port, pod, r))
     probes += listen_probes
     tested = [p for p in probes if p.kind == "tcp" and (p.data or {}).get("outcome") != "foreign"]
     if failing:
@@ -322,29 +356,68 @@ def live_verdict(ctx: Context, found: list[Finding]) -> StepResult:
              for ip, port, pod, r in failing],
             fix,
         ))
+    if udp_failing:
+        found.append(finding(
+            "LSN_ENDPOINT_UNREACHABLE",
+            f"{len(udp_failing)} of {udp_tested} UDP endpoints fail a direct probe ("
+            + ", ".join(sorted({"ICMP port unreachable: nothing bound" if r.outcome == "refused"
+                                else "no DNS answer" for *_, r in udp_failing})) + ")",
+            [f"{ip}:{port}/UDP ({pod}): {r.outcome}" + (" (ICMP port unreachable)" if r.outcome == "refused" else "")
+             + (f" {r.detail}" if r.detail else "") for ip, port, pod, r in udp_failing],
+            unreachable_fix(ctx, [(ip, port, pod, r) for ip, port, pod, r in udp_failing],
+                            ["timeout" if r.outcome != "refused" else "refused" for *_, r in udp_failing]),
+        ))
+    if silent:
+        found.append(finding(
+            "LSN_UDP_NO_REPLY",
+            f"{len(silent)} UDP endpoint(s) sent no reply to a datagram: not proof of failure (most UDP apps do "
+            "not answer a stray datagram, and no ICMP port unreachable came back, so something may be bound)",
+            [f"{ip}:{port}/UDP ({pod}): no reply in {r.latency_ms} ms" for ip, port, pod, r in silent],
+            "check the app's own traffic or logs; the pod's /proc/net/udp (listen step) shows whether it is bound",
+        ))
+    connects = len(tested) + udp_tested
     refusal = ev.listen_refusal()
-    if not tested and foreign and found:
+    read = [p for p in listen_probes if not p.detail.startswith(("listeners not read", "TCP listeners not read",
+                                                                 "UDP listeners not read"))]
+    read_pods = {p.target.split(":")[0] for p in read}
+    if not connects and foreign and found:
         held = ", ".join(f"{ip}:{port}" for ip, port in sorted(foreign))
         return conclude(STEP_ID, TITLE, found, f"0 endpoints answer TCP: {held} answered by another process on "
                         "the node, not by the pod", probes, verified=verified_live(f"{held} held by another process"))
-    if not tested and refusal:
+    no_connect = ev.skipped.get("tcp") or ev.skipped.get("udp") or "no endpoint to probe"
+    if not connects and ev.probe_unavailable:
+        # Asked for, not obtained: never a pass, and not a choice either.
         return conclude(STEP_ID, TITLE, found, "", probes, blocked=True,
-                        unverified=f"listeners not read: {refusal}; TCP connect not run: "
-                                   + ev.skipped.get("tcp", "no TCP endpoint to probe"))
-    if not tested and not listen_probes:
-        reason = ev.skipped.get("tcp") or "no TCP endpoint to probe"
-        return conclude(STEP_ID, TITLE, found, "", probes, unverified=reason)
+                        unverified=f"connects not run: {ev.probe_unavailable}"
+                        + (f"; listeners of {len(read_pods)} pod(s) read" if read_pods else ""))
+    if not connects and refusal:
+        return conclude(STEP_ID, TITLE, found, "", probes, blocked=True,
+                        unverified=f"listeners not read: {refusal}; TCP connect not run: {no_connect}")
+    if not connects and not read_pods:
+        return conclude(STEP_ID, TITLE, found, "", probes, unverified=no_connect)
+    pods_total = len(targets.pods)
+    if not connects:
+        # --read-only: no connect, but the listeners read by exec are evidence of their own.
+        unread = pods_total - len(read_pods)
+        summary = (f"listeners of {len(read_pods)}/{pods_total} pods read (the app listens on targetPort); "
+                   f"connects not run: {no_connect}")
+        return conclude(STEP_ID, TITLE, found, summary, probes,
+                        unverified=f"listeners of {unread} pod(s) not read; connects not run: {no_connect}"
+                        if unread else None,
+                        verified=verified_live(f"listeners of {len(read_pods)}/{pods_total} pods, no connect"))
     ok = len(tested) - len(failing)
-    summary = f"{ok} of {len(tested)} endpoints answer TCP from {ev.probe or 'the probe'}" if tested else \
-        "listeners read; TCP connect not run: " + ev.skipped.get("tcp", "")
+    parts = []
+    if tested:
+        parts.append(f"{ok} of {len(tested)} endpoints answer TCP")
+    if udp_tested or silent:
+        parts.append(f"{udp_tested - len(udp_failing)} of {udp_tested + len(silent)} UDP endpoints answer")
+    summary = " and ".join(parts) + f" from {ev.probe or 'the probe'}"
     if foreign:
         summary = (f"{ok} of {len(tested) + len(foreign)} endpoints answer TCP; "
                    + ", ".join(f"{ip}:{port}" for ip, port in sorted(foreign))
                    + " answered by another process on the node, not by the pod")
-    read = [p for p in listen_probes if not p.detail.startswith("listeners not read")]
-    detail = ", ".join(x for x in (f"{ok}/{len(tested)} endpoints answer TCP" if tested else "",
-                                   f"listeners of {len({p.target.split(':')[0] for p in read})} pod(s) read"
-                                   if read else "") if x)
-    return conclude(STEP_ID, TITLE, found, summary, probes,
-                    unverified=None if tested else ev.skipped.get("tcp", "TCP connect not run"),
-                    verified=verified_live(detail) if detail else None)
+    detail = ", ".join(x for x in (
+        f"{ok}/{len(tested)} endpoints answer TCP" if tested else "",
+        f"{udp_tested - len(udp_failing)}/{udp_tested + len(silent)} UDP endpoints" if udp_tested or silent else "",
+        f"listeners of {len(read_pods)} pod(s) read" if read_pods else "") if x)
+    return conclude(STEP_ID, TITLE, found, summary, probes, verified=verified_live(detail))

@@ -176,7 +176,8 @@ def _listens_everywhere(ctx: Context, pod: Obj, port: int) -> bool:
     if not text:
         return False
     try:
-        return proc_net_tcp.listen_scope(proc_net_tcp.parse_proc_net_tcp(text), port) == proc_net_tcp.ALL_ADDRESSES
+        tcp = proc_net_tcp.parse_proc_net_tcp(proc_net_tcp.split_tables(text).get(proc_net_tcp.TCP, ""))
+        return proc_net_tcp.listen_scope(tcp, port) == proc_net_tcp.ALL_ADDRESSES
     except Exception:  # noqa: BLE001 - a garbled read is no evidence either way
         return False
 

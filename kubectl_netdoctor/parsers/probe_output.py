@@ -75,6 +75,76 @@ def parse_tcp(text: str, wait_s: float) -> list[TcpResult]:
 
 
 @dataclass(frozen=True)
+class UdpResult:
+    """One UDP probe: a DNS query sent as the datagram (busybox ``nslookup NAME HOST:PORT``), which
+    works on any image with nslookup and reports the kernel's ICMP port unreachable as a refusal.
+
+    ``answered`` proves something is bound and replies; ``refused`` (ICMP port unreachable) proves
+    nothing is bound, or a REJECT. ``no_reply`` proves nothing on a port that need not answer (most
+    UDP apps do not answer a stray datagram); on a DNS port it is a failure.
+    """
+
+    host: str
+    port: int
+    outcome: str
+    """``answered``, ``refused``, ``no_reply`` or ``error``."""
+    latency_ms: float | None
+    dns: bool
+    """The port serves DNS (so a DNS answer is what a healthy one sends)."""
+    detail: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome == "answered"
+
+    @property
+    def failed(self) -> bool:
+        """Proven failure: refused, or silence from a DNS port."""
+        return self.outcome == "refused" or (self.dns and self.outcome in ("no_reply", "error"))
+
+
+def udp_script(targets: list[tuple[str, int, bool]], name: str, wait_s: int) -> str:
+    """One ``nslookup -type=a NAME HOST:PORT`` per target, all at once, one ``UDP|...`` line each.
+    ``targets`` are ``(host, port, is_dns)``; the DNS question doubles as the datagram for other ports."""
+    lines = [f"W={wait_s}",
+             'up() { cut -d" " -f1 /proc/uptime; }',
+             'u() { s=$(up); out=$(timeout "$W" nslookup -type=a "$4" "$1:$2" 2>&1); rc=$?; e=$(up); '
+             'echo "UDP|$1|$2|$3|$rc|$s|$e|$(echo "$out" | tr "|\n" " ~")"; }']
+    lines += [f"u {host} {port} {int(dns)} '{name}' &" for host, port, dns in targets]
+    lines.append("wait")
+    return "\n".join(lines)
+
+
+def classify_udp(rc: int, output: str) -> str:
+    low = output.lower()
+    if "connection refused" in low:
+        return "refused"  # the kernel got ICMP port unreachable back on the connected socket
+    if "server:" in low or "can't find" in low or "name:" in low or "non-authoritative" in low:
+        return "answered"  # any DNS reply, even NXDOMAIN or REFUSED, came from something bound there
+    if rc in (124, 143) or "timed out" in low or "no servers could be reached" in low or not low.strip():
+        return "no_reply"
+    return "error"
+
+
+def parse_udp(text: str) -> list[UdpResult]:
+    out = []
+    for line in text.splitlines():
+        parts = line.split("|", 7)
+        if len(parts) < 8 or parts[0] != "UDP":
+            continue
+        try:
+            latency = round(max(0.0, float(parts[6]) - float(parts[5])) * 1000, 1)
+        except ValueError:
+            latency = None
+        output = parts[7].replace("~", "\n")
+        outcome = classify_udp(int(parts[4]), output)
+        detail = next((ln.strip() for ln in output.splitlines()
+                       if ln.strip() and not ln.startswith(("Server:", "Address:"))), "")[:200]
+        out.append(UdpResult(parts[1], int(parts[2]), outcome, latency, parts[3] == "1", detail))
+    return out
+
+
+@dataclass(frozen=True)
 class HttpResult:
     url: str
     outcome: str
@@ -88,10 +158,11 @@ class HttpResult:
         return self.outcome == "ok"
 
 
-def http_script(urls: list[str], wait_s: int, attempts: int = 1) -> str:
+def http_script(urls: list[str], wait_s: int, attempts: int = 1, per_url: dict[str, int] | None = None) -> str:
     """HTTP/1.0 GETs written by hand through nc, so any image with nc works (busybox's static wget
     crashes in some builds); the server closes after its answer, which ends nc. Each URL is asked
-    ``attempts`` times at once: through a Service each GET may land on another endpoint."""
+    ``attempts`` times at once (``per_url`` overrides it per URL): through a Service each GET may
+    land on another endpoint; a pod IP needs fewer."""
     lines = [f"W={wait_s}", *_NC_PRELUDE,
              'g() { s=$(up); out=$(printf "GET %s HTTP/1.0\\r\\nHost: %s\\r\\nUser-Agent: kubectl-netdoctor\\r\\n'
              'Connection: close\\r\\n\\r\\n" "$4" "$2" | timeout $((W+1)) nc -w "$W" "$2" "$3" 2>&1 | head -c 300); '
@@ -99,7 +170,7 @@ def http_script(urls: list[str], wait_s: int, attempts: int = 1) -> str:
     for url in urls:
         host_port, _, path = url.removeprefix("http://").partition("/")
         host, _, port = host_port.rpartition(":")
-        lines.extend([f"g '{url}' {host} {port} '/{path}' &"] * attempts)
+        lines.extend([f"g '{url}' {host} {port} '/{path}' &"] * (per_url or {}).get(url, attempts))
     lines.append("wait")
     return "\n".join(lines)
 

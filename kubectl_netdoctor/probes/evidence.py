@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from kubectl_netdoctor.model import ProbeResult
-from kubectl_netdoctor.parsers.probe_output import HttpResult, LookupResult, Resolv, TcpResult
+from kubectl_netdoctor.parsers.probe_output import HttpResult, LookupResult, Resolv, TcpResult, UdpResult
 
-TCP, HTTP, DNS, DIRECT_DNS = "tcp", "http", "dns", "direct-dns"
+TCP, UDP, HTTP, DNS, DIRECT_DNS = "tcp", "udp", "http", "dns", "direct-dns"
 """The whole-batch categories of :attr:`LiveEvidence.skipped`."""
 
 
@@ -27,6 +27,12 @@ class Targets:
     node_ports: list[tuple[str, int]]
     http_urls: list[str]
     pods: list[dict]
+    udp_endpoints: list[tuple[str, int, str, bool]] = field(default_factory=list)
+    """(ip, port, pod name, is DNS) of every UDP endpoint address, ready or not."""
+    udp_cluster_ips: list[tuple[str, int, bool]] = field(default_factory=list)
+    """(ClusterIP, port, is DNS) of the UDP Service ports."""
+    endpoint_urls: dict[str, str] = field(default_factory=dict)
+    """Pod IP URL -> pod, for the GETs to each ready endpoint of an HTTP port."""
 
 
 def all_refused(skipped: dict[str, str], refused: dict[str, str]) -> str | None:
@@ -47,6 +53,15 @@ class LiveEvidence:
     tcp: dict[tuple[str, int], TcpResult] = field(default_factory=dict)
     http: dict[str, tuple[HttpResult, ...]] = field(default_factory=dict)
     """URL -> every attempt of its GET (HTTP_ATTEMPTS at once, so a bad endpoint behind the VIP shows)."""
+    endpoint_http: dict[str, tuple[HttpResult, ...]] = field(default_factory=dict)
+    """Pod IP URL -> its GETs: each ready endpoint asked directly, whatever the balancing or affinity."""
+    endpoint_pods: dict[str, str] = field(default_factory=dict)
+    """Pod IP URL -> the pod behind it."""
+    udp: dict[tuple[str, int], UdpResult] = field(default_factory=dict)
+    """(host, port) -> the UDP probe (a DNS question as the datagram) of an endpoint or a ClusterIP."""
+    probe_unavailable: str = ""
+    """Set when live probes were asked for but the probe could not start (image not pullable, refused):
+    the steps that needed it are then blocked, not skipped by choice."""
     lookups: dict[str, LookupResult] = field(default_factory=dict)
     """In-pod ``nslookup`` of absolute names (trailing dot), keyed by that name."""
     direct_dns: dict[str, LookupResult] = field(default_factory=dict)

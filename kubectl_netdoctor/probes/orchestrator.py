@@ -24,14 +24,20 @@ from kubectl_netdoctor.errors import Forbidden
 from kubectl_netdoctor.kubeproxy import config as kubeproxy_config
 from kubectl_netdoctor.parsers.probe_output import (
     LookupResult, Resolv, group_by_url, http_script, nslookup_script, parse_http, parse_nslookup,
-    parse_resolv_conf, parse_tcp, tcp_script,
+    parse_resolv_conf, parse_tcp, parse_udp, tcp_script, udp_script,
 )
-from kubectl_netdoctor.probes.evidence import DIRECT_DNS, DNS, HTTP, TCP, LiveEvidence, Targets
+from kubectl_netdoctor.probes.evidence import DIRECT_DNS, DNS, HTTP, TCP, UDP, LiveEvidence, Targets
 
 PROBE_WAIT_S = 3
 """Seconds each TCP connect / HTTP GET / DNS lookup may take inside the probe."""
 HTTP_ATTEMPTS = 10
 """GETs per URL, all at once: with one bad endpoint of three, all 10 miss it with odds of 1.7%."""
+ENDPOINT_HTTP_ATTEMPTS = 2
+"""GETs to each ready endpoint's pod IP (no balancing there: two tell a flaky pod from a broken one)."""
+ENDPOINT_HTTP_MAX = 10
+"""Endpoints asked directly per HTTP port (the first ones by IP); the GETs through the Service cover the rest."""
+LISTENER_FILES = ["/proc/net/tcp", "/proc/net/tcp6", "/proc/net/udp", "/proc/net/udp6"]
+"""Per network namespace; ``cat`` goes on past a missing one (no IPv6), so partial output still counts."""
 
 R = TypeVar("R")
 T = TypeVar("T")
@@ -142,7 +148,32 @@ def probe_targets(ctx: Context) -> Targets:
             ready = [a for a in objects.slice_addresses(slices, p.get("name", ""), "TCP") if a.ready and a.port]
             if ready:
                 urls.append(f"http://{ready[0].ip}:{ready[0].port}{http_path}")
-    return Targets(sorted(set(endpoints)), cluster_ips, node_ports, urls, pods)
+    endpoint_urls: dict[str, str] = {}
+    for p in http_ports:
+        ready = sorted((a for a in objects.slice_addresses(slices, p.get("name", ""), "TCP") if a.ready and a.port),
+                       key=lambda a: a.ip)
+        for a in ready[:ENDPOINT_HTTP_MAX]:
+            url = f"http://{'[' + a.ip + ']' if ':' in a.ip else a.ip}:{a.port}{http_path}"
+            if url not in urls:
+                endpoint_urls[url] = (a.target or "/").split("/", 1)[1]
+    udp_endpoints: list[tuple[str, int, str, bool]] = []
+    udp_ports = [p for p in ctx.service_ports() if p.get("protocol") == "UDP"]
+    for p in udp_ports:
+        dns = objects.is_dns_port(p)
+        listed = set()
+        for a in objects.slice_addresses(slices, p.get("name", ""), "UDP"):
+            if a.port is not None:
+                udp_endpoints.append((a.ip, a.port, (a.target or "/").split("/", 1)[1], dns))
+                listed.add(a.ip)
+        for pod in pods:  # not Ready, so not in the slices: probe them too
+            ip, port = objects.pod_ip(pod), objects.resolve_target_port(p, pod)
+            if ip and port and ip not in listed:
+                udp_endpoints.append((ip, port, pod["metadata"]["name"], dns))
+    udp_cluster_ips = []
+    if kind not in ("Headless", "ExternalName") and spec.get("clusterIP"):
+        udp_cluster_ips = [(spec["clusterIP"], int(p["port"]), objects.is_dns_port(p)) for p in udp_ports]
+    return Targets(sorted(set(endpoints)), cluster_ips, node_ports, urls, pods, sorted(set(udp_endpoints)),
+                   udp_cluster_ips, endpoint_urls)
 
 
 def lookup_names(ctx: Context, resolv: Resolv | None, domain: str) -> list[str]:
@@ -180,10 +211,28 @@ def tcp_task(session: ProbeSession, targets: list[tuple[str, int]]) -> ProbeTask
         _batch_failed(TCP))
 
 
-def http_task(session: ProbeSession, urls: list[str]) -> ProbeTask[ExecResult]:
+def http_task(session: ProbeSession, urls: list[str], endpoint_urls: dict[str, str] | None = None
+              ) -> ProbeTask[ExecResult]:
+    """GETs through the Service (HTTP_ATTEMPTS each) and to each ready endpoint's pod IP, in one script."""
+    direct = endpoint_urls or {}
+    script = http_script(urls + list(direct), PROBE_WAIT_S, HTTP_ATTEMPTS,
+                         per_url={u: ENDPOINT_HTTP_ATTEMPTS for u in direct})
+    store_all = _store_script(HTTP, lambda text: group_by_url(parse_http(text)))
+
+    def store(ev: LiveEvidence, result: ExecResult) -> None:
+        store_all(ev, result)
+        ev.endpoint_http = {u: r for u, r in ev.http.items() if u in direct}
+        ev.endpoint_pods = dict(direct)
+        ev.http = {u: r for u, r in ev.http.items() if u not in direct}
+    return ProbeTask(HTTP, lambda: session.script(script, timeout=PROBE_WAIT_S + 15), store, _batch_failed(HTTP))
+
+
+def udp_task(session: ProbeSession, targets: list[tuple[str, int, bool]], name: str) -> ProbeTask[ExecResult]:
+    """A DNS question to each UDP endpoint and ClusterIP port: the answer on DNS ports, the datagram (and any
+    ICMP port unreachable) on the others."""
     return ProbeTask(
-        HTTP, lambda: session.script(http_script(urls, PROBE_WAIT_S, HTTP_ATTEMPTS), timeout=PROBE_WAIT_S + 15),
-        _store_script(HTTP, lambda text: group_by_url(parse_http(text))), _batch_failed(HTTP))
+        UDP, lambda: session.script(udp_script(targets, name, PROBE_WAIT_S), timeout=PROBE_WAIT_S + 15),
+        _store_script(UDP, lambda text: {(r.host, r.port): r for r in parse_udp(text)}), _batch_failed(UDP))
 
 
 def dns_task(ctx: Context, session: ProbeSession, domain: str
@@ -213,14 +262,19 @@ def listener_task(executor: Executor, pod: dict) -> ProbeTask[ExecResult]:
     container = ((pod.get("spec") or {}).get("containers") or [{}])[0].get("name")
 
     def store(ev: LiveEvidence, value: ExecResult) -> None:
-        if value.rc == 0 and value.stdout.strip():
+        if _read_ok(value):
             ev.listeners[name] = value.stdout
         else:
             ev.listener_errors[name] = value.error or value.stderr.strip()[:200] or f"exit code {value.rc}"
 
-    return ProbeTask(f"listen/{name}", lambda: executor.exec(ns, name, ["cat", "/proc/net/tcp", "/proc/net/tcp6"],
+    return ProbeTask(f"listen/{name}", lambda: executor.exec(ns, name, ["cat", *LISTENER_FILES],
                                                                container, timeout=10), store,
                      lambda ev, err: _record_failure(ev.listen_skipped, ev.listen_refused, name, err))
+
+
+def _read_ok(value: ExecResult) -> bool:
+    """``cat`` printed socket tables: exit 0, or exit 1 past a file that does not exist (no IPv6)."""
+    return bool(value.stdout.strip()) and (value.rc == 0 or (value.rc == 1 and "local_address" in value.stdout))
 
 
 def rules_task(node: str, run: Callable[[], RuleCapture]) -> ProbeTask[RuleCapture]:
@@ -284,8 +338,12 @@ def gather(ctx: Context, session: ProbeSession | None, executor: Executor, *, no
         all_tcp = [(ip, port) for ip, port, _ in targets.endpoints] + targets.cluster_ips + targets.node_ports
         if all_tcp:
             tasks.append(tcp_task(session, sorted(set(all_tcp))))
-        if targets.http_urls:
-            tasks.append(http_task(session, targets.http_urls))
+        if targets.http_urls or targets.endpoint_urls:
+            tasks.append(http_task(session, targets.http_urls, targets.endpoint_urls))
+        udp = [(ip, port, dns) for ip, port, _, dns in targets.udp_endpoints] + targets.udp_cluster_ips
+        if udp:
+            tasks.append(udp_task(session, sorted(set(udp)),
+                                  dnsnames.service_names(ctx.name, ctx.namespace, domain)["fqdn"]))
         tasks.append(dns_task(ctx, session, domain))
     tasks += [listener_task(executor, pod) for pod in targets.pods[:10]]
     coredns = [p for p in ctx.system_pods("k8s-app=kube-dns") if objects.pod_ready(p)]
@@ -301,19 +359,31 @@ def gather(ctx: Context, session: ProbeSession | None, executor: Executor, *, no
         _listeners_via_ephemeral(ev, targets, executor, session.image, on_progress)
     if session is None:
         reason = "--read-only: no probe pod is created" if ctx.options.read_only else "no probe"
-        for category in (TCP, HTTP, DNS):
+        for category in (TCP, UDP, HTTP, DNS):
             ev.skipped.setdefault(category, reason)
     ev.elapsed_s = round(time.monotonic() - start, 2)
     return ev
 
 
+def unproven_pods(ev: LiveEvidence, targets: Targets) -> set[str]:
+    """Pods with a port no live probe proved: a TCP connect that failed or did not run, a UDP probe that
+    was refused, silent or did not run, or the pod is not Ready."""
+    proven: dict[str, bool] = {}
+    for ip, port, pod in targets.endpoints:
+        r = ev.tcp_probe(ip, port)
+        proven[pod] = proven.get(pod, True) and r is not None and r.ok
+    for ip, port, pod, _ in targets.udp_endpoints:
+        r = ev.udp.get((ip, port))
+        proven[pod] = proven.get(pod, True) and r is not None and r.ok
+    out = {pod for pod, ok in proven.items() if not ok}
+    return out | {p["metadata"]["name"] for p in targets.pods if not objects.pod_ready(p)}
+
+
 def _listeners_via_ephemeral(ev: LiveEvidence, targets: Targets, executor: Executor, image: str,
                              on_progress: Callable[[str], None] | None) -> None:
-    """Second chance for pods whose image has no ``cat`` (distroless), only where it matters: pods
-    that fail a direct connect or are not Ready. Adds an ephemeral container (not under --read-only)."""
-    failing = {pod for ip, port, pod in targets.endpoints
-               if (r := ev.tcp_probe(ip, port)) is not None and not r.ok}
-    failing |= {p["metadata"]["name"] for p in targets.pods if not objects.pod_ready(p)}
+    """Second chance for pods whose image has no ``cat`` (distroless), wherever a port is not proven by
+    other means (:func:`unproven_pods`). Adds an ephemeral container (not under --read-only)."""
+    failing = unproven_pods(ev, targets)
     tasks = []
     for pod in targets.pods:
         name = pod["metadata"]["name"]
@@ -326,7 +396,7 @@ def _ephemeral_listener_task(executor: Executor, pod: dict, image: str) -> Probe
     name = pod["metadata"]["name"]
 
     def store(ev: LiveEvidence, res: ExecResult) -> None:
-        if res.rc == 0 and res.stdout.strip():
+        if _read_ok(res):
             ev.listeners[name] = res.stdout
             ev.listener_errors.pop(name, None)
         else:
@@ -335,7 +405,7 @@ def _ephemeral_listener_task(executor: Executor, pod: dict, image: str) -> Probe
     def fail(ev: LiveEvidence, err: Exception) -> None:
         ev.listener_errors[name] += f"; ephemeral container: {err}"
     return ProbeTask(f"listen-ephemeral/{name}", lambda: executor.read_via_ephemeral(
-        pod["metadata"]["namespace"], pod, image, ["cat", "/proc/net/tcp", "/proc/net/tcp6"]), store, fail)
+        pod["metadata"]["namespace"], pod, image, ["cat", *LISTENER_FILES]), store, fail)
 
 
 def collect_live(ctx: Context, reader: LiveReader) -> tuple[LiveEvidence | None, str]:
@@ -363,7 +433,7 @@ def collect_live(ctx: Context, reader: LiveReader) -> tuple[LiveEvidence | None,
     def run(active: ProbeSession | None, tick: Callable[[str], None]) -> LiveEvidence:
         ev = gather(ctx, active, executor, node_image=node_image, on_progress=tick)
         if active is None and reason:
-            for category in (TCP, HTTP, DNS):
+            for category in (TCP, UDP, HTTP, DNS):
                 ev.skipped[category] = reason
         return ev
 
@@ -375,10 +445,27 @@ def collect_live(ctx: Context, reader: LiveReader) -> tuple[LiveEvidence | None,
             with probe_session(session):
                 return run(session, tick), ""
         except ProbeUnavailable as err:
+            message = unavailable_message(session, str(err))
             ev = run(None, tick)  # exec-only probes (listeners, rules, direct DNS) still run
-            for category in (TCP, HTTP, DNS):
-                ev.skipped[category] = str(err)
-            return ev, str(err)
+            for category in (TCP, UDP, HTTP, DNS):
+                ev.skipped[category] = message
+            ev.probe_unavailable = message  # asked for and not obtained: the steps that needed it are blocked
+            return ev, message
+
+
+PULL_FAILURES = ("ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull")
+
+
+def unavailable_message(session: ProbeSession, error: str) -> str:
+    """Why the probe could not start, and exactly what to do about it."""
+    from kubectl_netdoctor import config
+
+    if any(f in error for f in PULL_FAILURES):
+        default = config.probe_image(None)
+        origin = default.origin if default.value == session.image else "--probe-image"
+        return (f"the probe image {session.image} (set by {origin}) cannot be pulled: "
+                f"{error.split(': ', 1)[-1].removesuffix(' (use --probe-image)')}; {config.how_to_set_probe_image()}")
+    return f"{error}; to diagnose without a probe pod, run with --read-only"
 
 
 @contextmanager

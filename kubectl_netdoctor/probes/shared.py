@@ -41,9 +41,11 @@ from kubectl_netdoctor.probes.evidence import DIRECT_DNS, DNS, HTTP, TCP, LiveEv
 from kubectl_netdoctor.probes.orchestrator import (
     HTTP_ATTEMPTS, PROBE_WAIT_S, ProbeTask, _batch_failed, _listeners_via_ephemeral, _progress, _rules_tasks,
     _store_script,
-    listener_task, lookup_names, probe_targets, run_parallel, run_tasks,
+    listener_task, lookup_names, probe_targets, run_parallel, run_tasks, unavailable_message,
 )
 
+UNAVAILABLE = "\0unavailable:"
+"""Marks a session reason that is a failure to start (not --read-only or an external client)."""
 TCP_CHUNK = 32
 """TCP connects at once in one probe script (``svc`` sends one Service's handful at once)."""
 HTTP_CHUNK = 3
@@ -125,7 +127,7 @@ class SharedProbes:
             session.start()
         except ProbeUnavailable as err:
             session.stop()  # created but never ran (image, Pod Security): nothing is left behind
-            return None, str(err)
+            return None, UNAVAILABLE + unavailable_message(session, str(err))
         with self._lock:
             self.sessions[key] = session
         return session, ""
@@ -197,7 +199,7 @@ class SharedProbes:
             _, reason = sessions[key]
             for ctx in ctxs:
                 ctx.live = evidence_for(ctx, targets[id(ctx)], group_ev[key], shared, domain, reason, elapsed)
-                ctx.probe_skip_reason = reason or "no live probe ran"
+                ctx.probe_skip_reason = reason.removeprefix(UNAVAILABLE) or "no live probe ran"
 
     def _client_tasks(self, session: ProbeSession, ctxs: list[Context], targets: dict[int, Targets],
                       domain: str) -> list[ProbeTask[Any]]:
@@ -377,6 +379,8 @@ def evidence_for(ctx: Context, targets: Targets, group: LiveEvidence, shared: Li
         if has[category] and not got and category not in ev.skipped:  # its chunk failed, others answered
             ev.skipped[category] = group.skipped.get(category) or "the probe did not answer for these targets"
     if reason:  # no probe for this client: the in-probe batches did not run, and say why
+        if reason.startswith(UNAVAILABLE):  # asked for and not obtained: the steps that needed it are blocked
+            reason = ev.probe_unavailable = reason.removeprefix(UNAVAILABLE)
         for category in (TCP, HTTP, DNS):
             ev.skipped[category] = reason
     return ev

@@ -183,3 +183,88 @@ def test_listen_says_what_it_verified_live(cluster, run_step):
     assert result.verification.basis is Basis.LIVE
     assert result.verification.describe() == "live: 2/2 endpoints answer TCP, listeners of 1 pod(s) read"
     assert result.to_dict()["verified"] == {"basis": "live", "detail": "2/2 endpoints answer TCP, listeners of 1 pod(s) read"}
+
+
+# -- UDP, read-only evidence, a probe that could not start -------------------------------------
+
+UDP_CAPTURE = (FIXTURES / "captures" / "pod-dns-echo.proc-net-tcp-udp").read_text()  # UDP 9000, 5353 bound
+
+
+def udp_service(cluster, target: int, name: str = "dns", port: int = 53) -> None:
+    """The healthy web Service turned into a UDP-only one, as the API would show it."""
+    svc = cluster.find("Service", "web", "shop")
+    svc["spec"]["ports"] = [{"name": name, "port": port, "protocol": "UDP", "targetPort": target}]
+    sl = cluster.find("EndpointSlice", "web-x7k2p", "shop")
+    sl["ports"] = [{"name": name, "port": target, "protocol": "UDP"}]
+
+
+def udp(*lines: str) -> dict:
+    return {(r.host, r.port): r for r in po.parse_udp("\n".join(lines))}
+
+
+ANSWER = "Server:\t\t{ip}:{port}~Address:\t{ip}:{port}~~Non-authoritative answer:~Name:\tweb.shop.svc.cluster.local~Address: 10.244.0.12~"
+
+
+def test_udp_service_answered_by_every_endpoint_passes_live(cluster, run_step):
+    udp_service(cluster, 5353)
+    ctx = cluster.context()
+    ctx.live = LiveEvidence(targets=probe_targets(ctx), probe=PROBE, udp=udp(
+        *(f"UDP|{ip}|5353|1|0|1.00|1.01|" + ANSWER.format(ip=ip, port=5353) for ip in ("10.244.0.12", "10.244.1.7"))),
+        listeners={"web-7c9f8d6b5-abcde": UDP_CAPTURE})
+    result = run_step(listen, ctx)
+    assert result.status is Status.PASS, [(f.code, f.message) for f in result.findings]
+    assert result.summary == f"2 of 2 UDP endpoints answer from {PROBE}"
+    assert result.verification.describe() == "live: 2/2 UDP endpoints, listeners of 1 pod(s) read"
+
+
+def test_dead_udp_backend_is_a_problem_not_ok(cluster, run_step):
+    udp_service(cluster, 5514, name="syslog", port=514)
+    ctx = cluster.context()
+    refused = "UDP|{ip}|5514|0|124|1.00|4.00|nslookup: read: Connection refused"
+    ctx.live = LiveEvidence(targets=probe_targets(ctx), probe=PROBE, udp=udp(refused.format(ip="10.244.0.12"), refused.format(ip="10.244.1.7")),
+                            listeners={"web-7c9f8d6b5-abcde": UDP_CAPTURE})
+    result = run_step(listen, ctx)
+    assert result.status is Status.FAIL
+    assert codes(result) == ["LSN_NOT_LISTENING", "LSN_ENDPOINT_UNREACHABLE"]
+    assert result.findings[0].message.startswith("nothing is bound to UDP port 5514 in pod web-7c9f8d6b5-abcde")
+    assert result.findings[1].message == ("2 of 2 UDP endpoints fail a direct probe (ICMP port unreachable: "
+                                          "nothing bound)")
+
+
+def test_a_silent_udp_port_is_said_honestly(cluster, run_step):
+    udp_service(cluster, 7777, name="metrics-udp", port=7777)
+    ctx = cluster.context()
+    silent = "UDP|{ip}|7777|0|124|1.00|4.00|"
+    ctx.live = LiveEvidence(targets=probe_targets(ctx), probe=PROBE, udp=udp(silent.format(ip="10.244.0.12"), silent.format(ip="10.244.1.7")))
+    result = run_step(listen, ctx)
+    assert codes(result) == ["LSN_UDP_NO_REPLY"] and result.findings[0].severity is Severity.INFO
+    assert "not proof of failure" in result.findings[0].message
+
+
+def test_read_only_uses_the_listeners_it_read(cluster, run_step):
+    ctx = cluster.context(read_only=True)
+    reason = "--read-only: no probe pod is created"
+    ctx.live = LiveEvidence(targets=probe_targets(ctx), skipped={"tcp": reason, "http": reason, "dns": reason},
+                            listeners={"web-7c9f8d6b5-abcde": listening(8080), "web-7c9f8d6b5-fghij": listening(8080)})
+    result = run_step(listen, ctx)
+    assert result.status is Status.PASS and not result.blocked
+    assert result.verification.describe() == "live: listeners of 2/2 pods, no connect"
+
+
+def test_a_probe_that_could_not_start_blocks_listen_even_with_listeners_read(cluster, run_step):
+    ctx = cluster.context()
+    reason = ("the probe image docker.io/library/busybox:1.36.1 (the default) cannot be pulled: ErrImagePull; "
+              "set a pullable image with --probe-image IMAGE")
+    ctx.live = LiveEvidence(targets=probe_targets(ctx), skipped={"tcp": reason, "http": reason, "dns": reason}, probe_unavailable=reason,
+                            listeners={"web-7c9f8d6b5-abcde": listening(8080)})
+    result = run_step(listen, ctx)
+    assert result.status is Status.SKIP and result.blocked
+    assert result.skip_reason == f"connects not run: {reason}; listeners of 1 pod(s) read"
+
+
+def test_sctp_is_said_not_to_be_probed(cluster, run_step):
+    svc = cluster.find("Service", "web", "shop")
+    svc["spec"]["ports"].append({"name": "sigtran", "port": 2905, "protocol": "SCTP", "targetPort": 2905})
+    result = run_step(listen, cluster.context())
+    f = next(f for f in result.findings if f.code == "LSN_SCTP_NOT_PROBED")
+    assert f.severity is Severity.INFO and "not probed" in f.message

@@ -237,3 +237,66 @@ def test_wrong_answer(cluster):
     ctx.live = dns_evidence((0, OK_WEB.replace("10.96.141.22", "10.96.9.9")), (0, OK_KUBE))
     f = dns.run(ctx).findings[0]
     assert f.code == "DNS_WRONG_ANSWER" and f.message.endswith("expected 10.96.141.22")
+
+
+# -- every endpoint asked directly -----------------------------------------------------------
+
+def endpoint_gets(url: str, status_line: str, n: int = 2) -> list[str]:
+    return [f"HTTP|{url}|0|1.00|1.01|{status_line} ~Content-Length: 2 ~ ~ok~"] * n
+
+
+def test_one_endpoint_answering_503_is_found_even_when_the_service_gets_all_land_on_good_pods(cluster):
+    ctx = cluster.context()
+    good, bad = "http://10.244.0.12:8080/", "http://10.244.1.7:8080/"
+    direct = po.group_by_url(po.parse_http("\n".join(
+        endpoint_gets(good, "HTTP/1.0 200 OK") + endpoint_gets(bad, "HTTP/1.1 503 Service Unavailable"))))
+    ctx.live = LiveEvidence(probe=PROBE, http=http_results(*[OK_200] * 10), endpoint_http=direct,
+                            endpoint_pods={good: PODS[0], bad: PODS[1]})
+    result = http.run(ctx)
+    assert result.status is Status.FAIL and codes(result) == ["HTTP_ENDPOINT_ERROR"]
+    f = result.findings[0]
+    assert f.message.startswith(f"1 of 2 endpoints fail HTTP when asked directly (server_error 503): pod {PODS[1]} "
+                                f"({bad})")
+    assert f.fix.startswith(f"kubectl -n shop logs {PODS[1]} --tail=50")
+    assert result.summary == "http://10.96.141.22:80/ -> 200 in 20 ms; 1/2 endpoints answer directly"
+    assert result.verification.describe() == "live: 10 GETs via the Service, 1/2 endpoints answer directly"
+
+
+def test_a_refused_endpoint_is_left_to_the_listen_step(cluster):
+    ctx = cluster.context()
+    good, bad = "http://10.244.0.12:8080/", "http://10.244.1.7:8080/"
+    refused = [f"HTTP|{bad}|1|1.00|1.00|nc: can't connect to remote host (10.244.1.7): Connection refused"] * 2
+    direct = po.group_by_url(po.parse_http("\n".join(endpoint_gets(good, "HTTP/1.0 200 OK") + refused)))
+    ctx.live = LiveEvidence(probe=PROBE, http=http_results(*[OK_200] * 10), endpoint_http=direct)
+    assert codes(http.run(ctx)) == []
+
+
+def test_http_is_blocked_when_the_probe_could_not_start(cluster):
+    ctx = cluster.context()
+    reason = "the probe image busybox:1.36.1 cannot start: ErrImagePull"
+    ctx.live = LiveEvidence(skipped={"http": reason}, probe_unavailable=reason)
+    result = http.run(ctx)
+    assert result.status is Status.SKIP and result.blocked and result.skip_reason == reason
+
+
+def test_read_only_dns_uses_the_direct_coredns_answer(cluster):
+    ctx = cluster.context(read_only=True)
+    fqdn = "web.shop.svc.cluster.local."
+    direct = po.LookupResult(fqdn, "ok", ("10.96.141.22",), 4.2, "coredns-5d78c9869d-4kq2x", "NOERROR")
+    ctx.live = LiveEvidence(skipped={"dns": "--read-only: no probe pod is created"}, direct_dns={fqdn: direct})
+    result = dns.run(ctx)
+    assert result.status is Status.PASS and not result.blocked
+    assert result.summary.startswith("web.shop.svc.cluster.local -> 10.96.141.22 from CoreDNS pod coredns-5d78c9869d-4kq2x")
+    assert result.verification.basis.value == "live"
+    ctx = cluster.context(read_only=True)
+    ctx.live = LiveEvidence(skipped={"dns": "--read-only"}, direct_dns={fqdn: po.LookupResult(
+        fqdn, "nxdomain", (), 4.2, "coredns-5d78c9869d-4kq2x", "NXDOMAIN")})
+    assert codes(dns.run(ctx)) == ["DNS_NAME_UNRESOLVED"]
+
+
+def test_dns_is_blocked_when_the_probe_could_not_start(cluster):
+    ctx = cluster.context()
+    reason = "the probe image x cannot be pulled"
+    ctx.live = LiveEvidence(skipped={"dns": reason}, probe_unavailable=reason)
+    result = dns.run(ctx)
+    assert result.status is Status.SKIP and result.blocked

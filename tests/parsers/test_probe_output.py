@@ -95,3 +95,36 @@ def test_scripts_are_valid_posix_sh():
     for script in (po.tcp_script([("10.0.0.1", 80)], 2), po.http_script(["http://10.0.0.1:80/"], 2),
                    po.nslookup_script(["a.b."], 2)):
         subprocess.run(["sh", "-n", "-c", script], check=True)
+
+
+# -- UDP: a DNS question as the datagram ---------------------------------------------------
+
+def test_udp_script_asks_each_target_at_once():
+    script = po.udp_script([("10.244.0.9", 5353, True), ("10.96.7.7", 514, False)], "logs.shop.svc.cluster.local", 3)
+    assert "u 10.244.0.9 5353 1 'logs.shop.svc.cluster.local' &" in script
+    assert "u 10.96.7.7 514 0 'logs.shop.svc.cluster.local' &" in script
+    assert script.endswith("wait")
+
+
+def test_udp_outcomes_from_busybox_nslookup():
+    # Real busybox 1.35 nslookup output: ICMP port unreachable, a DNS answer, silence.
+    lines = [
+        "UDP|10.244.0.9|5514|0|124|10.00|13.00|nslookup: read: Connection refused",
+        "UDP|10.244.0.9|5353|1|0|10.00|10.01|Server:\t\t10.244.0.9:5353~Address:\t10.244.0.9:5353~~"
+        "Non-authoritative answer:~Name:\tlogs.shop.svc.cluster.local~Address: 10.244.0.7~",
+        "UDP|10.244.0.9|9000|0|124|10.00|13.00|",
+        "UDP|10.244.0.9|53|1|1|10.00|15.00|;; connection timed out; no servers could be reached~",
+        "UDP|10.244.0.9|5300|1|1|10.00|10.02|** server can't find logs.shop.svc.cluster.local: NXDOMAIN~",
+    ]
+    r = {x.port: x for x in po.parse_udp("\n".join(lines))}
+    assert r[5514].outcome == "refused" and r[5514].failed and r[5514].detail == "nslookup: read: Connection refused"
+    assert r[5353].ok and r[5353].dns and r[5353].latency_ms == 10.0
+    assert r[9000].outcome == "no_reply" and not r[9000].failed  # a non-DNS app need not answer
+    assert r[53].outcome == "no_reply" and r[53].failed  # a DNS port that is silent is broken
+    assert r[5300].ok  # NXDOMAIN is still an answer from a DNS server
+
+
+def test_http_script_attempts_per_url():
+    script = po.http_script(["http://10.96.1.1:80/", "http://10.244.0.9:8080/"], 3, 10,
+                            per_url={"http://10.244.0.9:8080/": 2})
+    assert script.count("g 'http://10.96.1.1:80/'") == 10 and script.count("g 'http://10.244.0.9:8080/'") == 2

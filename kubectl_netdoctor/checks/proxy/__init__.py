@@ -15,7 +15,7 @@ then a skip with the reason, unless kube-proxy is visibly down (a fail).
 from __future__ import annotations
 
 from kubectl_netdoctor import objects
-from kubectl_netdoctor.checks.base import Context, Obj, conclude, needs_service, skipped
+from kubectl_netdoctor.checks.base import Context, Obj, conclude, needs_service, skipped, verified_live, verified_model
 from kubectl_netdoctor.checks.proxy.health import Health, linux_node, mode_finding, proxy_config, proxy_health
 from kubectl_netdoctor.checks.proxy.probes import live_probe_findings
 from kubectl_netdoctor.checks.proxy.rules import NodeRules, PortTarget, check_rules
@@ -53,8 +53,16 @@ def run(ctx: Context, svc: Obj) -> StepResult:
     refusal = ctx.live.rules_refusal() if ctx.live is not None else None
     unverified = None if checked or probed else (
         f"kube-proxy rules not read: {refusal}" if refusal else unverified_reason(ctx, health, notes))
+    verified = None
+    if probed or checked:
+        what = ", ".join(x for x in ("ClusterIP probed" if probed else "",
+                                     f"rules of {len(checked)} node(s)" if checked else "") if x)
+        verified = verified_live(what) if probed else verified_model(what)
+    blocked = bool(refusal) and unverified is not None
+    if unverified is not None and ctx.live is not None and ctx.live.probe_unavailable:
+        blocked = True  # the ClusterIP probe was asked for and could not run, and no rule confirms the path
     return conclude(STEP_ID, TITLE, found, step_summary(ctx, svc, checked, probed, health.notes + notes, unverified),
-                    probes, unverified=unverified, blocked=bool(refusal) and unverified is not None)
+                    probes, unverified=unverified, blocked=blocked, verified=verified)
 
 
 def unverified_reason(ctx: Context, health: Health, notes: list[str]) -> str:

@@ -40,6 +40,12 @@ def live_probe_findings(ctx: Context, targets: list[PortTarget]) -> tuple[list[F
     probed = False
     slices = ctx.endpoint_slices()
     for t in targets:
+        if t.protocol == "UDP":
+            udp_found, udp_probes = _udp_cluster_ip(ctx, t, slices)
+            found += udp_found
+            probes += udp_probes
+            probed = probed or bool(udp_probes)
+            continue
         if t.protocol != "TCP":
             continue
         spec = service_spec(t.svc)
@@ -92,3 +98,33 @@ def live_probe_findings(ctx: Context, targets: list[PortTarget]) -> tuple[list[F
                 "find the connection churn: conntrack -S",
             ))
     return found, probes, probed
+
+
+def _udp_cluster_ip(ctx: Context, t: PortTarget, slices: list) -> tuple[list[Finding], list[ProbeResult]]:
+    """The UDP probe through the ClusterIP: a refusal (ICMP port unreachable) or a silent DNS port fails,
+    unless every endpoint fails the same way directly (then the listen step owns it)."""
+    live = ctx.live
+    vip = service_spec(t.svc).get("clusterIP")
+    r = live.udp.get((vip, t.number)) if vip and vip != "None" else None
+    if r is None:
+        return [], []
+    probe = ProbeResult("udp", f"{vip}:{t.number}", r.ok, f"ClusterIP: {r.outcome}"
+                        + (" (ICMP port unreachable)" if r.outcome == "refused" else ""), r.latency_ms,
+                        {"role": "ClusterIP", "outcome": r.outcome, "dns": r.dns})
+    if not r.failed:
+        return [], [probe]
+    backends = objects.ready_backends(slices, t.port.get("name", ""), "UDP")
+    direct = [x for x in (live.udp.get(b) for b in backends) if x is not None]
+    bad = [x for x in direct if x.failed]
+    expected = _inherited(r.outcome, backends, direct, bad)
+    return [finding(
+        "PROXY_CLUSTERIP_UNREACHABLE",
+        f"{t.label}: ClusterIP {join_host_port(vip, t.number)}/UDP "
+        + ("answers with ICMP port unreachable" if r.outcome == "refused" else "gives no DNS answer")
+        + f" from {live.probe}{expected}",
+        [f"nslookup NAME {vip}:{t.number} from the probe: {r.outcome}" + (f" ({r.detail})" if r.detail else "")],
+        "on the probe's node: iptables-save -t nat | grep " + vip
+        + " (ipvsadm -Ln / nft list table ip kube-proxy in those modes); stale UDP conntrack entries: "
+        f"conntrack -L -p udp --orig-dst {vip}",
+        Severity.INFO if expected else None,
+    )], [probe]
