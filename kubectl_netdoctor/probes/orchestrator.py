@@ -153,7 +153,7 @@ def probe_targets(ctx: Context) -> Targets:
         ready = sorted((a for a in objects.slice_addresses(slices, p.get("name", ""), "TCP") if a.ready and a.port),
                        key=lambda a: a.ip)
         for a in ready[:ENDPOINT_HTTP_MAX]:
-            url = f"http://{'[' + a.ip + ']' if ':' in a.ip else a.ip}:{a.port}{http_path}"
+            url = f"http://{a.ip}:{a.port}{http_path}"  # as the headless URLs: the script splits at the last colon
             if url not in urls:
                 endpoint_urls[url] = (a.target or "/").split("/", 1)[1]
     udp_endpoints: list[tuple[str, int, str, bool]] = []
