@@ -37,19 +37,19 @@ from kubectl_netdoctor.parsers.probe_output import (
     LookupResult, group_by_url, http_script, nslookup_script, parse_http, parse_nslookup, parse_resolv_conf,
     parse_tcp, tcp_script,
 )
-from kubectl_netdoctor.probes.evidence import DIRECT_DNS, DNS, HTTP, TCP, LiveEvidence, Targets
+from kubectl_netdoctor.probes.evidence import DIRECT_DNS, DNS, HTTP, TCP, UDP, LiveEvidence, Targets
 from kubectl_netdoctor.probes.orchestrator import (
-    HTTP_ATTEMPTS, PROBE_WAIT_S, ProbeTask, _batch_failed, _listeners_via_ephemeral, _progress, _rules_tasks,
-    _store_script,
-    listener_task, lookup_names, probe_targets, run_parallel, run_tasks, unavailable_message,
+    ENDPOINT_HTTP_ATTEMPTS, HTTP_ATTEMPTS, PROBE_WAIT_S, ProbeTask, _batch_failed, _listeners_via_ephemeral,
+    _progress, _rules_tasks, _store_script, listener_task, lookup_names, probe_targets, run_parallel, run_tasks,
+    udp_task, unavailable_message,
 )
 
 UNAVAILABLE = "\0unavailable:"
 """Marks a session reason that is a failure to start (not --read-only or an external client)."""
 TCP_CHUNK = 32
 """TCP connects at once in one probe script (``svc`` sends one Service's handful at once)."""
-HTTP_CHUNK = 3
-"""URLs per HTTP script, each asked HTTP_ATTEMPTS times at once: 30 GETs in flight."""
+HTTP_CHUNK = 30
+"""GETs in flight in one HTTP script: 3 Service URLs (HTTP_ATTEMPTS each), or 15 endpoint URLs."""
 DNS_CHUNK = 48
 """nslookups at once in one probe script."""
 LISTENER_PODS = 10
@@ -75,6 +75,7 @@ class SharedProbes:
         self._node_image: str | None = None
         self._previous: Any = None
         self._lock = threading.Lock()
+        self._udp_evidence: dict[int, LiveEvidence] = {}
 
     # -- life cycle -------------------------------------------------------------------------
     def __enter__(self) -> "SharedProbes":
@@ -176,6 +177,7 @@ class SharedProbes:
         sessions = {kv[0]: (value if not isinstance(value, Exception) else (None, f"{type(value).__name__}: {value}"))
                     for kv, value in started}
         group_ev = {key: LiveEvidence(probe=s.describe() if s else "") for key, (s, _) in sessions.items()}
+        self._udp_evidence = {}
         shared = LiveEvidence()
         tasks: list[ProbeTask[Any]] = []
         for key, ctxs in groups.items():
@@ -188,17 +190,20 @@ class SharedProbes:
         for key, ctxs in groups.items():
             session, _ = sessions[key]
             if session is not None:  # second chance for distroless listeners, where a connect failed
-                view = LiveEvidence(tcp=group_ev[key].tcp, listeners=shared.listeners,
+                udp = {k: r for c in ctxs for k, r in self._udp_evidence.get(id(c), LiveEvidence()).udp.items()}
+                view = LiveEvidence(tcp=group_ev[key].tcp, udp=udp, listeners=shared.listeners,
                                     listener_errors=shared.listener_errors, listen_skipped=shared.listen_skipped,
                                     listen_refused=shared.listen_refused)
                 union = Targets([e for c in ctxs for e in targets[id(c)].endpoints], [], [], [],
-                                _unique_pods(p for c in ctxs for p in targets[id(c)].pods[:LISTENER_PODS]))
+                                _unique_pods(p for c in ctxs for p in targets[id(c)].pods[:LISTENER_PODS]),
+                                udp_endpoints=[e for c in ctxs for e in targets[id(c)].udp_endpoints])
                 _listeners_via_ephemeral(view, union, self.executor, session.image, tick)
         elapsed = round(time.monotonic() - start, 2)
         for key, ctxs in groups.items():
             _, reason = sessions[key]
             for ctx in ctxs:
-                ctx.live = evidence_for(ctx, targets[id(ctx)], group_ev[key], shared, domain, reason, elapsed)
+                ctx.live = evidence_for(ctx, targets[id(ctx)], group_ev[key], shared, domain, reason, elapsed,
+                                        self._udp_evidence.get(id(ctx)))
                 ctx.probe_skip_reason = reason.removeprefix(UNAVAILABLE) or "no live probe ran"
 
     def _client_tasks(self, session: ProbeSession, ctxs: list[Context], targets: dict[int, Targets],
@@ -208,6 +213,7 @@ class SharedProbes:
                      | {t for c in ctxs for t in targets[id(c)].cluster_ips}
                      | {t for c in ctxs for t in targets[id(c)].node_ports})
         urls = sorted({u for c in ctxs for u in targets[id(c)].http_urls})
+        direct = {u: pod for c in ctxs for u, pod in targets[id(c)].endpoint_urls.items()}
         tasks: list[ProbeTask[Any]] = []
         if tcp:
             tasks.append(ProbeTask(TCP, lambda: run_chunks(session, tcp, TCP_CHUNK,
@@ -215,11 +221,26 @@ class SharedProbes:
                                    _store_script(TCP, lambda text: {(r.host, r.port): r
                                                                     for r in parse_tcp(text, PROBE_WAIT_S)}),
                                    _batch_failed(TCP)))
-        if urls:
-            tasks.append(ProbeTask(HTTP, lambda: run_chunks(session, urls, HTTP_CHUNK,
-                                                            lambda part: http_script(part, PROBE_WAIT_S, HTTP_ATTEMPTS)),
-                                   _store_script(HTTP, lambda text: group_by_url(parse_http(text))),
-                                   _batch_failed(HTTP)))
+        if urls or direct:
+            gets = {**{u: HTTP_ATTEMPTS for u in urls}, **{u: ENDPOINT_HTTP_ATTEMPTS for u in sorted(direct)}}
+            store_all = _store_script(HTTP, lambda text: group_by_url(parse_http(text)))
+
+            def store_http(ev: LiveEvidence, result: ExecResult) -> None:  # as orchestrator.http_task stores
+                store_all(ev, result)
+                ev.endpoint_http = {u: r for u, r in ev.http.items() if u in direct}
+                ev.endpoint_pods = dict(direct)
+                ev.http = {u: r for u, r in ev.http.items() if u not in direct}
+
+            tasks.append(ProbeTask(HTTP, lambda: run_chunks(
+                session, _packed(gets, HTTP_CHUNK), 1,
+                lambda part: http_script(list(part[0]), PROBE_WAIT_S, HTTP_ATTEMPTS, per_url=part[0])),
+                store_http, _batch_failed(HTTP)))
+        for c in ctxs:  # UDP: rare, and the DNS question names its own Service, so one batch per Service
+            udp = [(ip, port, dns) for ip, port, _, dns in targets[id(c)].udp_endpoints] + targets[id(c)].udp_cluster_ips
+            if udp:
+                task = udp_task(session, sorted(set(udp)),
+                                dnsnames.service_names(c.name, c.namespace, domain)["fqdn"])
+                tasks.append(_into(self._udp_evidence.setdefault(id(c), LiveEvidence()), task))
 
         def dns() -> tuple[Any, dict[str, LookupResult]]:
             res = session.exec(["cat", "/etc/resolv.conf"], timeout=10)
@@ -349,12 +370,14 @@ def dns_over_one_port_forward(executor: Executor, coredns_pod: dict, names: list
 
 
 def evidence_for(ctx: Context, targets: Targets, group: LiveEvidence, shared: LiveEvidence, domain: str,
-                 reason: str, elapsed_s: float) -> LiveEvidence:
+                 reason: str, elapsed_s: float, udp: LiveEvidence | None = None) -> LiveEvidence:
     """One Service's share of a round: what ``gather`` would have collected for it alone."""
     ev = LiveEvidence(probe=group.probe, targets=targets, resolv=group.resolv, elapsed_s=elapsed_s)
     tcp_keys = {(ip, port) for ip, port, _ in targets.endpoints} | set(targets.cluster_ips) | set(targets.node_ports)
     ev.tcp = {k: r for k, r in group.tcp.items() if k in tcp_keys}
     ev.http = {u: group.http[u] for u in targets.http_urls if u in group.http}
+    ev.endpoint_http = {u: group.endpoint_http[u] for u in targets.endpoint_urls if u in group.endpoint_http}
+    ev.endpoint_pods = {u: p for u, p in group.endpoint_pods.items() if u in targets.endpoint_urls}
     names = lookup_names(ctx, group.resolv, domain)
     ev.lookups = {n: group.lookups[n] for n in names if n in group.lookups}
     fqdn = dnsnames.service_names(ctx.name, ctx.namespace, domain)["fqdn"] + "."
@@ -365,22 +388,36 @@ def evidence_for(ctx: Context, targets: Targets, group: LiveEvidence, shared: Li
         setattr(ev, field, {k: v for k, v in getattr(shared, field).items() if k in pods})
     ev.captures, ev.conntrack = dict(shared.captures), dict(shared.conntrack)
     ev.rules_skipped, ev.rules_refused = dict(shared.rules_skipped), dict(shared.rules_refused)
-    has = {TCP: bool(tcp_keys), HTTP: bool(targets.http_urls), DNS: True}
+    has = {TCP: bool(tcp_keys), HTTP: bool(targets.http_urls or targets.endpoint_urls), DNS: True}
     for category in (TCP, HTTP, DNS):
         if category in group.skipped and has[category]:
             ev.skipped[category] = group.skipped[category]
             if category in group.refused:
                 ev.refused[category] = group.refused[category]
-    if DIRECT_DNS in shared.skipped:
-        ev.skipped[DIRECT_DNS] = shared.skipped[DIRECT_DNS]
-        if DIRECT_DNS in shared.refused:
-            ev.refused[DIRECT_DNS] = shared.refused[DIRECT_DNS]
-    for category, got in ((TCP, ev.tcp), (HTTP, ev.http)):
+    if udp is not None:  # its own batch (see SharedProbes._client_tasks)
+        ev.udp = dict(udp.udp)
+        for source, target in ((udp.skipped, ev.skipped), (udp.refused, ev.refused)):
+            if UDP in source:
+                target[UDP] = source[UDP]
+    for source, target in ((shared.skipped, ev.skipped), (shared.refused, ev.refused)):
+        if DIRECT_DNS in source:
+            target[DIRECT_DNS] = source[DIRECT_DNS]
+    for category, got in ((TCP, ev.tcp), (HTTP, {**ev.http, **ev.endpoint_http})):
         if has[category] and not got and category not in ev.skipped:  # its chunk failed, others answered
             ev.skipped[category] = group.skipped.get(category) or "the probe did not answer for these targets"
     if reason:  # no probe for this client: the in-probe batches did not run, and say why
         if reason.startswith(UNAVAILABLE):  # asked for and not obtained: the steps that needed it are blocked
             reason = ev.probe_unavailable = reason.removeprefix(UNAVAILABLE)
-        for category in (TCP, HTTP, DNS):
+        for category in (TCP, UDP, HTTP, DNS):
             ev.skipped[category] = reason
     return ev
+
+
+def _packed(gets: dict[str, int], budget: int) -> list[dict[str, int]]:
+    """URLs -> GETs each, packed into scripts of at most ``budget`` GETs (a URL never split)."""
+    out: list[dict[str, int]] = []
+    for url, n in gets.items():
+        if not out or sum(out[-1].values()) + n > budget:
+            out.append({})
+        out[-1][url] = n
+    return out

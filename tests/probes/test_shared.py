@@ -6,12 +6,14 @@ A fake probe answers each script line by line as busybox would print it (``TCP|.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 from kubectl_netdoctor.cluster.probe import ExecResult
 from kubectl_netdoctor.context import Options
 from kubectl_netdoctor.errors import Forbidden
 from kubectl_netdoctor.probes import orchestrator, shared
+from kubectl_netdoctor.probes.evidence import LiveEvidence
 from kubectl_netdoctor.probes.shared import SharedProbes, run_chunks
 
 RESOLV = "search shop.svc.cluster.local svc.cluster.local cluster.local\nnameserver 10.96.0.10\noptions ndots:5\n"
@@ -46,6 +48,9 @@ class FakeProbe:
                            f"{'Connection refused' if refused else ''}")
             elif m := re.match(r"g '(\S+)' \S+ \S+ '\S*' &", ln):
                 out.append(f"HTTP|{m.group(1)}|0|1.00|1.02|HTTP/1.0 200 OK~Content-Type: text/plain~")
+            elif m := re.match(r"u (\S+) (\d+) (\d) '(\S+)' &", ln):
+                out.append(f"UDP|{m.group(1)}|{m.group(2)}|{m.group(3)}|0|1.00|1.01|"
+                           f"Server: {m.group(1)}~Address: {m.group(1)}:{m.group(2)}~~Name: {m.group(4)}~Address: 10.96.1.1~")
             elif m := re.match(r"l '(\S+)' &", ln):
                 name = m.group(1)
                 hit = re.fullmatch(r"([a-z0-9-]+)\.(shop|default)\.svc\.cluster\.local\.", name)
@@ -89,19 +94,23 @@ class Probes(SharedProbes):
 
 
 def two_services(cluster):
-    """web (healthy) and api (targetPort 9090: refused), both in shop."""
+    """web (healthy), api (targetPort 9090: refused) and dns (UDP 53 -> 5353), all in shop."""
     api = cluster.clone("Service", "web", "shop", "api")
     api["spec"]["clusterIP"] = api["spec"]["clusterIPs"][0] = "10.96.141.23"
     api["spec"]["ports"][0]["targetPort"] = 9090
     sl = cluster.clone("EndpointSlice", "web-x7k2p", "shop", "api-abcde")
     sl["metadata"]["labels"]["kubernetes.io/service-name"] = "api"
     sl["ports"][0]["port"] = 9090
-    return [cluster.context("web"), cluster.context("api")]
+    dns = cluster.clone("Service", "web", "shop", "dns")
+    dns["spec"]["clusterIP"] = dns["spec"]["clusterIPs"][0] = "10.96.141.24"
+    dns["spec"]["ports"] = [{"name": "dns", "port": 53, "protocol": "UDP", "targetPort": 5353}]
+    sl = cluster.clone("EndpointSlice", "web-x7k2p", "shop", "dns-abcde")
+    sl["metadata"]["labels"]["kubernetes.io/service-name"] = "dns"
+    sl["ports"] = [{"name": "dns", "port": 5353, "protocol": "UDP"}]
+    return [cluster.context("web"), cluster.context("api"), cluster.context("dns")]
 
 
-FIELDS = ("probe", "targets", "tcp", "http", "lookups", "direct_dns", "resolv", "listeners", "listener_errors",
-          "listen_skipped", "listen_refused", "captures", "conntrack", "rules_skipped", "rules_refused", "skipped",
-          "refused")
+FIELDS = [f.name for f in dataclasses.fields(LiveEvidence) if f.name != "elapsed_s"]
 
 
 def test_each_service_gets_what_svc_would_have_gathered(cluster):
@@ -113,10 +122,14 @@ def test_each_service_gets_what_svc_would_have_gathered(cluster):
         for field in FIELDS:
             assert getattr(ctx.live, field) == getattr(alone, field), (ctx.name, field)
         assert ctx.probe_skip_reason == "no live probe ran"
-    api = contexts[1].live
+    web, api, dns = (c.live for c in contexts)
     assert {k: r.outcome for k, r in api.tcp.items()} == {("10.244.0.12", 9090): "refused",
                                                            ("10.244.1.7", 9090): "refused",
                                                            ("10.96.141.23", 80): "open"}
+    assert set(web.endpoint_http) == {"http://10.244.0.12:8080/", "http://10.244.1.7:8080/"}
+    assert {k: r.outcome for k, r in dns.udp.items()} == {("10.244.0.12", 5353): "answered",
+                                                           ("10.244.1.7", 5353): "answered",
+                                                           ("10.96.141.24", 53): "answered"}
 
 
 def test_the_batches_are_shared_and_cut_into_chunks(cluster, monkeypatch):
@@ -124,9 +137,10 @@ def test_the_batches_are_shared_and_cut_into_chunks(cluster, monkeypatch):
     probe, executor = FakeProbe(), FakeExecutor()
     monkeypatch.setattr(shared, "TCP_CHUNK", 2)
     Probes(probe, executor).run(contexts)
-    # TCP: 6 targets (2 endpoints x 2 ports + 2 ClusterIPs) in chunks of 2; HTTP: 2 URLs x 10 GETs in one
-    # chunk (HTTP_CHUNK 3); DNS: every name of both Services in one chunk
-    assert len(probe.scripts) == 5 and probe.scripts.count(2) == 3 and 20 in probe.scripts
+    # TCP: 6 targets (2 endpoints x 2 ports + 2 ClusterIPs) in chunks of 2; HTTP: 2 ClusterIP URLs x 10 GETs
+    # and 4 endpoint URLs x 2 in one script (at most HTTP_CHUNK = 30 GETs); UDP: dns's 3 targets; DNS: every
+    # name of the three Services in one script
+    assert len(probe.scripts) == 6 and sorted(probe.scripts)[:5] == [2, 2, 2, 3, 28], probe.scripts
     # one listener read per pod, not per Service; one refused rule read per node
     pod_reads = [e for e in executor.execs if e[0] == "shop"]
     assert sorted(pod_reads) == [("shop", "web-7c9f8d6b5-abcde"), ("shop", "web-7c9f8d6b5-fghij")]
@@ -158,3 +172,9 @@ def test_chunks_join_and_a_failed_chunk_only_loses_its_items():
     assert [ln.split("|")[1] for ln in result.stdout.splitlines()] == ["10.0.0.1", "10.0.0.2"]
     failed = run_chunks(Flaky(), [("10.0.0.3", 80)], 2, lambda part: orchestrator.tcp_script(part, 3))
     assert failed.rc is None and failed.stdout == ""
+
+
+def test_gets_are_packed_into_scripts_without_splitting_a_url():
+    gets = {"a": 10, "b": 10, "c": 10, "d": 2, "e": 10}
+    assert shared._packed(gets, 30) == [{"a": 10, "b": 10, "c": 10}, {"d": 2, "e": 10}]
+    assert shared._packed({"big": 40}, 30) == [{"big": 40}]
