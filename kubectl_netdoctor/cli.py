@@ -10,13 +10,43 @@ import sys
 from typing import Optional
 
 import typer
+import typer.core
 
 from kubectl_netdoctor import __version__
 from kubectl_netdoctor.defaults import DEFAULT_PROBE_IMAGE
-from kubectl_netdoctor.errors import (EXIT_CANNOT_DIAGNOSE, EXIT_OK, EXIT_PROBLEM, ClusterError, NetdoctorError,
-                                      UsageError)
+from kubectl_netdoctor.errors import (EXIT_CANNOT_DIAGNOSE, EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, ClusterError,
+                                      NetdoctorError, UsageError)
+
+class _OneLineErrors(typer.core.TyperGroup):
+    """Usage errors (missing argument, unknown flag, bad value) as one line on stderr, ``error: ...``,
+    exit 2, as the README promises; typer would draw a multi-line panel."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):  # type: ignore[override]
+        try:
+            from typer import _click as click  # typer >= 0.20 vendors its own click
+        except ImportError:  # pragma: no cover - older typer on the real click
+            import click  # type: ignore[no-redef]
+        no_args_help = getattr(click.exceptions, "NoArgsIsHelpError", ())
+        try:
+            code = super().main(args=args, prog_name=prog_name, complete_var=complete_var,
+                                standalone_mode=False, **extra)
+        except no_args_help as err:  # bare `kubectl netdoctor`: the parser printed the help already
+            code = err.exit_code
+        except click.exceptions.UsageError as err:
+            command = err.ctx.command_path if err.ctx else "kubectl-netdoctor"
+            message = " ".join(err.format_message().split()).rstrip(".")
+            typer.echo(f"error: {message} (see '{command} --help')", err=True)
+            code = EXIT_USAGE
+        except typer.Abort:
+            typer.echo("aborted", err=True)
+            code = 1
+        if not standalone_mode:
+            return code
+        sys.exit(code if isinstance(code, int) else EXIT_OK)
+
 
 app = typer.Typer(
+    cls=_OneLineErrors,
     name="kubectl-netdoctor",
     help="Why can't I reach this Service? Walks the 8-step flowchart against a live cluster "
     "or a snapshot and names the broken hop, with evidence and the fix.",
@@ -33,7 +63,7 @@ EXIT_HELP = (
 NamespaceOpt = typer.Option(None, "-n", "--namespace", help="Namespace (default: the kubeconfig context's).")
 ContextOpt = typer.Option(None, "--context", help="kubeconfig context to use.")
 KubeconfigOpt = typer.Option(None, "--kubeconfig", help="Path to the kubeconfig file.")
-TimeoutOpt = typer.Option(10.0, "--timeout", min=0.1, help="Seconds to wait for each API request.")
+TimeoutOpt = typer.Option(10.0, "--timeout", help="Seconds to wait for each API request.")
 WaitOpt = typer.Option(None, "--wait", metavar="DURATION",
                        help="Diagnose again until every verdict is ok or DURATION (120s, 2m) has passed; "
                        "progress on stderr, the report is the last diagnosis.")
@@ -96,6 +126,11 @@ def svc(
 
     if output not in FORMATS:
         _fail(UsageError(f"-o {output!r}: expected one of {', '.join(FORMATS)}"))
+    try:
+        _check_svc_args(name, namespace, context, kubeconfig, from_pod, from_namespace, port, snapshot,
+                        probe_image, http_path, node_access, node_image, timeout)
+    except UsageError as err:
+        _fail(err)
     if sum(bool(x) for x in (from_pod, from_namespace, external)) > 1:
         _fail(UsageError("--from-pod, --from-namespace and --external exclude each other"))
     from kubectl_netdoctor.context import Options
@@ -177,6 +212,31 @@ def _live_options(options):
     return replace(options, probe_image=config.probe_image(options.probe_image).value)
 
 
+def _check_svc_args(name, namespace, context, kubeconfig, from_pod, from_namespace, port, snapshot, probe_image,
+                    http_path, node_access, node_image, timeout) -> None:
+    """Refuse what the API server would refuse, empty values, and flags that contradict each other."""
+    from kubectl_netdoctor import args
+
+    if name is not None:
+        args.service_name(name)
+    args.namespace("-n", namespace)
+    args.namespace("--from-namespace", from_namespace)
+    args.pod_ref(from_pod)
+    args.service_port(port)
+    args.http_path(http_path)
+    args.timeout(timeout)
+    for flag, value in (("--snapshot", snapshot), ("--context", context), ("--kubeconfig", kubeconfig)):
+        args.path_value(flag, value)
+    args.image("--probe-image", probe_image)
+    args.image("--node-image", node_image)
+    if snapshot is not None:
+        args.exclusive({"--context": context, "--kubeconfig": kubeconfig, "--node-access": node_access,
+                        "--node-image": node_image, "--probe-image": probe_image}, "--snapshot",
+                       "a snapshot is read offline, with no cluster and no probe")
+    if node_image is not None and not node_access:
+        raise UsageError("--node-image needs --node-access (it is the image of the --node-access pod)")
+
+
 def _diagnose(name, namespace, context, kubeconfig, from_pod, from_namespace, external, snapshot, options):
     from kubectl_netdoctor.context import Client, Context
     from kubectl_netdoctor.diagnose import diagnose
@@ -231,7 +291,15 @@ def scan_cmd(
 
     if output not in FORMATS:
         _fail(UsageError(f"-o {output!r}: expected one of {', '.join(FORMATS)}"))
-    if namespace and all_namespaces:
+    try:
+        _check_svc_args(None, namespace, context, kubeconfig, None, from_namespace, None, snapshot, probe_image,
+                        http_path, node_access, node_image, timeout)
+        from kubectl_netdoctor import args
+
+        args.not_empty("-l", selector)
+    except UsageError as err:
+        _fail(err)
+    if namespace is not None and all_namespaces:
         _fail(UsageError("-n and -A exclude each other"))
     if from_namespace and external:
         _fail(UsageError("--from-namespace and --external exclude each other"))
@@ -273,9 +341,17 @@ def snapshot_cmd(
     timeout: float = TimeoutOpt,
 ) -> None:
     """Save everything the diagnosis reads, for `svc NAME --snapshot PATH` offline."""
+    from kubectl_netdoctor import args
     from kubectl_netdoctor.dump import write_snapshot
 
     try:
+        args.path_value("-o", output)
+        args.namespace("-n", namespace)
+        args.path_value("--context", context)
+        args.path_value("--kubeconfig", kubeconfig)
+        args.timeout(timeout)
+        if all_namespaces and namespace is not None:
+            raise UsageError("-n and -A exclude each other")
         reader = _open_reader(None, kubeconfig, context, timeout)
         spaces = None if all_namespaces else [namespace or reader.default_namespace]
         count = write_snapshot(reader, spaces, output)
@@ -298,8 +374,15 @@ def cleanup_cmd(
 ) -> None:
     """Delete the probe pods a killed run left behind (found by the tool's labels; only its own), and tell
     its ephemeral containers that still run to exit (the API cannot delete those)."""
-    from kubectl_netdoctor import cleanup
+    from kubectl_netdoctor import args, cleanup
 
+    try:
+        args.namespace("-n", namespace)
+        args.path_value("--context", context)
+        args.path_value("--kubeconfig", kubeconfig)
+        args.timeout(timeout)
+    except UsageError as err:
+        _fail(err)
     if namespace is not None and all_namespaces:
         _fail(UsageError("-n and -A exclude each other"))
     try:

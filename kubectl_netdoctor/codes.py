@@ -22,6 +22,8 @@ class Code:
 
 
 _ENTRIES: tuple[tuple[str, str, Severity, str], ...] = (
+    # --- any step -------------------------------------------------------------
+    ("INPUT_OBJECT_IGNORED", "any", W, "A malformed object was left out of what the step read"),
     # --- 1. service -------------------------------------------------------
     ("SVC_NAMESPACE_NOT_FOUND", "service", E, "The namespace does not exist"),
     ("SVC_NOT_FOUND", "service", E, "The Service does not exist in this namespace"),

@@ -68,6 +68,9 @@ class Context:
     """What the live probes saw, or None without probes (``probe_skip_reason`` says why)."""
     probe_skip_reason: str = "live probes are not run against a snapshot"
     results: dict[str, StepResult] = field(default_factory=dict)
+    ignored_reads: list[Any] = field(default_factory=list)
+    """:class:`~kubectl_netdoctor.validate.Rejected` objects that reads so far may have left out
+    (repeats included): the runner notes them on the step that read them."""
     _memo: dict[tuple, Any] = field(default_factory=dict, repr=False)
 
     # -- memoised reads ------------------------------------------------------
@@ -82,7 +85,12 @@ class Context:
     def list(self, kind: str, namespace: str | None = None, label_selector: str | None = None,
              field_selector: str | None = None) -> list[Obj]:
         key = ("list", kind, namespace, label_selector, field_selector)
-        return self._once(key, lambda: self.reader.list(kind, namespace, label_selector, field_selector))
+        found = self._once(key, lambda: self.reader.list(kind, namespace, label_selector, field_selector))
+        ignored = getattr(self.reader, "ignored", None)  # readers drop malformed objects; which did this read miss?
+        if ignored is not None:
+            self.ignored_reads += self._once(("ignored",) + key[1:],
+                                             lambda: ignored(kind, namespace, label_selector, field_selector))
+        return found
 
     def service(self) -> Obj | None:
         return self.get("Service", self.namespace, self.name)

@@ -152,3 +152,165 @@ def test_malformed_capture_file_exits_2_naming_file_and_line(tmp_path):
     result = invoke("svc", "web", "-n", "shop", "--snapshot", str(tmp_path))
     assert result.exit_code == 2
     assert result.stderr.startswith(f"error: bad snapshot file {capture}:3: ")
+
+
+# -- argument errors: one line on stderr, exit 2, whatever the mistake -------------------------------------
+
+DNS1035 = "not a valid Service name (DNS-1035 label: lowercase letters, digits and '-', starting with a letter, at most 63)"
+DNS1123 = "not a valid namespace (DNS-1123 label: lowercase letters, digits and '-', at most 63)"
+POD = "not a valid pod name (DNS-1123 subdomain: lowercase letters, digits, '-' and '.', at most 253)"
+OFFLINE = "a snapshot is read offline, with no cluster and no probe"
+
+
+@pytest.mark.parametrize("args, stderr", [
+    # what typer/click catch while parsing (it would draw a boxed multi-line panel)
+    (("svc",), "error: Missing argument 'name' (see 'kubectl-netdoctor svc --help')"),
+    (("svc", "web", "--bogus"), "error: No such option: --bogus (Possible options: --verbose) "
+                                "(see 'kubectl-netdoctor svc --help')"),
+    (("svc", "web", "-n"), "error: Option '-n' requires an argument (see 'kubectl-netdoctor --help')"),
+    (("svc", "web", "--timeout", "soon"), "error: Invalid value for '--timeout': Input should be a valid number, "
+                                          "unable to parse string as a number (see 'kubectl-netdoctor svc --help')"),
+    (("bogus",), "error: No such command 'bogus' (see 'kubectl-netdoctor --help')"),
+    (("snapshot",), "error: Missing option '-o' / '--output' (see 'kubectl-netdoctor snapshot --help')"),
+    # --timeout that parses but means nothing
+    (("svc", "web", "--timeout", "0"), "error: --timeout 0: expected a number of seconds, at least 0.1"),
+    (("svc", "web", "--timeout", "-5"), "error: --timeout -5: expected a number of seconds, at least 0.1"),
+    (("svc", "web", "--timeout", "nan"), "error: --timeout nan: expected a number of seconds, at least 0.1"),
+    (("svc", "web", "--timeout", "inf"), "error: --timeout inf: expected a number of seconds, at least 0.1"),
+    (("snapshot", "-o", "s.yaml", "--timeout", "nan"), "error: --timeout nan: expected a number of seconds, at least 0.1"),
+    (("svc", "web", "-o", "yaml"), "error: -o 'yaml': expected one of text, json, junit"),
+    (("scan", "-n", "shop", "--timeout", "nan"), "error: --timeout nan: expected a number of seconds, at least 0.1"),
+    (("scan", "-n", ""), "error: -n '': must not be empty"),
+    (("scan", "-l", ""), "error: -l '': must not be empty"),
+    (("scan", "--snapshot", FIXTURE, "--context", "prod"), f"error: --snapshot cannot be combined with --context: {OFFLINE}"),
+    (("scan", "-n", "shop", "--http-path", "/a\r\n"), "error: --http-path '/a\\r\\n': control characters "
+                                                      "(CR, LF, tab ...) are not allowed"),
+    (("cleanup", "-n", "Shop"), f"error: -n 'Shop': {DNS1123}"),
+    (("cleanup", "--timeout", "0"), "error: --timeout 0: expected a number of seconds, at least 0.1"),
+    # names the API server would refuse are refused, not looked up
+    (("svc", "Web"), f"error: NAME 'Web': {DNS1035}"),
+    (("svc", "1web"), f"error: NAME '1web': {DNS1035}"),
+    (("svc", "w" * 300), f"error: NAME '{'w' * 67}...': {DNS1035}"),
+    (("svc", "web;rm -rf ~"), f"error: NAME 'web;rm -rf ~': {DNS1035}"),
+    (("svc", "web", "-n", "Shop"), f"error: -n 'Shop': {DNS1123}"),
+    (("svc", "web", "--from-namespace", "a_b"), f"error: --from-namespace 'a_b': {DNS1123}"),
+    (("svc", "web", "--from-pod", "shop/Client"), f"error: --from-pod 'Client': {POD}"),
+    (("svc", "web", "--from-pod", "a/b/c"), "error: --from-pod 'a/b/c': expected NS/POD or POD"),
+    (("svc", "web", "--port", "0"), "error: --port '0': a port number is 1-65535"),
+    (("svc", "web", "--port", "HTTP"), "error: --port 'HTTP': expected a port number or a Service port name"),
+    (("snapshot", "-o", "s.yaml", "-n", "UPPER"), f"error: -n 'UPPER': {DNS1123}"),
+    # empty values no longer mean "not given"
+    (("svc", "web", "--snapshot", ""), "error: --snapshot '': must not be empty"),
+    (("svc", "web", "-n", ""), "error: -n '': must not be empty"),
+    (("svc", "web", "--from-pod", ""), "error: --from-pod '': must not be empty"),
+    (("svc", "web", "--context", ""), "error: --context '': must not be empty"),
+    (("svc", "web", "--kubeconfig", " "), "error: --kubeconfig ' ': must not be empty"),
+    (("svc", "web", "--probe-image", ""), "error: --probe-image '': must not be empty"),
+    (("snapshot", "-o", ""), "error: -o '': must not be empty"),
+    # the HTTP path goes into a hand-written request line
+    (("svc", "web", "--http-path", "/a\r\nHost: evil"), "error: --http-path '/a\\r\\nHost: evil': control characters "
+                                                       "(CR, LF, tab ...) are not allowed"),
+    (("svc", "web", "--http-path", "/a\nb"), "error: --http-path '/a\\nb': control characters (CR, LF, tab ...) "
+                                            "are not allowed"),
+    (("svc", "web", "--http-path", "healthz"), "error: --http-path 'healthz': must start with '/'"),
+    (("svc", "web", "--http-path", "/a b"), "error: --http-path '/a b': spaces are not allowed (encode them as %20)"),
+    # flags that contradict each other
+    (("svc", "web", "--snapshot", FIXTURE, "--context", "prod"), f"error: --snapshot cannot be combined with --context: {OFFLINE}"),
+    (("svc", "web", "--snapshot", FIXTURE, "--kubeconfig", "k"), f"error: --snapshot cannot be combined with --kubeconfig: {OFFLINE}"),
+    (("svc", "web", "--snapshot", FIXTURE, "--node-access"), f"error: --snapshot cannot be combined with --node-access: {OFFLINE}"),
+    (("svc", "web", "--snapshot", FIXTURE, "--probe-image", "busybox"),
+     f"error: --snapshot cannot be combined with --probe-image: {OFFLINE}"),
+    (("svc", "web", "--snapshot", FIXTURE, "--node-access", "--node-image", "i"),
+     f"error: --snapshot cannot be combined with --node-access, --node-image: {OFFLINE}"),
+    (("svc", "web", "--node-image", "i"), "error: --node-image needs --node-access (it is the image of the --node-access pod)"),
+    (("snapshot", "-o", "s.yaml", "-n", "shop", "-A"), "error: -n and -A exclude each other"),
+])
+def test_argument_errors_are_one_line_exit_2(args, stderr):
+    result = invoke(*args)
+    assert (result.exit_code, result.stderr) == (2, stderr + "\n")
+    assert result.stdout == ""
+
+
+def test_read_only_with_a_snapshot_is_harmless_and_allowed():
+    assert invoke("svc", "web", "-n", "shop", "--snapshot", FIXTURE, "--read-only").exit_code == 0
+
+
+def test_bare_command_still_prints_the_help():
+    result = invoke()
+    assert result.exit_code == 2 and "Usage" in result.stdout and result.stderr == ""
+
+
+def test_argument_error_through_the_console_script_entry_is_one_line():
+    """main() as installed, in a fresh interpreter: no panel, no traceback."""
+    proc = subprocess.run([sys.executable, "-c", "from kubectl_netdoctor.cli import main; main()", "svc", "web",
+                           "--timeout", "nan", "--bogus"], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr == "error: No such option: --bogus (Possible options: --verbose) (see '-c svc --help')\n"
+
+
+# -- a malformed object in a snapshot: exit 2 if the diagnosis needs it, else a note ------------------------
+
+def _snapshot(tmp_path, mutate):
+    items = yaml.safe_load(Path(FIXTURE).read_text())["items"]
+    mutate({(i["kind"], i["metadata"]["name"]): i for i in items})
+    f = tmp_path / "snap.yaml"
+    f.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": items}))
+    return f
+
+
+def test_malformed_service_under_diagnosis_exits_2_naming_file_object_and_field(tmp_path):
+    f = _snapshot(tmp_path, lambda o: o["Service", "web"]["spec"]["ports"][0].update(port=None))
+    result = invoke("svc", "web", "-n", "shop", "--snapshot", str(f))
+    assert (result.exit_code, result.stderr) == (
+        2, f"error: bad snapshot file {f}: Service shop/web: spec.ports[0].port: expected an integer 1-65535, got null\n")
+
+
+def test_malformed_from_pod_exits_2(tmp_path):
+    f = _snapshot(tmp_path, lambda o: o["Pod", "client"]["metadata"].update(labels=["app=client"]))
+    result = invoke("svc", "web", "-n", "shop", "--snapshot", str(f), "--from-pod", "client")
+    assert (result.exit_code, result.stderr) == (
+        2, f"error: bad snapshot file {f}: Pod shop/client: metadata.labels: expected a mapping of strings, got a list\n")
+
+
+def test_malformed_object_elsewhere_is_a_note_on_the_step_that_read_it(tmp_path):
+    f = _snapshot(tmp_path, lambda o: o["Pod", "client"]["spec"]["containers"].append(None))
+    result = invoke("svc", "web", "-n", "shop", "--snapshot", str(f), "-o", "json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    notes = {s["id"]: f for s in report["steps"] for f in s["findings"] if f["code"] == "INPUT_OBJECT_IGNORED"}
+    assert notes["selectors"] == {
+        "code": "INPUT_OBJECT_IGNORED", "severity": "warning",
+        "message": "Pod shop/client is malformed and was left out of what this step read, so its result does not "
+                   "account for it: spec.containers[1]: null",
+        "evidence": [f"Pod shop/client in {f}: spec.containers[1]: null"],
+        "fix": f"fix or remove it in {f} (`kubectl get -o yaml` prints well-formed objects)"}
+    assert next(s for s in report["steps"] if s["id"] == "selectors")["status"] == "warn"
+
+
+def test_malformed_object_no_step_reads_is_one_info_note(tmp_path):
+    items = yaml.safe_load(Path(FIXTURE).read_text())["items"]
+    items.append({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "other", "namespace": "elsewhere"},
+                  "spec": {"ports": [{"port": "eighty"}]}})
+    f = tmp_path / "snap.yaml"
+    f.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": items}))
+    result = invoke("svc", "web", "-n", "shop", "--snapshot", str(f), "-o", "json")
+    assert result.exit_code == 0
+    report = json.loads(result.stdout)
+    notes = [(s["id"], f["severity"], f["message"]) for s in report["steps"] for f in s["findings"]
+             if f["code"] == "INPUT_OBJECT_IGNORED"]
+    assert notes == [("service", "info", "1 malformed object(s) elsewhere in the input were left out; "
+                                         "no step reads them")]
+
+
+def test_structurally_wrong_nft_json_capture_exits_2_naming_file_and_element(tmp_path):
+    (tmp_path / "cluster.yaml").write_text(Path(FIXTURE).read_text())
+    capture = tmp_path / "node-1.nft.json"
+    capture.write_text(json.dumps({"nftables": [
+        {"table": {"family": "ip", "name": "kube-proxy", "handle": 1}},
+        {"rule": {"family": "ip", "table": "kube-proxy", "chain": "services", "handle": 4, "expr": [{"jump": {}}]}},
+    ]}))
+    result = invoke("svc", "web", "-n", "shop", "--snapshot", str(tmp_path))
+    assert result.exit_code == 2
+    assert result.stderr == (f"error: bad snapshot file {capture}: nftables[1] (rule 4 in chain services): jump without "
+                             'a target: {"rule":{"family":"ip","table":"kube-proxy","chain":"services","handle":4,'
+                             '"expr":[{"jump":{}}]}}\n')

@@ -16,7 +16,7 @@ ROOT = "kubectl_netdoctor"
 # Lowest first. A module's layer is that of the longest matching prefix.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("pure", ("errors", "defaults", "model", "codes", "labels", "objects", "dnsnames", "netpol_eval",
-              "policy_kinds", "enforcers", "templates", "parsers")),
+              "policy_kinds", "enforcers", "templates", "parsers", "validate", "args")),
     ("knowledge", ("kubeproxy", "probes.evidence")),
     ("transport", ("cluster",)),
     ("context", ("context", "config")),

@@ -12,7 +12,7 @@ import json
 import os
 from typing import Any
 
-from kubectl_netdoctor import policy_kinds
+from kubectl_netdoctor import policy_kinds, validate
 from kubectl_netdoctor.cluster.reader import KINDS, Obj
 from kubectl_netdoctor.errors import ApiTimeout, ApiUnreachable, ClusterError, Forbidden
 
@@ -23,6 +23,7 @@ API_PATHS = {
     "EndpointSlice": "/apis/discovery.k8s.io/v1", "NetworkPolicy": "/apis/networking.k8s.io/v1",
 }
 
+API_SOURCE = "the API server's answer"
 SA_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
 
 
@@ -53,6 +54,8 @@ class LiveReader:
         self.host = cfg.host
         self.api = client.ApiClient(cfg)
         self.source = f"cluster {self.context_name}"
+        self.rejected: list[validate.Rejected] = []
+        self._ignored: dict[tuple, list[validate.Rejected]] = {}
 
     # -- transport ------------------------------------------------------------
     def request(self, path: str, verb: str, resource: str, namespace: str | None,
@@ -110,6 +113,12 @@ class LiveReader:
 
     def get(self, kind: str, namespace: str | None, name: str) -> Obj | None:
         obj = self.request(self._path(kind, namespace, name), "get", KINDS[kind][0], namespace)
+        if obj is not None:
+            obj.setdefault("kind", kind)
+            if bad := validate.problems(obj, limit=1):
+                # "not found" would be a false diagnosis: the steps that need it are blocked instead
+                raise ClusterError(f"malformed {validate.reject(obj, bad[0], API_SOURCE).object} "
+                                   f"from the API server: {bad[0]}")
         return obj
 
     def list(self, kind: str, namespace: str | None = None, label_selector: str | None = None,
@@ -118,8 +127,17 @@ class LiveReader:
         data = self.request(self._path(kind, namespace), "list", KINDS[kind][0], namespace, query)
         items = (data or {}).get("items") or []
         for item in items:  # list items come without kind; restore it so they look like `kubectl get`
-            item.setdefault("kind", kind)
+            if isinstance(item, dict):
+                item.setdefault("kind", kind)
+        items, rejected = validate.split(items, API_SOURCE)
+        self._ignored[(kind, namespace, label_selector, field_selector)] = rejected
+        self.rejected += [r for r in rejected if r not in self.rejected]
         return items
+
+    def ignored(self, kind: str, namespace: str | None = None, label_selector: str | None = None,
+                field_selector: str | None = None) -> list[validate.Rejected]:
+        """The malformed objects that the same :meth:`list` left out (see :mod:`kubectl_netdoctor.validate`)."""
+        return self._ignored.get((kind, namespace, label_selector, field_selector), [])
 
     def node_captures(self) -> dict[str, dict[str, str]]:
         """Nothing saved: live rules come from the probes (:mod:`kubectl_netdoctor.probes.orchestrator`)."""

@@ -20,7 +20,8 @@ import os
 from pathlib import Path
 from typing import Any, Iterable
 
-from kubectl_netdoctor import labels, policy_kinds
+from kubectl_netdoctor import labels, policy_kinds, validate
+from kubectl_netdoctor.parsers import safeload
 from kubectl_netdoctor.cluster.reader import KINDS, Obj
 from kubectl_netdoctor.errors import SnapshotError
 from kubectl_netdoctor.kubeproxy.capture import CAPTURE_KINDS
@@ -55,23 +56,29 @@ def matches_field_selector(selector: str | None, obj: Obj) -> bool:
 def _yaml_documents(path: str, text: str) -> list[Any]:
     import yaml  # only snapshots need YAML: keep it off the start-up path
 
-    # libyaml's C loader builds the same safe types about 10x faster than the pure-Python one.
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        return [d for d in yaml.load_all(text, Loader=loader) if d is not None]
+        return safeload.load_yaml_all(text)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         problem = getattr(err, "problem", None) or str(err).splitlines()[0]
         raise SnapshotError(path, f"invalid YAML: {problem}", mark.line + 1 if mark else None) from None
+    except safeload.InputError as err:
+        raise SnapshotError(path, str(err), err.line) from None
 
 
 def parse_documents(path: str, text: str) -> list[Obj]:
-    """Objects in one file: JSON or YAML, single object, List, or several documents."""
+    """Objects in one file: JSON or YAML, single object, List, or several documents.
+
+    Decoding is bounded (:mod:`kubectl_netdoctor.safeload`); the objects' fields are
+    not checked here (see :func:`kubectl_netdoctor.validate.split`).
+    """
     if text.lstrip().startswith(("{", "[")):
         try:
-            docs = [json.loads(text)]
+            docs = [safeload.load_json(text)]
         except json.JSONDecodeError as err:
             raise SnapshotError(path, f"invalid JSON: {err.msg}", err.lineno) from None
+        except safeload.InputError as err:
+            raise SnapshotError(path, str(err), err.line) from None
     else:
         docs = _yaml_documents(path, text)
     out: list[Obj] = []
@@ -87,17 +94,21 @@ def _flatten(path: str, doc: Any) -> Iterable[Obj]:
         return
     if not isinstance(doc, dict) or "kind" not in doc:
         raise SnapshotError(path, "not a Kubernetes object or List (no 'kind')")
-    if doc["kind"].endswith("List") and isinstance(doc.get("items"), list):
+    kind = doc["kind"]
+    if isinstance(kind, str) and kind.endswith("List") and isinstance(doc.get("items"), list):
         # `kubectl get pods -o yaml` omits kind on items: derive it from the List kind.
-        item_kind = doc["kind"][: -len("List")] or None
+        item_kind = kind[: -len("List")] or None
         for item in doc["items"]:
             if isinstance(item, dict) and "kind" not in item and item_kind:
                 item = {"kind": item_kind, **item}
-            yield from _flatten(path, item)
+            yield item  # an item's shape is validation's business: one bad item is not a bad file
         return
-    if not isinstance(doc.get("metadata"), dict) or "name" not in doc["metadata"]:
-        raise SnapshotError(path, f"{doc['kind']} without metadata.name")
     yield doc
+
+
+def _rejected_error(bad: validate.Rejected, more: int = 0) -> SnapshotError:
+    also = f" (and {more} more malformed object{'s' if more > 1 else ''})" if more else ""
+    return SnapshotError(bad.source, f"{bad.object}: {bad.problem}{also}")
 
 
 class SnapshotReader:
@@ -110,6 +121,8 @@ class SnapshotReader:
         self._index: _Index | None = None
         self._captures: dict[str, dict[str, str]] = {}
         self._capture_paths: dict[tuple[str, str], str] = {}
+        self.rejected: list[validate.Rejected] = []
+        """Objects left out because a field has the wrong shape (see :mod:`kubectl_netdoctor.validate`)."""
         if self.path.is_dir():
             files = sorted(p for p in self.path.rglob("*") if p.is_file() and not p.name.startswith("."))
         elif self.path.is_file():
@@ -119,6 +132,8 @@ class SnapshotReader:
         for f in files:
             self._load(f)
         if not self._objects and not self._captures:
+            if self.rejected:
+                raise _rejected_error(self.rejected[0], len(self.rejected) - 1)
             raise SnapshotError(str(self.path), "holds no Kubernetes objects")
 
     @classmethod
@@ -127,8 +142,8 @@ class SnapshotReader:
         """A reader over objects already in memory (tests, and snapshots built by code)."""
         self = cls.__new__(cls)
         self.path, self.source = Path(source), f"snapshot {source}"
-        self._objects, self._captures = list(objs), dict(captures or {})
-        self._capture_paths = {}
+        self._objects, self.rejected = validate.split(list(objs), source)
+        self._captures, self._capture_paths = dict(captures or {}), {}
         self._index = None
         return self
 
@@ -144,7 +159,9 @@ class SnapshotReader:
             if f == self.path:  # a single file must be usable; in a directory, stray files are skipped
                 raise SnapshotError(str(f), f"unknown file type (expected {', '.join(OBJECT_SUFFIXES)} or a capture)")
             return
-        for obj in parse_documents(str(f), self._read(f)):
+        objs, rejected = validate.split(parse_documents(str(f), self._read(f)), str(f))
+        self.rejected += rejected
+        for obj in objs:
             if obj["kind"] == CAPTURE_KIND:
                 for kind, text in (obj.get("data") or {}).items():
                     if kind in CAPTURE_KINDS:
@@ -169,10 +186,23 @@ class SnapshotReader:
         return self._index
 
     def get(self, kind: str, namespace: str | None, name: str) -> Obj | None:
+        """The object, or None. An object of that name that was left out as malformed is a
+        SnapshotError naming it: answering "not found" would be a false diagnosis."""
         index = self._indexed()
         if namespace is not None:
-            return index.by_name.get((kind, namespace, name))
-        return next((o for o in index.of_kind(kind) if o["metadata"]["name"] == name), None)
+            found = index.by_name.get((kind, namespace, name))
+        else:
+            found = next((o for o in index.of_kind(kind) if o["metadata"]["name"] == name), None)
+        if found is None and self.rejected:
+            bad = next((r for r in self.rejected if r.is_named(kind, namespace, name)), None)
+            if bad is not None:
+                raise _rejected_error(bad)
+        return found
+
+    def ignored(self, kind: str, namespace: str | None = None, label_selector: str | None = None,
+                field_selector: str | None = None) -> list[validate.Rejected]:
+        """The malformed objects that :meth:`list` with these arguments may have left out."""
+        return [r for r in self.rejected if r.matches(kind, namespace, label_selector, field_selector)]
 
     def list(self, kind: str, namespace: str | None = None, label_selector: str | None = None,
              field_selector: str | None = None) -> list[Obj]:
@@ -204,7 +234,9 @@ class SnapshotReader:
     def default_namespace_for(self, service: str) -> str:
         """The one namespace holding a Service of that name, else ``default``."""
         holders = sorted({s["metadata"].get("namespace", "default") for s in self.list("Service")
-                          if s["metadata"]["name"] == service})
+                          if s["metadata"]["name"] == service}
+                         | {r.namespace for r in self.rejected  # a malformed one: get() then names its fault
+                            if r.kind == "Service" and r.name == service and r.namespace})
         return holders[0] if len(holders) == 1 else "default"
 
     def namespaces_in_snapshot(self) -> list[str]:

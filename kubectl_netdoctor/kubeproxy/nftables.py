@@ -74,8 +74,10 @@ def kube_proxy_view(tables: Iterable[NftTable], source: str = "nft") -> KubeProx
         if t.name != KUBE_PROXY_TABLE or t.family not in ("ip", "ip6"):
             continue
         chains.update(t.chains)
-        cluster_ips = {normalise_ip(e.key[0]) for e in t.elements("cluster-ips")}
+        cluster_ips = {normalise_ip(e.key[0]) for e in t.elements("cluster-ips") if e.key}
         for e in t.elements("service-ips"):
+            if not e.key:
+                continue
             svc = _entry(t, e, CLUSTER_IP if normalise_ip(e.key[0]) in cluster_ips else EXTERNAL_IP, "service-ips")
             if svc:
                 services.append(svc)

@@ -28,6 +28,6 @@ def split_host_port(text: str) -> tuple[str, int]:
         host, sep, port = text.rpartition(":")
         if not sep or ":" in host:
             raise ValueError(f"bad address {text!r}")
-    if not port.isdigit() or not 0 <= int(port) <= 65535:
+    if not port.isdigit() or len(port) > 5 or not 0 <= int(port) <= 65535:
         raise ValueError(f"bad port in {text!r}")
     return host, int(port)

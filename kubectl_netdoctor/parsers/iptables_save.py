@@ -35,8 +35,9 @@ _SPEC: dict[str, tuple[int, str]] = {
     "--src-type": (1, "--src-type"), "--set-xmark": (1, "--set-xmark"), "--mark": (1, "--mark"),
     "--reject-with": (1, "--reject-with"), "--ctstate": (1, "--ctstate"),
 }
-_CHAIN_LINE = re.compile(r"^:(\S+)\s+(\S+)(?:\s+\[(\d+):(\d+)\]\s*)?$")
-_COUNTERS = re.compile(r"^\[(\d+):(\d+)\]\s+")
+# Counters are 64-bit: at most 20 digits (a longer run is not a counter, and int() of 4,300+ digits raises).
+_CHAIN_LINE = re.compile(r"^:(\S+)\s+(\S+)(?:\s+\[(\d{1,20}):(\d{1,20})\]\s*)?$")
+_COUNTERS = re.compile(r"^\[(\d{1,20}):(\d{1,20})\]\s+")
 
 
 @contextmanager
@@ -405,6 +406,8 @@ def _first(values: tuple[str, ...] | None) -> str | None:
 
 def _int(text: str, source: str, lineno: int) -> int:
     try:
+        if len(text) > 20:
+            raise ValueError(text)
         return int(text)
     except ValueError:
         raise SnapshotError(source, f"bad counter {text!r}", line=lineno) from None

@@ -91,7 +91,7 @@ def parse_ipvsadm(text: str, source: str = "ipvsadm") -> list[VirtualService]:
             close()
             proto, addr, rest = m.group(1), m.group(2), (m.group(3) or "").strip()
             if proto == "FWM":
-                if not addr.isdigit():
+                if not addr.isdigit() or len(addr) > 10:
                     raise SnapshotError(source, f"bad firewall mark {addr!r}", line=lineno)
                 ip, port = "", int(addr)
             else:
@@ -111,7 +111,7 @@ def parse_ipvsadm(text: str, source: str = "ipvsadm") -> list[VirtualService]:
             cols = (m.group(2) or "").split()
             forward = weight = active = inactive = None
             if not stats:
-                if len(cols) < 2 or not all(c.isdigit() for c in cols[1:4]):
+                if len(cols) < 2 or not all(c.isdigit() and len(c) <= 20 for c in cols[1:4]):
                     raise SnapshotError(source, f"bad real server line {line!r}", line=lineno)
                 forward, weight = cols[0], int(cols[1])
                 active = int(cols[2]) if len(cols) > 2 else None

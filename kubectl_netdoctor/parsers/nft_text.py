@@ -9,8 +9,8 @@ from kubectl_netdoctor.errors import SnapshotError
 from kubectl_netdoctor.parsers.nft_ruleset import NftElement, NftRule, NftSet, NftTable, TableBuilder
 
 
-_NUMGEN = re.compile(r"numgen\s+random\s+mod\s+(\d+)(?:\s+offset\s+\d+)?\s+vmap\s+\{([^}]*)\}")
-_VMAP_ENTRY = re.compile(r"(\d+)\s*:\s*(goto|jump)\s+([^\s,}]+)")
+_NUMGEN = re.compile(r"numgen\s+random\s+mod\s+(\d{1,10})(?:\s+offset\s+\d+)?\s+vmap\s+\{([^}]*)\}")
+_VMAP_ENTRY = re.compile(r"(\d{1,10})\s*:\s*(goto|jump)\s+([^\s,}]+)")
 _JUMP = re.compile(r"(?:^|\s)(jump|goto)\s+(\"[^\"]+\"|[^\s;{}]+)")
 _DNAT = re.compile(r"\bdnat\s+(?:ip6?\s+)?to\s+(\S+)")
 _COMMENT = re.compile(r'\s+comment\s+"([^"]*)"\s*$')

@@ -88,8 +88,8 @@ def parse_proc_net_tcp(text: str, source: str = "/proc/net/tcp", little_endian: 
         except ValueError as err:
             raise SnapshotError(source, f"bad address in {line[:60]!r}: {err}", line=lineno) from None
         state = STATES.get(cols[3].upper(), f"UNKNOWN({cols[3]})")
-        uid = int(cols[7]) if len(cols) > 7 and cols[7].isdigit() else None
-        inode = int(cols[9]) if len(cols) > 9 and cols[9].isdigit() else None
+        uid = int(cols[7]) if len(cols) > 7 and cols[7].isdigit() and len(cols[7]) <= 20 else None
+        inode = int(cols[9]) if len(cols) > 9 and cols[9].isdigit() and len(cols[9]) <= 20 else None
         out.append(Socket(local_ip, local_port, remote_ip, remote_port, state, uid, inode,
                           6 if len(lip) == 32 else 4, lineno))
     return out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -72,7 +73,7 @@ def test_calico_networkpolicy_is_not_a_core_networkpolicy(tmp_path):
     ("bad.yaml", "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n   namespace: shop\n", 5, "invalid YAML"),
     ("bad.json", '{"apiVersion": "v1",\n "kind": "Service",\n "metadata": {"name": "web"\n}', 4, "invalid JSON"),
     ("nokind.yaml", "apiVersion: v1\nmetadata:\n  name: x\n", None, "no 'kind'"),
-    ("noname.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {}\n", None, "Pod without metadata.name"),
+    ("noname.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {}\n", None, "Pod ?: metadata.name: missing"),
 ])
 def test_malformed_files_name_file_and_line(tmp_path, name, text, line, what):
     f = tmp_path / name
@@ -115,3 +116,105 @@ def test_lookups_by_namespace_name_and_kind_keep_file_order():
     assert [n["metadata"]["name"] for n in r.list("Namespace")] == ["a"]
     with pytest.raises(SnapshotError, match="bad label selector"):
         r.list("Service", "a", "app in (web")
+
+
+# -- inputs that must not break the reader: each ends in SnapshotError (exit 2) naming the file, fast --------
+
+LAUGHS = "".join([
+    "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  namespace: shop\n",
+    "  labels:\n    a: &a [x, x, x, x, x, x, x, x, x]\n",
+    *(f"    {chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 9)}]\n" for i in range(9)),
+    "spec:\n  selector: {app: web}\n  ports: [{port: 80}]\n",
+])
+
+
+@pytest.mark.parametrize("name, text, line, message", [
+    ("deep.yaml", "kind: List\nitems: " + "[" * 100_000 + "]" * 100_000 + "\n", 2, "nested deeper than 100 levels"),
+    ("deep-block.yaml", "kind: List\nitems:\n" + "".join(" " * (i + 1) + "- \n" for i in range(200)), 102,
+     "nested deeper than 100 levels"),
+    ("deep.json", '{"kind": "List", "items": ' + "[" * 100_000 + "]" * 100_000 + "}", None,
+     "nested deeper than 100 levels"),
+    ("deep-shallow-for-json.json", '{"kind": "List", "items": ' + "[" * 150 + "]" * 150 + "}", None,
+     "nested deeper than 100 levels"),
+    ("laughs.yaml", LAUGHS, None, "values: YAML aliases that repeat (or contain) each other"),
+    ("self.yaml", "kind: Service\nmetadata: &m\n  name: web\n  labels: {self: *m}\n", None,
+     "nested deeper than 100 levels (or a YAML alias inside its own anchor)"),
+    ("bigint.yaml", "kind: Service\nmetadata: {name: web}\nspec:\n  ports:\n  - port: 1" + "0" * 5000 + "\n", 5,
+     "integer of more than 4300 digits"),
+    ("bigint.json", '{"kind": "Service", "metadata": {"name": "web"},\n "spec": {"ports": [{"port": 1' + "0" * 5000
+     + "}]}}", 2, "integer of more than 4300 digits"),
+    ("hexint.yaml", "kind: Service\nmetadata: {name: web}\nspec:\n  ports:\n  - port: 0x" + "f" * 5000 + "\n", None,
+     "integer wider than 64 bits"),
+])
+def test_unbounded_input_is_refused_naming_the_file(tmp_path, name, text, line, message):
+    f = tmp_path / name
+    f.write_text(text)
+    start = time.monotonic()
+    with pytest.raises(SnapshotError) as err:
+        SnapshotReader(f)
+    assert time.monotonic() - start < 5
+    where = f"{f}:{line}" if line else str(f)
+    assert str(err.value).startswith(f"bad snapshot file {where}: ")
+    assert message in str(err.value)
+
+
+def test_anchors_that_do_not_explode_are_read(tmp_path):
+    """The healthy fixture itself shares its container spec through an anchor: aliases as such are fine."""
+    assert "&" in FIXTURE.read_text()
+    assert len(SnapshotReader(FIXTURE).list("Pod", "shop")) == 3
+
+
+def test_timestamps_stay_strings(tmp_path):
+    f = tmp_path / "ev.yaml"
+    f.write_text("apiVersion: v1\nkind: Event\nmetadata: {name: e, namespace: shop}\n"
+                 "involvedObject: {kind: Pod, name: web-1}\nlastTimestamp: 2026-11-29T10:00:00Z\n")
+    assert SnapshotReader(f).list("Event")[0]["lastTimestamp"] == "2026-11-29T10:00:00Z"
+
+
+def _snapshot_with(tmp_path, mutate) -> Path:
+    items = yaml.safe_load(FIXTURE.read_text())["items"]
+    mutate(items)
+    f = tmp_path / "snap.yaml"
+    f.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": items}))
+    return f
+
+
+def _named(items, kind, name):
+    return next(i for i in items if i["kind"] == kind and i["metadata"]["name"] == name)
+
+
+def test_a_malformed_object_is_left_out_and_remembered(tmp_path):
+    f = _snapshot_with(tmp_path, lambda items: _named(items, "Pod", "client")["spec"].update(containers="sh"))
+    r = SnapshotReader(f)
+    assert r.get("Pod", "shop", "web-7c9f8d6b5-abcde") is not None
+    assert [p["metadata"]["name"] for p in r.list("Pod", "shop")] == ["web-7c9f8d6b5-abcde", "web-7c9f8d6b5-fghij"]
+    assert [x.describe() for x in r.rejected] == [
+        f"Pod shop/client in {f}: spec.containers: expected a list, got 'sh'"]
+    assert [x.object for x in r.ignored("Pod", "shop")] == ["Pod shop/client"]
+    assert r.ignored("Pod", "shop", "app=web") == []  # its labels are valid: a selector query tells it apart
+    assert r.ignored("Pod", "kube-system") == []
+
+
+def test_get_of_a_malformed_object_names_file_object_and_field(tmp_path):
+    """Answering "not found" for it would be a false diagnosis."""
+    f = _snapshot_with(tmp_path, lambda items: _named(items, "Pod", "client")["spec"].update(containers="sh"))
+    with pytest.raises(SnapshotError) as err:
+        SnapshotReader(f).get("Pod", "shop", "client")
+    assert str(err.value) == f"bad snapshot file {f}: Pod shop/client: spec.containers: expected a list, got 'sh'"
+
+
+def test_a_file_of_only_malformed_objects_is_refused(tmp_path):
+    f = tmp_path / "svc.yaml"
+    f.write_text("apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: shop}\nspec: {ports: [null]}\n---\n"
+                 "apiVersion: v1\nkind: Service\nmetadata: {name: api, namespace: shop}\nspec: {selector: [a]}\n")
+    with pytest.raises(SnapshotError) as err:
+        SnapshotReader(f)
+    assert str(err.value) == (f"bad snapshot file {f}: Service shop/web: spec.ports[0]: null "
+                              "(and 1 more malformed object)")
+
+
+def test_kind_that_is_not_a_string_in_a_list_item(tmp_path):
+    f = _snapshot_with(tmp_path, lambda items: _named(items, "Node", "node-2").update(kind=["Node"]))
+    r = SnapshotReader(f)
+    assert [x.describe() for x in r.rejected] == [f"object node-2 in {f}: kind: expected a string, got a list"]
+    assert [n["metadata"]["name"] for n in r.list("Node")] == ["node-1"]

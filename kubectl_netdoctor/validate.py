@@ -1,0 +1,424 @@
+"""The shape of every object the checks read, checked once where objects enter.
+
+Both readers (a snapshot's files, the API server's answers) pass each object
+through :func:`problems`. An object that fails is left out and kept as a
+:class:`Rejected`, which says which object, which field and what is wrong; the
+checks therefore read only objects whose fields have the types they expect
+(``spec.ports`` a list of mappings whose ``port`` is an integer 1-65535, label
+maps of strings, and so on) and need no defensive code of their own.
+
+Only the fields a check reads are described, and each only as far as a check
+relies on it; the API server validates far more. Absent fields are fine (the
+checks apply the API's defaults), and so is ``null`` where a mapping or list is
+expected (it reads as empty). A ``null`` list item or scalar is not.
+
+Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+Obj = dict[str, Any]
+Check = Callable[[Any, str], Iterator[str]]
+"""A schema: yields ``path: what is wrong`` for a value at ``path``."""
+
+# -- scalars --------------------------------------------------------------------
+
+
+def _show(v: Any) -> str:
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return str(v).lower()
+    if isinstance(v, str):
+        return repr(v[:40] + ("..." if len(v) > 40 else ""))
+    if isinstance(v, (int, float)):
+        return repr(v) if not isinstance(v, int) or v.bit_length() < 64 else "a huge integer"
+    if isinstance(v, dict):
+        return "a mapping"
+    if isinstance(v, list):
+        return "a list"
+    return f"a {type(v).__name__}"
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def STR(v: Any, path: str) -> Iterator[str]:
+    if not isinstance(v, str):
+        yield f"{path}: expected a string, got {_show(v)}"
+
+
+def BOOL(v: Any, path: str) -> Iterator[str]:
+    if not isinstance(v, bool):
+        yield f"{path}: expected true or false, got {_show(v)}"
+
+
+def INT(v: Any, path: str) -> Iterator[str]:
+    if not _is_int(v):
+        yield f"{path}: expected an integer, got {_show(v)}"
+
+
+def int_range(low: int, high: int) -> Check:
+    def check(v: Any, path: str) -> Iterator[str]:
+        if not _is_int(v) or not low <= v <= high:
+            yield f"{path}: expected an integer {low}-{high}, got {_show(v)}"
+    return check
+
+
+PORT = int_range(1, 65535)
+NODE_PORT = int_range(0, 65535)
+
+
+def PORT_OR_NAME(v: Any, path: str) -> Iterator[str]:
+    """An IntOrString port: a number 1-65535 or a port name."""
+    if isinstance(v, str):
+        if not v or not v.isprintable() or " " in v:
+            yield f"{path}: expected a port number or name, got {_show(v)}"
+    elif not _is_int(v) or not 1 <= v <= 65535:
+        yield f"{path}: expected a port number 1-65535 or a port name, got {_show(v)}"
+
+
+def one_of(*allowed: str) -> Check:
+    def check(v: Any, path: str) -> Iterator[str]:
+        if v not in allowed:
+            yield f"{path}: expected one of {', '.join(allowed)}, got {_show(v)}"
+    return check
+
+
+def nullable(inner: Check) -> Check:
+    def check(v: Any, path: str) -> Iterator[str]:
+        if v is not None:
+            yield from inner(v, path)
+    return check
+
+
+def ANY(v: Any, path: str) -> Iterator[str]:
+    """Read only for truthiness, or printed as is."""
+    return iter(())
+
+# -- containers -------------------------------------------------------------------
+
+
+def mapping(fields: dict[str, Check] | None = None, required: tuple[str, ...] = (), null_ok: bool = True) -> Check:
+    """A mapping whose listed keys, when present, follow their schema. ``null`` reads as empty
+    (the checks write ``x.get(k) or {}``) unless ``null_ok`` is false."""
+    fields = fields or {}
+
+    def check(v: Any, path: str) -> Iterator[str]:
+        if v is None and null_ok:
+            v = {}
+        if not isinstance(v, dict):
+            yield f"{path}: expected a mapping, got {_show(v)}"
+            return
+        for key in required:
+            if key not in v:
+                yield f"{_join(path, key)}: missing"
+        for key, sub in fields.items():
+            if key in v:
+                yield from sub(v[key], _join(path, key))
+    return check
+
+
+def strict(fields: dict[str, Check], required: tuple[str, ...] = ()) -> Check:
+    """A mapping that must not be null (a check reads it as ``obj.get(k, {})``)."""
+    return mapping(fields, required, null_ok=False)
+
+
+def seq(item: Check) -> Check:
+    """A list (``null`` reads as empty) of items that follow ``item``; a null item is an error."""
+    def check(v: Any, path: str) -> Iterator[str]:
+        if v is None:
+            return
+        if not isinstance(v, list):
+            yield f"{path}: expected a list, got {_show(v)}"
+            return
+        for i, x in enumerate(v):
+            where = f"{path}[{i}]"
+            if x is None:
+                yield f"{where}: null"
+            else:
+                yield from item(x, where)
+    return check
+
+
+def string_map(key: Check, value: Check) -> Check:
+    """``{str: str}`` (labels, a selector, ConfigMap data); ``null`` reads as empty."""
+    def check(v: Any, path: str) -> Iterator[str]:
+        if v is None:
+            return
+        if not isinstance(v, dict):
+            yield f"{path}: expected a mapping of strings, got {_show(v)}"
+            return
+        for k, x in v.items():
+            if not isinstance(k, str):
+                yield f"{path}: key {_show(k)} is not a string"
+                continue
+            yield from key(k, path)
+            yield from value(x, _join(path, k))
+    return check
+
+
+def _join(path: str, key: str) -> str:
+    if not path:
+        return key
+    return f"{path}.{key}" if re.fullmatch(r"[A-Za-z0-9_-]+", key) else f"{path}[{key!r}]"
+
+
+# -- label syntax, as the API server validates it ------------------------------------
+
+_LABEL_NAME = re.compile(r"([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)")
+_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+
+
+def LABEL_KEY(k: Any, path: str) -> Iterator[str]:
+    prefix, _, name = k.rpartition("/") if isinstance(k, str) else ("", "", "")
+    if not isinstance(k, str) or not _LABEL_NAME.fullmatch(name) or \
+            (prefix and (len(prefix) > 253 or not _DNS_SUBDOMAIN.fullmatch(prefix))):
+        yield f"{path}: {_show(k)} is not a valid label key"
+
+
+def LABEL_VALUE(v: Any, path: str) -> Iterator[str]:
+    if not isinstance(v, str):
+        yield f"{path}: expected a label value (string), got {_show(v)}"
+    elif v and not _LABEL_NAME.fullmatch(v):
+        yield f"{path}: {_show(v)} is not a valid label value"
+
+
+LABELS = string_map(LABEL_KEY, LABEL_VALUE)
+LABEL_SELECTOR = mapping({
+    "matchLabels": LABELS,
+    "matchExpressions": seq(mapping({
+        "key": LABEL_KEY,
+        "operator": one_of("In", "NotIn", "Exists", "DoesNotExist"),
+        "values": seq(STR),
+    }, required=("key", "operator"))),
+})
+
+# -- the kinds the checks read ---------------------------------------------------------
+
+METADATA = mapping({
+    "name": STR, "namespace": STR, "labels": LABELS, "deletionTimestamp": ANY,
+    "ownerReferences": seq(mapping({"kind": STR, "name": STR, "controller": BOOL})),
+}, required=("name",))
+CONDITIONS = seq(mapping({"type": STR, "status": STR, "reason": STR, "message": STR}))
+TARGET_REF = mapping({"kind": STR, "namespace": STR, "name": STR})
+
+SERVICE_PORT = mapping({
+    "name": STR, "port": PORT, "targetPort": PORT_OR_NAME, "protocol": STR, "nodePort": NODE_PORT,
+    "appProtocol": STR,
+}, required=("port",))
+SERVICE = mapping({
+    "spec": strict({
+        "type": STR, "clusterIP": STR, "clusterIPs": seq(STR), "ports": seq(SERVICE_PORT),
+        "selector": LABELS, "externalName": STR, "externalIPs": seq(STR),
+        "externalTrafficPolicy": STR, "internalTrafficPolicy": STR, "sessionAffinity": STR,
+        "sessionAffinityConfig": mapping({"clientIP": mapping({"timeoutSeconds": INT})}),
+        "loadBalancerClass": STR, "healthCheckNodePort": NODE_PORT,
+    }),
+    "status": strict({"loadBalancer": mapping({"ingress": seq(mapping({"ip": STR, "ipMode": STR,
+                                                                          "hostname": STR}))})}),
+})
+
+ENDPOINT_SLICE = mapping({
+    "addressType": STR,
+    "endpoints": seq(mapping({
+        "addresses": seq(STR),
+        "conditions": mapping({"ready": nullable(BOOL), "serving": nullable(BOOL), "terminating": nullable(BOOL)}),
+        "nodeName": STR, "zone": STR, "targetRef": TARGET_REF,
+        "hints": mapping({"forZones": seq(mapping({"name": STR})), "forNodes": seq(mapping({"name": STR}))}),
+    })),
+    "ports": seq(mapping({"name": nullable(STR), "port": nullable(NODE_PORT), "protocol": STR, "appProtocol": STR})),
+})
+
+ENDPOINT_ADDRESS = mapping({"ip": STR, "nodeName": STR, "targetRef": TARGET_REF}, required=("ip",))
+ENDPOINTS = mapping({"subsets": seq(mapping({
+    "addresses": seq(ENDPOINT_ADDRESS), "notReadyAddresses": seq(ENDPOINT_ADDRESS),
+    "ports": seq(mapping({"name": STR, "port": PORT, "protocol": STR})),
+}))})
+
+PROBE = mapping({
+    "httpGet": mapping({"port": PORT_OR_NAME, "path": STR}),
+    "tcpSocket": mapping({"port": PORT_OR_NAME}),
+    "exec": mapping({"command": seq(STR)}),
+    "grpc": mapping({"port": PORT}),
+})
+CONTAINER = mapping({
+    "name": STR, "image": STR, "restartPolicy": STR, "readinessProbe": PROBE,
+    "ports": seq(mapping({"name": STR, "containerPort": PORT, "protocol": STR, "hostPort": NODE_PORT,
+                          "hostIP": STR}, required=("containerPort",))),
+}, required=("name",))
+CONTAINER_STATE = mapping({"reason": STR, "message": STR}, null_ok=False)  # read as state["waiting"].get(...)
+POD = mapping({
+    "spec": strict({
+        "containers": seq(CONTAINER), "initContainers": seq(CONTAINER), "hostNetwork": BOOL, "nodeName": STR,
+        "dnsPolicy": STR, "readinessGates": seq(mapping({"conditionType": STR})),
+        "dnsConfig": mapping({"nameservers": seq(STR), "searches": seq(STR),
+                              "options": seq(mapping({"name": STR, "value": STR}))}),
+    }),
+    "status": strict({
+        "phase": STR, "podIP": STR, "podIPs": seq(mapping({"ip": STR})), "hostIP": STR,
+        "conditions": CONDITIONS,
+        "containerStatuses": seq(mapping({
+            "name": STR, "ready": BOOL, "restartCount": INT,
+            "state": mapping({"waiting": CONTAINER_STATE, "running": mapping(), "terminated": CONTAINER_STATE}),
+            "lastState": mapping({"waiting": CONTAINER_STATE, "running": mapping(), "terminated": CONTAINER_STATE}),
+        })),
+    }),
+})
+
+POLICY_PEER = mapping({
+    "podSelector": nullable(LABEL_SELECTOR), "namespaceSelector": nullable(LABEL_SELECTOR),
+    "ipBlock": mapping({"cidr": STR, "except": seq(STR)}, required=("cidr",)),
+})
+POLICY_PORT = mapping({"protocol": STR, "port": nullable(PORT_OR_NAME), "endPort": nullable(PORT)})
+NETWORK_POLICY = mapping({"spec": strict({
+    "podSelector": LABEL_SELECTOR,
+    "policyTypes": seq(one_of("Ingress", "Egress")),
+    "ingress": seq(mapping({"from": seq(POLICY_PEER), "ports": seq(POLICY_PORT)})),
+    "egress": seq(mapping({"to": seq(POLICY_PEER), "ports": seq(POLICY_PORT)})),
+})})
+
+NODE = mapping({"status": strict({
+    "addresses": seq(mapping({"type": STR, "address": STR}, required=("address",))),
+    "conditions": CONDITIONS,
+})})
+CONFIG_MAP = mapping({"data": string_map(ANY, STR)})
+EVENT = mapping({
+    "involvedObject": mapping({"kind": STR, "namespace": STR, "name": STR}),
+    "type": STR, "reason": STR, "message": STR, "count": INT,
+    "lastTimestamp": nullable(STR), "eventTime": nullable(STR), "firstTimestamp": nullable(STR),
+})
+NODE_CAPTURE = mapping({"data": string_map(ANY, STR)})
+
+SCHEMAS: dict[str, Check] = {
+    "Service": SERVICE, "EndpointSlice": ENDPOINT_SLICE, "Endpoints": ENDPOINTS, "Pod": POD,
+    "NetworkPolicy": NETWORK_POLICY, "Namespace": mapping(), "Node": NODE, "ConfigMap": CONFIG_MAP,
+    "Event": EVENT, "NodeCapture": NODE_CAPTURE,
+}
+NAMESPACED = {"Service", "EndpointSlice", "Endpoints", "Pod", "NetworkPolicy", "ConfigMap", "Event"}
+CORE_GROUPS = {"", "v1", "discovery.k8s.io", "networking.k8s.io", "netdoctor"}
+"""API groups whose kinds the schemas above describe (a Calico ``NetworkPolicy`` is another kind)."""
+
+
+def _group(obj: Obj) -> str:
+    api = obj.get("apiVersion")
+    return api.split("/", 1)[0] if isinstance(api, str) and "/" in api else ""
+
+
+def problems(obj: Any, limit: int = 3) -> list[str]:
+    """What is wrong with one object (``path: problem``), at most ``limit``; empty when it is fine."""
+    if not isinstance(obj, dict):
+        return [f"expected an object (a mapping), got {_show(obj)}"]
+    out: list[str] = []
+    kind = obj.get("kind")
+    if "kind" not in obj:
+        out.append("kind: missing")
+    elif not isinstance(kind, str):
+        out.append(f"kind: expected a string, got {_show(kind)}")
+    if "apiVersion" in obj and not isinstance(obj["apiVersion"], str):
+        out.append(f"apiVersion: expected a string, got {_show(obj['apiVersion'])}")
+    out += list(_first(METADATA(obj.get("metadata"), "metadata") if "metadata" in obj
+                       else iter(["metadata: missing"]), limit))
+    schema = SCHEMAS.get(kind) if isinstance(kind, str) and _group(obj) in CORE_GROUPS else None
+    if schema is not None and kind in NAMESPACED and isinstance(obj.get("metadata"), dict) \
+            and "namespace" not in obj["metadata"]:
+        out.append("metadata.namespace: missing (a namespaced kind; `kubectl get -o yaml` prints it)")
+    if schema is not None and len(out) < limit:
+        out += list(_first(schema(obj, ""), limit - len(out)))
+    return out[:limit]
+
+
+def _first(it: Iterator[str], n: int) -> Iterator[str]:
+    for i, x in enumerate(it):
+        if i >= n:
+            return
+        yield x
+
+
+# -- what a reader keeps of a rejected object ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """An object left out because a field has the wrong shape; enough to name it and to tell which
+    queries would have returned it."""
+
+    source: str
+    """The file it was read from, or ``the API server``."""
+    kind: str | None
+    namespace: str | None
+    name: str | None
+    labels: tuple[tuple[str, str], ...] | None
+    """Its labels when they are valid (None: unknown, so it may match any label selector)."""
+    problem: str
+    """``path: what is wrong`` (the first problem)."""
+
+    @property
+    def object(self) -> str:
+        """``Service shop/web`` (``?`` for what the object does not say validly)."""
+        where = f"{self.namespace}/" if self.namespace else ""
+        return f"{self.kind or 'object'} {where}{self.name or '?'}"
+
+    def describe(self) -> str:
+        return f"{self.object} in {self.source}: {self.problem}"
+
+    def matches(self, kind: str, namespace: str | None, label_selector: str | None = None,
+                field_selector: str | None = None) -> bool:
+        """Whether a query might have returned it (unknown metadata counts as a match)."""
+        from kubectl_netdoctor import labels
+
+        if self.kind != kind:
+            return False
+        if namespace is not None and self.namespace is not None and self.namespace != namespace:
+            return False
+        if label_selector and self.labels is not None:
+            try:
+                if not labels.matches_selector_string(label_selector, dict(self.labels)):
+                    return False
+            except ValueError:
+                pass
+        for term in (field_selector or "").split(","):
+            key, _, value = term.replace("==", "=").partition("=")
+            if key.strip() == "metadata.name" and not key.endswith("!") and self.name is not None \
+                    and value.strip() != self.name:
+                return False
+        return True
+
+    def is_named(self, kind: str, namespace: str | None, name: str) -> bool:
+        """Whether a ``get`` of this kind, namespace and name asks for this object."""
+        return self.kind == kind and self.name in (name, None) and \
+            (namespace is None or self.namespace in (namespace, None))
+
+
+def reject(obj: Any, problem: str, source: str) -> Rejected:
+    """The :class:`Rejected` record of ``obj``, keeping whatever of its identity is valid."""
+    obj = obj if isinstance(obj, dict) else {}
+    meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+    name, ns, kind = meta.get("name"), meta.get("namespace"), obj.get("kind")
+    lbls = meta.get("labels")
+    valid_labels = None
+    if lbls is None:
+        valid_labels = ()
+    elif not list(LABELS(lbls, "labels")):
+        valid_labels = tuple(sorted(lbls.items()))
+    return Rejected(source, kind if isinstance(kind, str) else None, ns if isinstance(ns, str) else None,
+                    name if isinstance(name, str) else None, valid_labels, problem)
+
+
+def split(objs: list[Any], source: str) -> tuple[list[Obj], list[Rejected]]:
+    """Valid objects, and a :class:`Rejected` for each of the others."""
+    good: list[Obj] = []
+    bad: list[Rejected] = []
+    for obj in objs:
+        found = problems(obj, limit=1)
+        if found:
+            bad.append(reject(obj, found[0], source))
+        else:
+            good.append(obj)
+    return good, bad
