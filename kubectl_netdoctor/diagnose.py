@@ -7,21 +7,71 @@ check becomes a skipped step naming the exception, and the walk goes on.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from types import ModuleType
 
+from kubectl_netdoctor import codes
 from kubectl_netdoctor.checks.base import Context, finding, skipped
 from kubectl_netdoctor.errors import ApiTimeout, ApiUnreachable, ClusterError, SnapshotError
 from kubectl_netdoctor.model import Finding, Report, Severity, Status, StepResult
 
 MAX_IGNORED_SHOWN = 10
+MAX_SAME_CODE = 20
+"""A step with more findings of one code than this keeps the first :data:`KEEP_SAME_CODE` of them and
+sums up the rest in one finding of that code with a ``count`` (50,000 stale rules are one problem,
+not 50,000 lines of report)."""
+KEEP_SAME_CODE = 5
+SUMMED_EXAMPLES = 5
+"""How many of the summed-up findings' messages the summary quotes as evidence."""
+_ORDER = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}
 
 
 def run_step(module: ModuleType, ctx: Context) -> StepResult:
     start = len(ctx.ignored_reads)
     result = _run_step(module, ctx)
-    return _note_ignored(result, ctx.ignored_reads[start:])
+    result = _note_ignored(result, ctx.ignored_reads[start:])
+    return replace(result, findings=sum_up_repeats(result.findings))
+
+
+def sum_up_repeats(findings: tuple[Finding, ...]) -> tuple[Finding, ...]:
+    """Per code with more than :data:`MAX_SAME_CODE` findings: the first :data:`KEEP_SAME_CODE`, then one
+    finding of that code standing for all the others (``count``), where the first of them stood."""
+    per_code = Counter(f.code for f in findings)
+    crowded = {code for code, n in per_code.items() if n > MAX_SAME_CODE}
+    if not crowded:
+        return findings
+    rest: dict[str, list[Finding]] = {code: [] for code in crowded}
+    seen: Counter[str] = Counter()
+    out: list[Finding | str] = []
+    for f in findings:
+        if f.code not in crowded:
+            out.append(f)
+            continue
+        seen[f.code] += 1
+        if seen[f.code] <= KEEP_SAME_CODE:
+            out.append(f)
+            continue
+        if not rest[f.code]:
+            out.append(f.code)  # where the summary goes
+        rest[f.code].append(f)
+    return tuple(_summary(rest[x]) if isinstance(x, str) else x for x in out)
+
+
+def _summary(rest: list[Finding]) -> Finding:
+    first = rest[0]
+    title = codes.lookup(first.code).title
+    evidence = [f.message for f in rest[:SUMMED_EXAMPLES]]
+    if len(rest) > SUMMED_EXAMPLES:
+        evidence.append(f"... and {len(rest) - SUMMED_EXAMPLES} more")
+    fixes = {f.fix for f in rest}
+    return Finding(
+        first.code, min((f.severity for f in rest), key=_ORDER.__getitem__),
+        f"... and {len(rest)} more {first.code} findings like the ones above ({title[0].lower()}{title[1:]})",
+        tuple(evidence), first.fix if len(fixes) == 1 else f"{first.fix} (and likewise for the others)",
+        count=len(rest),
+    )
 
 
 def _run_step(module: ModuleType, ctx: Context) -> StepResult:

@@ -59,15 +59,21 @@ class Finding:
     """What was observed, one fact per line (object fields, rule text, probe output)."""
     fix: str = ""
     """The concrete remedy: a kubectl command or the YAML field to change."""
+    count: int = 1
+    """How many findings this one stands for: more than 1 only where the runner summed up a step's
+    many findings of one code ("... and K more"); the JSON carries it only then."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "code": self.code,
             "severity": self.severity.value,
             "message": self.message,
             "evidence": list(self.evidence),
             "fix": self.fix,
         }
+        if self.count != 1:
+            out["count"] = self.count
+        return out
 
 
 @dataclass(frozen=True)
