@@ -17,30 +17,42 @@ from collections.abc import Callable
 
 from kubectl_netdoctor.cluster.api_reader import LiveReader
 from kubectl_netdoctor.cluster.probe import ExecResult, Executor, NodeAccessSession, ProbeUnavailable
-from kubectl_netdoctor.kubeproxy.capture import CONNTRACK_FILES, parse_conntrack, rule_command
+from kubectl_netdoctor.kubeproxy.capture import CONNTRACK_FILES, parse_conntrack, rule_command, service_rule_command
+from kubectl_netdoctor.kubeproxy.view import ServiceRef
 
 RuleCapture = tuple[dict[str, str], tuple[int, int] | None, str]
 """(captures by kind, conntrack (count, max) or None, error) of one node."""
 
 
-def capture_with(run: Callable[[list[str]], ExecResult], where: str, mode: str) -> RuleCapture:
+def capture_with(run: Callable[[list[str]], ExecResult], where: str, mode: str,
+                 service: ServiceRef | None = None) -> RuleCapture:
     """Run the rule dump and read the conntrack counters through ``run`` (an exec in a hostNetwork
-    pod: kube-proxy's own, or the opt-in node-access pod)."""
-    key, command = rule_command(mode)
-    res = run(command)
+    pod: kube-proxy's own, or the opt-in node-access pod). With ``service``, only that Service's
+    chains where the mode allows (:func:`~kubectl_netdoctor.kubeproxy.capture.service_rule_command`),
+    else (or when that fails) the whole dump."""
     captures, error = {}, ""
-    if res.rc == 0 and res.stdout.strip():
-        captures[key] = res.stdout
-    else:
-        error = f"{' '.join(command)} in {where}: {res.error or res.stderr.strip()[:200] or f'exit {res.rc}'}"
+    targeted = service_rule_command(mode, service) if service is not None else None
+    if targeted is not None:
+        res = run(targeted[1])
+        if res.rc == 0 and "*nat" in res.stdout and res.stdout.rstrip().endswith("COMMIT"):
+            captures[targeted[0]] = res.stdout
+    if not captures:
+        key, command = rule_command(mode)
+        res = run(command)
+        if res.rc == 0 and res.stdout.strip():
+            captures[key] = res.stdout
+        else:
+            error = f"{' '.join(command)} in {where}: {res.error or res.stderr.strip()[:200] or f'exit {res.rc}'}"
     ct = run(["cat", *CONNTRACK_FILES])
     return captures, (parse_conntrack(ct.stdout) if ct.rc == 0 else None), error
 
 
-def capture_from_pod(executor: Executor, pod: dict, mode: str) -> RuleCapture:
-    """Exec the rule dump and the conntrack counters in a (hostNetwork) kube-proxy pod."""
+def capture_from_pod(executor: Executor, pod: dict, mode: str, service: ServiceRef | None = None) -> RuleCapture:
+    """Exec the rule dump (of ``service`` only, where the mode allows) and the conntrack counters in a
+    (hostNetwork) kube-proxy pod."""
     ns, name = pod["metadata"]["namespace"], pod["metadata"]["name"]
-    return capture_with(lambda command: executor.exec(ns, name, command, timeout=30), f"{ns}/{name}", mode)
+    return capture_with(lambda command: executor.exec(ns, name, command, timeout=30), f"{ns}/{name}", mode,
+                        service)
 
 
 def capture_via_node_pod(reader: LiveReader, node: str, image: str, mode: str) -> RuleCapture:

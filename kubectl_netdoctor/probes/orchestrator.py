@@ -22,6 +22,7 @@ from kubectl_netdoctor.context import Context
 from kubectl_netdoctor.defaults import DEFAULT_PROBE_IMAGE
 from kubectl_netdoctor.errors import Forbidden
 from kubectl_netdoctor.kubeproxy import config as kubeproxy_config
+from kubectl_netdoctor.kubeproxy.view import ServiceRef
 from kubectl_netdoctor.parsers.probe_output import (
     LookupResult, Resolv, group_by_url, http_script, nslookup_script, parse_http, parse_nslookup,
     parse_resolv_conf, parse_tcp, parse_udp, tcp_script, udp_script,
@@ -307,13 +308,15 @@ def _rule_sources(ctx: Context, targets: Targets, node_image: str | None) -> dic
     return out
 
 
-def _rules_tasks(ctx: Context, executor: Executor, targets: Targets, node_image: str | None
-                 ) -> list[ProbeTask[RuleCapture]]:
+def _rules_tasks(ctx: Context, executor: Executor, targets: Targets, node_image: str | None,
+                 service: ServiceRef | None = None) -> list[ProbeTask[RuleCapture]]:
+    """One capture task per node that matters. ``service``: a kube-proxy pod prints that Service's rules
+    only, where the mode allows (a scan shares one whole capture per node among its Services instead)."""
     tasks = []
     for node, (how, pod) in _rule_sources(ctx, targets, None if ctx.options.read_only else node_image).items():
         mode = kubeproxy_config.capture_mode(ctx.configmap(*kubeproxy_config.CONFIGMAP))
         if how == "kube-proxy":
-            run = (lambda pod=pod, mode=mode: node_capture.capture_from_pod(executor, pod, mode))
+            run = (lambda pod=pod, mode=mode: node_capture.capture_from_pod(executor, pod, mode, service))
         elif how == "node-access":
             run = (lambda node=node, mode=mode: node_capture.capture_via_node_pod(executor.reader, node, node_image,
                                                                                   mode))
@@ -352,7 +355,8 @@ def gather(ctx: Context, session: ProbeSession | None, executor: Executor, *, no
         tasks.append(direct_dns_task(executor, coredns[0], [fqdn + ".", f"kubernetes.default.svc.{domain}."]))
     else:
         ev.skipped[DIRECT_DNS] = "no Ready CoreDNS pod to port-forward to"
-    tasks += _rules_tasks(ctx, executor, targets, node_image)
+    svc = ctx.service()
+    tasks += _rules_tasks(ctx, executor, targets, node_image, ServiceRef.of(svc) if svc else None)
 
     run_tasks(ev, tasks, on_progress)
     if session is not None:

@@ -1,0 +1,123 @@
+"""A node's rules for one Service: the targeted capture (single chains, by sh in kube-proxy's pod) reads
+the same as the whole ``iptables-save``, and anything else falls back to the whole dump."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+TESTS = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(TESTS / "parsers"))  # the iptables-save generator
+import gen_iptables  # noqa: E402
+from kubectl_netdoctor.cluster.node_capture import capture_with  # noqa: E402
+from kubectl_netdoctor.cluster.probe import ExecResult  # noqa: E402
+from kubectl_netdoctor.kubeproxy.capture import parse_capture, service_rule_command  # noqa: E402
+from kubectl_netdoctor.kubeproxy.view import ServiceRef  # noqa: E402
+
+# `iptables -t TABLE -S [CHAIN]` and `iptables-save` answered from a saved capture, the way
+# iptables prints them: -P for built-in chains, -N for the others, then the chain's -A lines.
+FAKE_IPTABLES = r'''#!/usr/bin/env python3
+import os, sys
+text = open(os.environ["CAPTURE"]).read()
+if os.path.basename(sys.argv[0]) == "iptables-save":
+    sys.stdout.write(text); sys.exit(0)
+args = sys.argv[1:]
+table = args[args.index("-t") + 1] if "-t" in args else "filter"
+chain = args[args.index("-S") + 1] if "-S" in args and args.index("-S") + 1 < len(args) else None
+decls, rules, current = {}, {}, None
+for line in text.splitlines():
+    if line.startswith("*"):
+        current = line[1:]
+    elif current == table and line.startswith(":"):
+        name, policy = line[1:].split()[:2]
+        decls[name] = policy
+        rules.setdefault(name, [])
+    elif current == table and line.startswith("-A "):
+        rules.setdefault(line.split()[1], []).append(line)
+names = [chain] if chain else list(decls)
+if chain and chain not in decls:
+    print("iptables: No chain/target/match by that name.", file=sys.stderr); sys.exit(1)
+for name in names:
+    print(f"-P {name} {decls[name]}" if decls[name] != "-" else f"-N {name}")
+for name in names:
+    for r in rules.get(name, []):
+        print(r)
+'''
+
+
+@pytest.fixture(scope="module")
+def node(tmp_path_factory):
+    services = gen_iptables.generate_services(400, seed=5)
+    text = gen_iptables.render(services, "node-7")
+    root = tmp_path_factory.mktemp("node")
+    (root / "capture").write_text(text)
+    bin_dir = root / "bin"
+    bin_dir.mkdir()
+    for name in ("iptables", "iptables-save"):
+        (bin_dir / name).write_text(FAKE_IPTABLES)
+        (bin_dir / name).chmod(0o755)
+    env = {**os.environ, "CAPTURE": str(root / "capture"), "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    calls: list[list[str]] = []
+
+    def run(command: list[str]) -> ExecResult:
+        calls.append(command)
+        if command[0] == "cat":
+            return ExecResult(0, "12 262144\n", "")
+        p = subprocess.run(command, capture_output=True, text=True, env=env)
+        return ExecResult(p.returncode, p.stdout, p.stderr)
+
+    return services, text, run, calls
+
+
+def ref(s: gen_iptables.GenService) -> ServiceRef:
+    return ServiceRef(s.namespace, s.name, ((s.port_name, s.protocol),), (s.cluster_ip,),
+                      (s.node_port,) if s.node_port else ())
+
+
+def test_one_services_chains_read_like_the_whole_dump(node):
+    services, text, run, calls = node
+    picks = [next(s for s in services if len(s.endpoints) == 3), next(s for s in services if s.node_port),
+             next(s for s in services if s.external_policy == "Local" and s.node_port),
+             next(s for s in services if not s.endpoints)]
+    for s in picks:
+        calls.clear()
+        captures, conntrack, error = capture_with(run, "kube-system/kube-proxy-x", "iptables", ref(s))
+        assert [c[0] for c in calls] == ["sh", "cat"] and not error and conntrack == (12, 262144)
+        targeted = captures["iptables-save"]
+        assert len(targeted) < len(text) / 2
+        got = parse_capture("iptables-save", targeted, "node-7", service=ref(s))
+        full = parse_capture("iptables-save", text, "node-7")
+        proto = s.protocol.upper()
+        assert got.at(s.cluster_ip, s.port, proto) == full.at(s.cluster_ip, s.port, proto)
+        assert got.refusals(s.cluster_ip, s.port, proto) == full.refusals(s.cluster_ip, s.port, proto)
+        if s.node_port:
+            assert got.node_port(s.node_port, proto) == full.node_port(s.node_port, proto)
+            assert got.node_port_refusals(s.node_port, proto) == full.node_port_refusals(s.node_port, proto)
+        assert (got.masq_mark_rule, got.masquerade_rule, got.programmed) == \
+            (full.masq_mark_rule, full.masquerade_rule, full.programmed)
+
+
+def test_without_sh_the_whole_dump_is_read(node):
+    services, text, run, calls = node
+    calls.clear()
+
+    def no_shell(command: list[str]) -> ExecResult:
+        if command[0] == "sh":
+            return ExecResult(None, "", "", error='exec: "sh": executable file not found in $PATH')
+        return run(command)
+
+    captures, _, error = capture_with(no_shell, "kube-system/kube-proxy-x", "iptables", ref(services[3]))
+    assert captures == {"iptables-save": text} and not error
+    assert [c[0] for c in calls] == ["iptables-save", "cat"]
+
+
+def test_whole_dumps_where_the_mode_has_no_targeted_form():
+    svc = ServiceRef("shop", "web", (("http", "tcp"),), ("10.96.1.5",))
+    assert service_rule_command("ipvs", svc) is None and service_rule_command("nftables", svc) is None
+    kind, command = service_rule_command("iptables", svc)
+    assert kind == "iptables-save" and command[:2] == ["sh", "-c"]
+    assert subprocess.run(["sh", "-n", "-c", command[2]]).returncode == 0  # valid sh syntax
