@@ -270,11 +270,13 @@ def _jumps_to_masq(rule: dict) -> bool:
 def _narrow_json(text: str, ref: ServiceRef) -> str:
     import json
 
+    from kubectl_netdoctor.parsers import safeload
+
     needles = service_needles(ref)
     addresses, ports = set(ref.addresses), set(ref.node_ports)
     kept: list[dict] = []
     masq_seen = False
-    for item in json.loads(text)["nftables"]:
+    for item in safeload.load_json(text)["nftables"]:  # bounded: InputError (a ValueError) reads it whole
         (what, obj), = item.items()
         if what in ("chain", "rule"):
             name = obj.get("name" if what == "chain" else "chain", "")
