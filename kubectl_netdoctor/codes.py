@@ -78,6 +78,7 @@ _ENTRIES: tuple[tuple[str, str, Severity, str], ...] = (
     ("PROXY_NODEPORT_RULE_MISSING", "proxy", E, "No rule for the NodePort"),
     ("PROXY_LOCAL_POLICY_RULES_MISSING", "proxy", E, "externalTrafficPolicy Local chains are missing"),
     ("PROXY_MASQ_MISSING", "proxy", W, "KUBE-MARK-MASQ is missing"),
+    ("PROXY_ENTRY_JUMP_MISSING", "proxy", E, "Nothing jumps into kube-proxy's service chains: no Service works on the node"),
     ("PROXY_NO_ENDPOINTS_REJECT", "proxy", I, "kube-proxy rejects this Service because it has no endpoints"),
     ("PROXY_MODE_MISMATCH", "proxy", W, "Captured rules do not match the configured kube-proxy mode"),
     ("PROXY_CONNTRACK_PRESSURE", "proxy", W, "The conntrack table is nearly full"),

@@ -68,7 +68,7 @@ def service_rule_command(mode: str, service: ServiceRef) -> tuple[str, list[str]
 
 
 def parse_conntrack(text: str) -> tuple[int, int] | None:
-    numbers = [int(x) for x in text.split() if x.isdigit()]
+    numbers = [int(x) for x in text.split() if x.isdigit() and len(x) <= 20]
     return (numbers[0], numbers[1]) if len(numbers) == 2 else None
 
 

@@ -15,6 +15,17 @@
     nat KUBE-SEP-Y     -s IP/32 -> KUBE-MARK-MASQ (hairpin); -p tcp -j DNAT --to-destination IP:PORT
     filter KUBE-SERVICES / KUBE-EXTERNAL-SERVICES  "ns/svc:port has no endpoints" -j REJECT
                                                    "ns/svc:port has no local endpoints" -j DROP
+    nat PREROUTING, OUTPUT                          -> KUBE-SERVICES (without it no Service works)
+
+Before 1.21 (and until the KUBE-EXT chains of 1.24) the masquerade mark sat in the entry chains,
+just before the jump it belongs to, and Local NodePorts went to a KUBE-XLB chain::
+
+    nat KUBE-SERVICES  ! -s podCIDR -d VIP/32 --dport P -> KUBE-MARK-MASQ;  -d VIP/32 --dport P -> KUBE-SVC-X
+    nat KUBE-NODEPORTS --dport NP -> KUBE-MARK-MASQ;  --dport NP -> KUBE-SVC-X   (Local: -> KUBE-XLB-X)
+    nat KUBE-XLB-X     -s podCIDR -> KUBE-SVC-X; LOCAL src -> MASQ, KUBE-SVC-X; "Balancing rule N" -> KUBE-SEP-Y
+
+The same text is also what kube-proxy feeds ``iptables-restore`` (and logs at -v=5): ``:CHAIN - [0:0]``
+declarations, ``-X CHAIN`` deletions, ``*nat`` ... ``COMMIT``; the parser reads both.
 """
 
 from __future__ import annotations
@@ -23,6 +34,7 @@ import base64
 import hashlib
 import re
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 
 from kubectl_netdoctor.errors import SnapshotError
 from kubectl_netdoctor.kubeproxy.view import (
@@ -49,24 +61,72 @@ def _view(dump: IptablesSave) -> KubeProxyView:
     nat_chains: Mapping[str, Chain] = nat.chains if nat else {}
     resolver = _Resolver(nat_chains)
     services: list[ProxiedService] = []
-    for rule in nat.rules("KUBE-SERVICES") if nat else ():
-        if rule.dst and rule.target and rule.target.startswith(("KUBE-SVC-", "KUBE-SVL-", "KUBE-EXT-", "KUBE-FW-")):
-            svc = resolver.entry(rule, _entry_kind(rule))
-            if svc:
-                services.append(svc)
-    for rule in nat.rules("KUBE-NODEPORTS") if nat else ():
-        if rule.target and rule.target.startswith(("KUBE-EXT-", "KUBE-SVC-", "KUBE-FW-")):
-            svc = resolver.entry(rule, NODE_PORT)
-            if svc:
-                services.append(svc)
+    for chain, kind_of, prefixes in (
+            ("KUBE-SERVICES", _entry_kind, ("KUBE-SVC-", "KUBE-SVL-", "KUBE-EXT-", "KUBE-FW-")),
+            ("KUBE-NODEPORTS", lambda rule: NODE_PORT, ("KUBE-EXT-", "KUBE-SVC-", "KUBE-FW-", "KUBE-XLB-"))):
+        entry_masq: dict[tuple[str, int | None, str], str] = {}
+        for rule in nat.rules(chain) if nat else ():
+            if rule.target == MARK_MASQ:  # before 1.21: the mark sits in the entry chain, before its jump
+                entry_masq.setdefault(_entry_key(rule), rule.raw)
+            elif (rule.dst or chain == "KUBE-NODEPORTS") and rule.target and rule.target.startswith(prefixes):
+                svc = resolver.entry(rule, kind_of(rule))
+                if svc and not svc.masq and _entry_key(rule) in entry_masq:
+                    svc = replace(svc, masq=True, masq_rule=entry_masq[_entry_key(rule)])
+                if svc:
+                    services.append(svc)
     no_endpoints = list(_no_endpoint_rules(dump))
     mark_rule = next((r.raw for r in nat_chains[MARK_MASQ].rules if r.target == "MARK"), "") \
         if MARK_MASQ in nat_chains else ""
     masquerade = next((r.raw for r in nat.rules("KUBE-POSTROUTING") if r.target == "MASQUERADE"), "") if nat else ""
     jumped = any(r.target == MARK_MASQ for c in nat_chains.values() for r in c.rules)
+    unhooked = _unhooked(nat_chains)
+    hook_rules = [line for c in unhooked for line in
+                  [f"nat {c}: {r.raw}" for r in nat_chains[c].rules]
+                  or [f"nat {c}: no rule (policy {nat_chains[c].policy or '-'})"]]
     return KubeProxyView("iptables", tuple(services), tuple(no_endpoints), mark_rule, jumped, masquerade,
-                         frozenset(nat_chains), dump.source)
+                         frozenset(nat_chains), dump.source, tuple(unhooked), tuple(hook_rules))
 
+
+HOOKS = ("PREROUTING", "OUTPUT")
+"""The nat base chains kube-proxy jumps from into KUBE-SERVICES ("kubernetes service portals")."""
+
+
+def _unhooked(nat_chains: Mapping[str, Chain]) -> list[str]:
+    """The nat base chains shown in the capture from which no jump leads to KUBE-SERVICES, when kube-proxy's
+    chains are there. A capture that does not show a base chain (kube-proxy's iptables-restore input,
+    which never writes them) tells nothing about it."""
+    if "KUBE-SERVICES" not in nat_chains:
+        return []
+    out = []
+    for hook in HOOKS:
+        if hook not in nat_chains:
+            continue
+        seen, todo, unknown = {hook}, [hook], False
+        while todo:
+            for r in nat_chains[todo.pop()].rules:
+                if not r.target or r.target in seen or r.target in TARGETS:
+                    continue
+                if r.target not in nat_chains:
+                    unknown = True  # a chain the capture does not show (a per-chain live capture): it may lead in
+                    continue
+                seen.add(r.target)
+                todo.append(r.target)
+        if "KUBE-SERVICES" not in seen and not unknown:
+            out.append(hook)
+    return out
+
+
+TARGETS = frozenset((
+    "ACCEPT", "DROP", "RETURN", "REJECT", "QUEUE", "DNAT", "SNAT", "MASQUERADE", "REDIRECT", "NETMAP", "MARK",
+    "CONNMARK", "LOG", "NFLOG", "ULOG", "TRACE", "AUDIT", "CT", "NOTRACK", "TPROXY", "NFQUEUE", "SET", "TEE",
+    "CHECKSUM", "CLASSIFY", "DSCP", "TOS", "TTL", "HL", "TCPMSS", "SECMARK", "CONNSECMARK", "IDLETIMER", "SYNPROXY",
+))
+"""iptables' own targets: a jump to anything else is a chain."""
+
+
+def _entry_key(rule: Rule) -> tuple[str, int | None, str]:
+    """What an entry rule matches: destination, port, protocol (the masquerade rule before it matches the same)."""
+    return _host(rule.dst), _port(rule), _protocol(rule)
 
 def _entry_kind(rule: Rule) -> str:
     comment = rule.comment or ""
@@ -86,7 +146,7 @@ def _service_name(comment: str | None) -> str:
 
 def _port(rule: Rule) -> int | None:
     text = rule.dport or (rule.dports[0] if len(rule.dports) == 1 else None)
-    return int(text) if text and text.isdigit() else None
+    return int(text) if text and text.isdigit() and len(text) <= 5 else None
 
 
 def _host(addr: str | None) -> str:
@@ -113,8 +173,9 @@ class _Resolver:
         masq_rule = ""
         flags = ""
         if target.startswith("KUBE-FW-"):
-            # LoadBalancerSourceRanges: allowed sources go on to the EXT chain.
-            policy_chain = next((r.target for r in self._rules(target) if r.jumps_to("KUBE-EXT-")), None)
+            # LoadBalancerSourceRanges: allowed sources go on to the EXT chain (before 1.24: XLB or SVC).
+            policy_chain = next((r.target for r in self._rules(target)
+                                 if r.jumps_to(("KUBE-EXT-", "KUBE-XLB-", "KUBE-SVC-"))), None)
         if policy_chain and policy_chain.startswith("KUBE-EXT-"):
             policy_chain, masq_rule = self._external(policy_chain)
         backends: tuple[Backend, ...] = ()
@@ -125,7 +186,8 @@ class _Resolver:
                 masq_rule = svc_masq_rule
         policy = None
         if policy_chain:
-            policy = "Local" if policy_chain.startswith("KUBE-SVL-") else "Cluster"
+            # KUBE-XLB (before 1.24) spreads over the node's own endpoints itself, like KUBE-SVL
+            policy = "Local" if policy_chain.startswith(("KUBE-SVL-", "KUBE-XLB-")) else "Cluster"
         elif target.startswith(("KUBE-EXT-", "KUBE-FW-")):
             policy = "Local"  # EXT without a final KUBE-SVL jump: Local policy, no local endpoint
         return ProxiedService(

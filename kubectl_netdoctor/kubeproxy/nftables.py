@@ -54,7 +54,7 @@ def _intended(chain: str) -> str | None:
     if "__" not in chain or chain.endswith("..."):
         return None
     ip, _, port = chain.rsplit("__", 1)[1].partition("/")
-    if not port.isdigit():
+    if not port.isdigit() or len(port) > 5:
         return None
     try:
         ipaddress.IPv4Address(ip)
@@ -70,10 +70,16 @@ def kube_proxy_view(tables: Iterable[NftTable], source: str = "nft") -> KubeProx
     chains: set[str] = set()
     mark_rule = masquerade = ""
     jumped = False
+    unhooked: list[str] = []
+    hook_rules: list[str] = []
     for t in tables:
         if t.name != KUBE_PROXY_TABLE or t.family not in ("ip", "ip6"):
             continue
         chains.update(t.chains)
+        for hook in _unhooked(t):
+            unhooked.append(f"{t.family} {t.name} {hook}")
+            hook_rules += [r.evidence for r in t.rules(hook)] or [
+                f"chain {hook}: {'no rule' if hook in t.chains else 'missing'} in table {t.family} {t.name}"]
         cluster_ips = {normalise_ip(e.key[0]) for e in t.elements("cluster-ips") if e.key}
         for e in t.elements("service-ips"):
             if not e.key:
@@ -96,11 +102,34 @@ def kube_proxy_view(tables: Iterable[NftTable], source: str = "nft") -> KubeProx
         jumped = jumped or any(tgt == MARK_MASQ for rules in t.chains.values() for r in rules
                                for _, tgt in r.jumps)
     return KubeProxyView("nftables", tuple(services), tuple(refusals), mark_rule, jumped, masquerade,
-                         frozenset(chains), source)
+                         frozenset(chains), source, tuple(unhooked), tuple(hook_rules))
+
+
+NAT_HOOKS = ("nat-prerouting", "nat-output")
+"""kube-proxy's base chains (``type nat hook prerouting`` / ``hook output``), each ``jump services``."""
+
+
+def _unhooked(t: NftTable) -> list[str]:
+    """The nat base chains of a programmed kube-proxy table from which nothing reaches ``services``
+    (flushed by another tool, or deleted): every Service is dead for traffic entering there."""
+    if "services" not in t.chains:
+        return []
+    out = []
+    for hook in NAT_HOOKS:
+        seen, todo = {hook}, [hook]
+        while todo:
+            for r in t.rules(todo.pop()):
+                for _, target in r.jumps:
+                    if target not in seen:
+                        seen.add(target)
+                        todo.append(target)
+        if "services" not in seen:
+            out.append(hook)
+    return out
 
 
 def _key_port(text: str) -> int | None:
-    return int(text) if text.isdigit() else None
+    return int(text) if text.isdigit() and len(text) <= 5 else None
 
 
 def _entry(t: NftTable, e: NftElement, kind: str, map_name: str) -> ProxiedService | None:

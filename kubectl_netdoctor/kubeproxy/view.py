@@ -137,6 +137,12 @@ class KubeProxyView:
     """Names of the chains present (empty for IPVS)."""
     source: str = ""
     """Where the capture came from (file or node), for messages."""
+    unhooked: tuple[str, ...] = ()
+    """Base chains present in the capture (nat PREROUTING/OUTPUT; nft nat-prerouting/nat-output) from which
+    nothing leads into kube-proxy's service dispatch (KUBE-SERVICES, ``services``): Service traffic entering
+    there is never translated. Empty when every hook jumps in, or when the capture does not show them."""
+    hook_rules: tuple[str, ...] = ()
+    """What those base chains hold instead (raw rules, or a line saying they are empty), for evidence."""
     _by_vip: dict[tuple[str, int, str], list[ProxiedService]] = field(
         default_factory=dict, init=False, repr=False, compare=False)
     _by_node_port: dict[tuple[int, str], list[ProxiedService]] = field(

@@ -242,6 +242,19 @@ class _TableBuilder:
             self.order.append(chain)
         self.decl[chain] = (policy, line, pk, by)
 
+    def delete(self, chain: str) -> None:
+        """``-X CHAIN``: the chain is gone (kube-proxy deletes its stale chains this way)."""
+        if chain in self.rules:
+            del self.rules[chain]
+            self.order.remove(chain)
+        self.decl.pop(chain, None)
+
+    def flush(self, chain: str | None) -> None:
+        """``-F [CHAIN]``: the chain's rules (every chain's, without a name) are gone; the chain stays."""
+        for name in ([chain] if chain else list(self.rules)):
+            if name in self.rules:
+                self.rules[name] = []
+
     def add(self, rule: Rule) -> None:
         if rule.chain not in self.rules:
             self.rules[rule.chain] = []
@@ -260,7 +273,9 @@ def parse_iptables_save(text: str, source: str = "iptables-save", default_table:
     """Parse ``iptables-save`` (or ``ip6tables-save``) output.
 
     Accepts ``# comments``, ``*table``, ``:CHAIN POLICY [p:b]``, ``-N``/``-P``/``-A``
-    lines, ``[p:b]`` counter prefixes (``-c``) and ``COMMIT``. ``default_table`` lets
+    lines, ``[p:b]`` counter prefixes (``-c``) and ``COMMIT``; also what ``iptables-restore`` reads
+    (kube-proxy's own input, which it logs at -v=5): ``-X CHAIN`` deletes a chain, ``-F [CHAIN]``
+    flushes, ``-Z`` is ignored. ``default_table`` lets
     header-less ``iptables -t nat -S`` output parse. Raises :class:`SnapshotError`
     (``source:line``) on a line it cannot read, a table without ``COMMIT``, or a
     rule option missing its value.
@@ -313,6 +328,15 @@ def _parse(text: str, source: str, default_table: str | None) -> IptablesSave:
             line = line[m.end():]
         if line.startswith(("-N ", "--new-chain ")):
             current.declare(line.split(None, 1)[1].strip(), None, lineno)
+            continue
+        if line.startswith(("-X ", "--delete-chain ")):  # iptables-restore input, as kube-proxy writes it
+            current.delete(line.split(None, 1)[1].strip())
+            continue
+        if line.split(None, 1)[0] in ("-F", "--flush"):
+            words = line.split()
+            current.flush(words[1] if len(words) > 1 else None)
+            continue
+        if line.split(None, 1)[0] in ("-Z", "--zero"):  # counters only
             continue
         if line.startswith(("-P ", "--policy ")):
             parts = line.split()

@@ -246,7 +246,7 @@ def parse_resolv_conf(text: str) -> Resolv:
         elif words[0] == "options":
             for opt in words[1:]:
                 options.append(opt)
-                if opt.startswith("ndots:") and opt[6:].isdigit():
+                if opt.startswith("ndots:") and opt[6:].isdigit() and len(opt) <= 10:
                     ndots = int(opt[6:])
     return Resolv(tuple(servers), tuple(search), ndots, tuple(options))
 

@@ -103,3 +103,13 @@ def test_proc_net_tcp_with_a_huge_uid_or_inode_reads_as_unknown():
             + " 1 0000000000000000 100 0 0 10 0\n")
     (sock,) = proc_net_tcp.parse_proc_net_tcp(line)
     assert (sock.local_port, sock.state, sock.uid, sock.inode) == (8080, "LISTEN", None, None)
+
+
+def test_a_port_of_thousands_of_digits_is_no_port_in_the_layouts():
+    ipt = parse_capture("iptables-save", f"*nat\n:KUBE-SERVICES - [0:0]\n-A KUBE-SERVICES -d 10.96.0.1/32 -p tcp "
+                                         f"--dport {BIG} -j KUBE-SVC-X\nCOMMIT\n", "n")
+    assert ipt.services == ()
+    nft = parse_capture("nft", "table ip kube-proxy {\n\tmap service-ips {\n\t\ttype ipv4_addr . inet_proto . "
+                               "inet_service : verdict\n\t\telements = { 10.96.0.1 . tcp . " + BIG
+                               + " : goto service-X }\n\t}\n}\n", "n")
+    assert nft.services == ()

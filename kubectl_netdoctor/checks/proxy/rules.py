@@ -424,12 +424,28 @@ def check_port_on_node(rules: NodeRules, target: PortTarget, sets: EndpointSets,
 
 
 def check_node_wide(rules: NodeRules) -> list[Issue]:
-    """The masquerade plumbing every Service shares."""
+    """What every Service shares: the jumps from the nat hooks into kube-proxy's chains, the masquerade plumbing."""
     view, node = rules.view, rules.node
     if rules.capture == "ipvsadm" or not view.programmed:
         return []
     fix = RESTART
     out = []
+    if view.unhooked:
+        iptables = rules.capture == "iptables-save"
+        entry = "KUBE-SERVICES" if iptables else "services"
+        who = [what for hook, what in (("prerouting", "pods and clients outside the node"),
+                                       ("output", "the node itself"))
+               if any(h.lower().endswith(hook) for h in view.unhooked)]
+        where = ("compare `iptables-legacy-save -t nat` with `iptables-nft-save -t nat` on the node: kube-proxy and "
+                 "the host must use the same iptables backend; if another tool (firewalld, ufw, a Docker or CNI "
+                 "restart, `iptables -t nat -F`) flushed the jumps, " if iptables else
+                 "`nft list table ip kube-proxy` on the node: if another tool (firewalld, `nft flush ruleset`, a "
+                 "script) flushed or deleted these chains, ")
+        out.append(Issue(
+            "PROXY_ENTRY_JUMP_MISSING", "entry", node,
+            f"{' and '.join(view.unhooked)} on {{nodes}}: nothing leads to {entry}, so kube-proxy's rules are there "
+            f"but no packet reaches them: no Service works for {' or '.join(who)}",
+            view.hook_rules, where + "restart kube-proxy so it adds them again: " + RESTART, Severity.ERROR))
     if not view.masq_mark_rule:
         chain = "KUBE-MARK-MASQ" if rules.capture == "iptables-save" else "mark-for-masquerade"
         out.append(Issue("PROXY_MASQ_MISSING", "mark", node,
