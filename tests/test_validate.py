@@ -206,3 +206,50 @@ def test_kube_proxy_config_of_the_wrong_shape_is_an_unknown_mode(conf, evidence)
     from kubectl_netdoctor.kubeproxy.config import ProxyConfig, read_config
 
     assert read_config({"data": {"config.conf": conf}}) == ProxyConfig(None, None, evidence)
+
+
+# -- the live reader applies the same layer -------------------------------------------------------------------
+
+def _live_reader(answers: dict[str, object]):
+    """A LiveReader whose API answers are canned (the transport itself is tested in tests/test_cli.py)."""
+    from kubectl_netdoctor.cluster.api_reader import LiveReader
+
+    reader = LiveReader.__new__(LiveReader)
+    reader.source, reader.rejected, reader._ignored = "cluster test", [], {}
+    reader.request = lambda path, *a, **k: copy.deepcopy(answers[path])  # type: ignore[method-assign]
+    return reader
+
+
+def test_live_list_leaves_out_a_malformed_item_and_the_step_that_read_it_says_so():
+    from kubectl_netdoctor.context import Client, Context
+    from kubectl_netdoctor.diagnose import run_step
+    from kubectl_netdoctor.checks import selectors
+
+    pods = [o for o in HEALTHY if o["kind"] == "Pod" and o["metadata"].get("namespace") == "shop"]
+    bad = copy.deepcopy(pods[0])
+    bad["spec"]["containers"][0]["ports"] = "8080"
+    reader = _live_reader({
+        "/api/v1/namespaces/shop/services/web": service(),
+        "/api/v1/namespaces/shop/pods": {"items": [bad] + pods[1:]},
+        "/api/v1/pods": {"items": []},
+    })
+    assert [p["metadata"]["name"] for p in reader.list("Pod", "shop")] == [p["metadata"]["name"] for p in pods[1:]]
+    assert [r.describe() for r in reader.ignored("Pod", "shop")] == [
+        f"Pod shop/{bad['metadata']['name']} in the API server's answer: spec.containers[0].ports: expected a list, "
+        "got '8080'"]
+    result = run_step(selectors, Context(reader, "shop", "web", Client("namespace", "shop")))
+    assert [f.code for f in result.findings if f.code == "INPUT_OBJECT_IGNORED"] == ["INPUT_OBJECT_IGNORED"]
+
+
+def test_live_get_of_a_malformed_object_blocks_the_step_instead_of_answering_not_found():
+    from kubectl_netdoctor.context import Client, Context
+    from kubectl_netdoctor.diagnose import run_step
+    from kubectl_netdoctor.checks import service as service_step
+
+    s = service()
+    s["spec"]["ports"] = [{"port": "eighty"}]
+    reader = _live_reader({"/api/v1/namespaces/shop/services/web": s, "/api/v1/namespaces": {"items": []}})
+    result = run_step(service_step, Context(reader, "shop", "web", Client("namespace", "shop")))
+    assert (result.status.value, result.blocked) == ("skip", True)
+    assert result.skip_reason == ("malformed Service shop/web from the API server: spec.ports[0].port: expected an "
+                                  "integer 1-65535, got 'eighty'")
