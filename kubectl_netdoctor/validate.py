@@ -17,6 +17,7 @@ Pure: no I/O.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -164,10 +165,15 @@ def string_map(key: Check, value: Check) -> Check:
     return check
 
 
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
+@functools.lru_cache(maxsize=4096)
 def _join(path: str, key: str) -> str:
+    # Memoised: every object of a kind walks the same paths (10,000 Services: 180,000 joins, ~150 distinct).
     if not path:
         return key
-    return f"{path}.{key}" if re.fullmatch(r"[A-Za-z0-9_-]+", key) else f"{path}[{key!r}]"
+    return f"{path}.{key}" if _PLAIN_KEY.fullmatch(key) else f"{path}[{key!r}]"
 
 
 # -- label syntax, as the API server validates it ------------------------------------
