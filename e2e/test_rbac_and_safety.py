@@ -422,13 +422,43 @@ def test_probe_pod_admitted_by_pod_security_restricted_and_deleted(cluster: Clus
 
 # -- 5. Ctrl-C and SIGTERM ---------------------------------------------------------------
 
-SLOW_INGRESS = """
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: drop-web-ingress}
+# A server that accepts every connection and never answers (busybox ``nc -ll -e sleep``): the
+# probes' HTTP GETs wait out PROBE_WAIT_S, so the run cannot end before the signal. (A policy
+# cannot do this: kube-router rejects denied connections at once.)
+TARPIT = """
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
 spec:
-  podSelector: {matchLabels: {app: web}}
-  policyTypes: [Ingress]
+  replicas: 1
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: tarpit
+        image: ${TOOLBOX_IMAGE}
+        command: [nc, -ll, -p, "8080", -e, sleep, "60"]
+        ports:
+        - {name: http, containerPort: 8080}
+        readinessProbe:
+          tcpSocket: {port: 8080}
+          periodSeconds: 2
+        securityContext:
+          allowPrivilegeEscalation: false
+          capabilities: {drop: [ALL]}
+          runAsNonRoot: true
+          runAsUser: 65534
+          seccompProfile: {type: RuntimeDefault}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  selector: {app: web}
+  ports:
+  - {name: http, port: 80, targetPort: http}
 """
 
 
@@ -436,12 +466,13 @@ spec:
 @pytest.mark.parametrize("signame", ["SIGINT", "SIGTERM"])
 def test_signal_deletes_probe_pod(cluster: Cluster, namespace: str, signame: str, moment: str) -> None:
     """The signal lands either as soon as the probe pod exists (the tool waits for it to start)
-    or once it runs (the probes are executing in worker threads). A policy that drops ingress
-    to the server pod keeps the probes busy: its TCP connects and the HTTP GET wait out
+    or once it runs (the probes are executing in worker threads). The server is a tarpit that
+    accepts and never answers, which keeps the probes busy: the HTTP GETs wait out
     PROBE_WAIT_S, so the run cannot end before the signal."""
     kubectl = cluster.kubectl
-    deploy_healthy(cluster, namespace)
-    kubectl.apply(SLOW_INGRESS, namespace)
+    kubectl.apply(Template(TARPIT).substitute(cluster.images), namespace)
+    kubectl.wait_rollout(namespace, "deployment/web")
+    kubectl.wait_pods_ready(namespace, "app=web")
     sig = getattr(signal, signame)
 
     with PodWatcher(kubectl, namespace) as watcher:
