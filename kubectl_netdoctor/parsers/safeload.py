@@ -84,6 +84,12 @@ def load_yaml_all(text: str) -> list[Any]:
         raise _too_long_int(text) from None
     except RecursionError:  # only without libyaml, where the composer recurses in Python
         raise InputError(f"nested deeper than {MAX_DEPTH} levels") from None
+    except yaml.YAMLError as err:
+        # libyaml from PyYAML 6.0.4 on has a nesting limit of its own: the same refusal, one wording.
+        if "maximum nesting depth" not in str(err):
+            raise
+        mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
+        raise InputError(f"nested deeper than {MAX_DEPTH} levels", mark.line + 1 if mark else None) from None
     try:
         check_bounds(docs, len(text), start_depth=-1)
     except InputError as err:
