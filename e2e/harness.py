@@ -244,3 +244,25 @@ class E2E:
     toolbox_pod_manifest = staticmethod(toolbox_pod_manifest)
     httpapp_manifests = staticmethod(httpapp_manifests)
     images = IMAGES
+
+
+HEALTHY_MANIFESTS = E2E_DIR / "scenarios" / "healthy" / "manifests.yaml"
+
+
+def deploy_healthy(kubectl: Kubectl, namespace: str, replicas: int = 1) -> None:
+    """The healthy scenario in ``namespace``: Deployment ``web`` (httpapp) + ClusterIP Service ``web``,
+    every pod Ready and listed as a ready endpoint (the EndpointSlice controller lags the pods)."""
+    from string import Template
+
+    kubectl.apply(Template(HEALTHY_MANIFESTS.read_text()).substitute(IMAGES), namespace)
+    if replicas != 1:
+        kubectl("-n", namespace, "scale", "deployment/web", f"--replicas={replicas}")
+    kubectl.wait_rollout(namespace, "deployment/web")
+    kubectl.wait_pods_ready(namespace, "app=web")
+
+    def endpoints_ready() -> bool:
+        slices = kubectl.json("-n", namespace, "get", "endpointslices", "-l", "kubernetes.io/service-name=web")
+        ready = [e for s in slices["items"] for e in s.get("endpoints") or []
+                 if (e.get("conditions") or {}).get("ready")]
+        return len(ready) == replicas
+    wait_for(endpoints_ready, 60, what=f"{replicas} ready endpoint(s) of Service web in {namespace}")

@@ -340,9 +340,9 @@ def test_forbidden_exec_is_reported_as_blocked(cluster: Cluster, namespace: str,
     assert proc.returncode == 3, (proc.returncode, proc.stderr)
 
 
-# -- 2. "no cluster-wide pod list" is not tested: RBAC cannot tell a cluster-wide list with a
-# label selector (which the README allows, for pods of the selector in other namespaces) from
-# one without; proving it would need the API server's audit log.
+# -- 2. "no cluster-wide pod list" cannot be told by RBAC (a cluster-wide list with a label
+# selector, which the README allows for pods of the selector in other namespaces, needs the same
+# grant as one without): e2e/test_audit_log.py proves it from the API server's audit log.
 
 
 # -- 3. --read-only creates nothing -------------------------------------------------
