@@ -171,6 +171,15 @@ def test_scenario(name: str, cluster: Cluster) -> None:
     assert not missing, f"expected codes {missing} not reported; got {summary}"
     for code, text in (expect.get("message_contains") or {}).items():
         assert text in found[code]["message"], found[code]
+    for code, text in (expect.get("fix_contains") or {}).items():
+        assert text in found[code]["fix"], found[code]
+    steps = {s["id"]: s for s in report["steps"]}
+    for step, text in (expect.get("skip_contains") or {}).items():
+        assert steps[step]["status"] == "skip" and text in steps[step]["skip_reason"], steps[step]
+    for step, basis in (expect.get("verified") or {}).items():
+        assert steps[step]["verified"]["basis"] == basis, steps[step]
+    if spec.get("clean"):  # a healthy scenario: no false alarm, nothing above info
+        assert [c for c, f in found.items() if f["severity"] != "info"] == [], summary
     if name == "healthy":  # no false alarms: nothing above info, and every step really ran
         assert [c for c, f in found.items() if f["severity"] != "info"] == []
         assert all(s["status"] == "pass" for s in report["steps"]), summary
