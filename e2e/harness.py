@@ -247,6 +247,7 @@ class E2E:
 
 
 HEALTHY_MANIFESTS = E2E_DIR / "scenarios" / "healthy" / "manifests.yaml"
+TARPIT_MANIFESTS = E2E_DIR / "manifests" / "tarpit.yaml"
 
 
 def deploy_healthy(kubectl: Kubectl, namespace: str, replicas: int = 1) -> None:
@@ -266,3 +267,12 @@ def deploy_healthy(kubectl: Kubectl, namespace: str, replicas: int = 1) -> None:
                  if (e.get("conditions") or {}).get("ready")]
         return len(ready) == replicas
     wait_for(endpoints_ready, 60, what=f"{replicas} ready endpoint(s) of Service web in {namespace}")
+
+
+def deploy_tarpit(kubectl: Kubectl, namespace: str) -> None:
+    """Service ``web`` in front of a server that accepts and never answers (slow probes), Ready."""
+    from string import Template
+
+    kubectl.apply(Template(TARPIT_MANIFESTS.read_text()).substitute(IMAGES), namespace)
+    kubectl.wait_rollout(namespace, "deployment/web")
+    kubectl.wait_pods_ready(namespace, "app=web")

@@ -46,13 +46,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
-from string import Template
 from typing import Any, Iterator
 
 import pytest
 
 from harness import (RESULTS_DIR, TOOLBOX_IMAGE, Cluster, Kubectl, create_namespace, delete_namespace,
-                     netdoctor_cmd, toolbox_pod_manifest, wait_for)
+                     deploy_tarpit, netdoctor_cmd, toolbox_pod_manifest, wait_for)
 
 pytestmark = pytest.mark.e2e
 
@@ -65,47 +64,6 @@ RUNS = int(os.environ.get("NETDOCTOR_E2E_LEAK_RUNS", "100"))
 PARALLEL = int(os.environ.get("NETDOCTOR_E2E_LEAK_PARALLEL", "8"))
 SEED = int(os.environ.get("NETDOCTOR_E2E_LEAK_SEED", str(int(time.time()))))
 PHASES = ("creating", "waiting", "probing")
-
-# The Service's server accepts every connection and never answers (busybox ``nc -ll -e sleep``,
-# as in test_rbac_and_safety): the probes' HTTP GETs wait out their timeout, so the probing
-# phase lasts a few seconds and a signal can land inside it. (A deny policy would not do:
-# kube-router rejects denied connections at once.)
-TARPIT = """
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web}
-spec:
-  replicas: 1
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec:
-      terminationGracePeriodSeconds: 1
-      containers:
-      - name: tarpit
-        image: ${TOOLBOX_IMAGE}
-        command: [nc, -ll, -p, "8080", -e, sleep, "60"]
-        ports:
-        - {name: http, containerPort: 8080}
-        readinessProbe:
-          tcpSocket: {port: 8080}
-          periodSeconds: 2
-        securityContext:
-          allowPrivilegeEscalation: false
-          capabilities: {drop: [ALL]}
-          runAsNonRoot: true
-          runAsUser: 65534
-          seccompProfile: {type: RuntimeDefault}
----
-apiVersion: v1
-kind: Service
-metadata: {name: web}
-spec:
-  selector: {app: web}
-  ports:
-  - {name: http, port: 80, targetPort: http}
-"""
-
 
 # -- watching the client namespaces -------------------------------------------------------
 
@@ -412,9 +370,7 @@ def server(cluster: Cluster) -> Iterator[str]:
     kubectl = cluster.kubectl
     ns = create_namespace(kubectl, "leak-server")
     try:
-        kubectl.apply(Template(TARPIT).substitute(cluster.images), ns)
-        kubectl.wait_rollout(ns, "deployment/web")
-        kubectl.wait_pods_ready(ns, "app=web")
+        deploy_tarpit(kubectl, ns)
         wait_for(lambda: any((e.get("conditions") or {}).get("ready")
                              for s in kubectl.json("-n", ns, "get", "endpointslices",
                                                    "-l", "kubernetes.io/service-name=web")["items"]

@@ -31,18 +31,16 @@ import time
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
-from string import Template
 from typing import Any, Iterator
 
 import pytest
 import yaml
 
-from harness import Cluster, Kubectl, wait_for
+from harness import Cluster, Kubectl, deploy_healthy, deploy_tarpit, wait_for
 
 pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parent.parent
-HEALTHY = Path(__file__).resolve().parent / "scenarios" / "healthy" / "manifests.yaml"
 PROBE_LABEL = "app.kubernetes.io/managed-by=kubectl-netdoctor"
 PROBE_PREFIX = "netdoctor-probe-"
 PROBE_NAME = re.compile(r"netdoctor-probe-[0-9a-f]{6}")
@@ -65,23 +63,6 @@ def read_only_rules(networkpolicies: bool, exec_verbs: tuple[str, ...] = ("get",
 
 
 # -- helpers --------------------------------------------------------------------
-
-def deploy_healthy(cluster: Cluster, namespace: str, replicas: int = 1) -> None:
-    """The healthy scenario: Deployment ``web`` (httpapp) + ClusterIP Service ``web``, all Ready."""
-    kubectl = cluster.kubectl
-    kubectl.apply(Template(HEALTHY.read_text()).substitute(cluster.images), namespace)
-    if replicas != 1:
-        kubectl("-n", namespace, "scale", "deployment/web", f"--replicas={replicas}")
-    kubectl.wait_rollout(namespace, "deployment/web")
-    kubectl.wait_pods_ready(namespace, "app=web")
-
-    def endpoints_ready() -> bool:
-        slices = kubectl.json("-n", namespace, "get", "endpointslices", "-l", "kubernetes.io/service-name=web")
-        ready = [e for s in slices["items"] for e in s.get("endpoints") or []
-                 if (e.get("conditions") or {}).get("ready")]
-        return len(ready) == replicas
-    wait_for(endpoints_ready, 60, what=f"{replicas} ready endpoint(s) of Service web in {namespace}")
-
 
 def tool_cmd(kubeconfig: str, *args: str) -> list[str]:
     return [sys.executable, "-m", "kubectl_netdoctor.cli", *args, "--kubeconfig", kubeconfig]
@@ -286,7 +267,7 @@ def assert_read_only_steps(steps: dict) -> None:
 
 def test_forbidden_networkpolicies_skips_only_netpol(cluster: Cluster, namespace: str, tmp_path: Path) -> None:
     kubectl = cluster.kubectl
-    deploy_healthy(cluster, namespace)
+    deploy_healthy(cluster.kubectl, namespace)
     with restricted_identity(kubectl, namespace, tmp_path, read_only_rules(networkpolicies=False)) as as_sa:
         assert not can_i(as_sa, "list", "networkpolicies.networking.k8s.io", namespace)
         assert can_i(as_sa, "get", "pods", namespace, subresource="exec")
@@ -322,7 +303,7 @@ def test_forbidden_exec_is_reported_as_blocked(cluster: Cluster, namespace: str,
     """``create pods/exec`` without ``get``: the Python client's websocket exec (a GET) is refused.
     The kube-proxy rules read (proxy step) needs that exec, so the walk must say it was blocked."""
     kubectl = cluster.kubectl
-    deploy_healthy(cluster, namespace)
+    deploy_healthy(cluster.kubectl, namespace)
     rules = read_only_rules(networkpolicies=True, exec_verbs=("create",))
     with restricted_identity(kubectl, namespace, tmp_path, rules) as as_sa:
         wait_for(lambda: can_i(as_sa, "list", "networkpolicies.networking.k8s.io", namespace), 30,
@@ -349,7 +330,7 @@ def test_forbidden_exec_is_reported_as_blocked(cluster: Cluster, namespace: str,
 
 def test_read_only_creates_nothing(cluster: Cluster, namespace: str, tmp_path: Path) -> None:
     kubectl = cluster.kubectl
-    deploy_healthy(cluster, namespace)
+    deploy_healthy(cluster.kubectl, namespace)
     with restricted_identity(kubectl, namespace, tmp_path, read_only_rules(networkpolicies=True)) as as_sa:
         wait_for(lambda: can_i(as_sa, "list", "networkpolicies.networking.k8s.io", namespace), 30,
                  what="list networkpolicies granted")
@@ -392,7 +373,7 @@ def test_probe_pod_admitted_by_pod_security_restricted_and_deleted(cluster: Clus
     refused = kubectl("-n", namespace, "run", "psa-canary", f"--image={cluster.images['TOOLBOX_IMAGE']}",
                       "--restart=Never", "--dry-run=server", "--", "true", check=False)
     assert refused.returncode != 0 and "violates PodSecurity" in refused.stderr, refused.stderr
-    deploy_healthy(cluster, namespace)
+    deploy_healthy(cluster.kubectl, namespace)
 
     with PodWatcher(kubectl, namespace) as watcher:
         proc = run_tool(kubectl.kubeconfig, *svc_args(cluster, namespace))
@@ -422,45 +403,6 @@ def test_probe_pod_admitted_by_pod_security_restricted_and_deleted(cluster: Clus
 
 # -- 5. Ctrl-C and SIGTERM ---------------------------------------------------------------
 
-# A server that accepts every connection and never answers (busybox ``nc -ll -e sleep``): the
-# probes' HTTP GETs wait out PROBE_WAIT_S, so the run cannot end before the signal. (A policy
-# cannot do this: kube-router rejects denied connections at once.)
-TARPIT = """
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web}
-spec:
-  replicas: 1
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec:
-      terminationGracePeriodSeconds: 1
-      containers:
-      - name: tarpit
-        image: ${TOOLBOX_IMAGE}
-        command: [nc, -ll, -p, "8080", -e, sleep, "60"]
-        ports:
-        - {name: http, containerPort: 8080}
-        readinessProbe:
-          tcpSocket: {port: 8080}
-          periodSeconds: 2
-        securityContext:
-          allowPrivilegeEscalation: false
-          capabilities: {drop: [ALL]}
-          runAsNonRoot: true
-          runAsUser: 65534
-          seccompProfile: {type: RuntimeDefault}
----
-apiVersion: v1
-kind: Service
-metadata: {name: web}
-spec:
-  selector: {app: web}
-  ports:
-  - {name: http, port: 80, targetPort: http}
-"""
-
 
 @pytest.mark.parametrize("moment", ["pod-created", "probing"])
 @pytest.mark.parametrize("signame", ["SIGINT", "SIGTERM"])
@@ -470,9 +412,7 @@ def test_signal_deletes_probe_pod(cluster: Cluster, namespace: str, signame: str
     accepts and never answers, which keeps the probes busy: the HTTP GETs wait out
     PROBE_WAIT_S, so the run cannot end before the signal."""
     kubectl = cluster.kubectl
-    kubectl.apply(Template(TARPIT).substitute(cluster.images), namespace)
-    kubectl.wait_rollout(namespace, "deployment/web")
-    kubectl.wait_pods_ready(namespace, "app=web")
+    deploy_tarpit(kubectl, namespace)
     sig = getattr(signal, signame)
 
     with PodWatcher(kubectl, namespace) as watcher:
@@ -508,7 +448,7 @@ def test_signal_deletes_probe_pod(cluster: Cluster, namespace: str, signame: str
 
 def test_concurrent_runs_use_distinct_probe_pods(cluster: Cluster, namespace: str) -> None:
     kubectl = cluster.kubectl
-    deploy_healthy(cluster, namespace)
+    deploy_healthy(cluster.kubectl, namespace)
     with PodWatcher(kubectl, namespace) as watcher:
         procs = [subprocess.Popen(tool_cmd(kubectl.kubeconfig, *svc_args(cluster, namespace)),
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
