@@ -16,12 +16,12 @@ ROOT = "kubectl_netdoctor"
 # Lowest first. A module's layer is that of the longest matching prefix.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("pure", ("errors", "defaults", "model", "codes", "labels", "objects", "dnsnames", "netpol_eval",
-              "policy_kinds", "enforcers", "templates", "parsers", "validate", "args")),
+              "policy_kinds", "enforcers", "templates", "parsers", "validate", "args", "durations")),
     ("knowledge", ("kubeproxy", "probes.evidence")),
     ("transport", ("cluster",)),
     ("context", ("context", "config")),
     ("steps", ("checks", "probes.orchestrator", "probes")),
-    ("runner", ("diagnose", "dump", "render", "cleanup")),
+    ("runner", ("diagnose", "dump", "render", "cleanup", "scan")),
     ("front door", ("cli", "")),
 )
 RANK = {name: i for i, (name, _) in enumerate(LAYERS)}
