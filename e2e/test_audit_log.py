@@ -336,6 +336,38 @@ def test_default_run_creates_and_deletes_only_its_probe_pod(cluster: Cluster, na
     assert_documented_connects(kubectl, requests, namespace, probe)
 
 
+# -- 2b. scan, as the same ServiceAccount: complete results, nothing forbidden ------------------
+
+def test_scan_as_the_documented_service_account(cluster: Cluster, namespace: str, tmp_path: Path,
+                                                audit_log: AuditLog) -> None:
+    """``scan`` reads more broadly than ``svc`` (whole lists per namespace, shared probes): the shipped
+    RBAC must still cover it, with every step run and no request refused."""
+    kubectl = cluster.kubectl
+    deploy_healthy(kubectl, namespace)
+    with service_account(kubectl, namespace, tmp_path, probe=True) as (user, kubeconfig, rbac_from):
+        mark = audit_log.mark()
+        proc = run_tool(kubeconfig, "scan", "-n", namespace, "-o", "json",
+                        "--probe-image", cluster.images["TOOLBOX_IMAGE"])
+        requests = audit_log.requests_by(kubectl, mark, user)
+
+    scan = report_of(proc)
+    record("scan", user, rbac_from, requests)
+    assert scan["schema"] == "netdoctor/scan/v1", scan.get("schema")
+    assert [(r["service"]["namespace"], r["service"]["name"]) for r in scan["reports"]] == [(namespace, "web")]
+    report = scan["reports"][0]
+    assert scan["verdict"] == "ok" and proc.returncode == 0, (proc.returncode, summary(report), proc.stderr)
+    blocked = [(s["id"], s.get("skip_reason")) for s in report["steps"] if s.get("blocked")]
+    assert blocked == [], blocked
+    assert "forbidden" not in proc.stdout + proc.stderr
+    refused = [r.row() for r in requests if r.code is not None and r.code >= 400 and r.code != 404]
+    assert refused == [], refused
+    # One probe pod for the whole scan, created and deleted; nothing else written.
+    writes = [(r.verb, r.what, r.namespace, r.name) for r in requests if not (r.is_read or r.is_connect)]
+    created = [name for verb, _, _, name in writes if verb == "create"]
+    assert len(created) == 1 and PROBE_NAME.fullmatch(created[0] or ""), writes
+    assert writes == [("create", "pods", namespace, created[0]), ("delete", "pods", namespace, created[0])], writes
+
+
 # -- 3. missing permissions: degraded as documented, and the 403s are in the log ----------------
 
 CASES = {
