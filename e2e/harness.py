@@ -276,3 +276,12 @@ def deploy_tarpit(kubectl: Kubectl, namespace: str) -> None:
     kubectl.apply(Template(TARPIT_MANIFESTS.read_text()).substitute(IMAGES), namespace)
     kubectl.wait_rollout(namespace, "deployment/web")
     kubectl.wait_pods_ready(namespace, "app=web")
+
+
+def with_default_sigint(cmd: list[str]) -> list[str]:
+    """``cmd`` with SIGINT back to its default first. A test run started in the background by a
+    shell inherits SIGINT ignored, and Python then leaves it ignored: Ctrl-C would not reach the
+    tool at all (it would finish its run and exit 1 on the tarpit's problem). An exec wrapper,
+    not preexec_fn: a test may fork from several threads."""
+    reset = "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execv(sys.argv[1], sys.argv[1:])"
+    return [cmd[0], "-c", reset, *cmd]

@@ -51,7 +51,7 @@ from typing import Any, Iterator
 import pytest
 
 from harness import (RESULTS_DIR, TOOLBOX_IMAGE, Cluster, Kubectl, create_namespace, delete_namespace,
-                     deploy_tarpit, netdoctor_cmd, toolbox_pod_manifest, wait_for)
+                     deploy_tarpit, netdoctor_cmd, with_default_sigint, toolbox_pod_manifest, wait_for)
 
 pytestmark = pytest.mark.e2e
 
@@ -301,15 +301,6 @@ def interrupt_one(run: Run, slot: Slot, kubectl: Kubectl, est: Estimates, rng: r
                 est.add("probing", seen.removing - seen.running)
     run.left = leftover_of(kubectl, slot, key)
     return run
-
-
-def with_default_sigint(cmd: list[str]) -> list[str]:
-    """``cmd`` with SIGINT back to its default first. A test run started in the background by a
-    shell inherits SIGINT ignored, and Python then leaves it ignored: Ctrl-C would not reach the
-    tool at all (it would finish its run and exit 1 on the tarpit's problem). An exec wrapper,
-    not preexec_fn: this test forks from several threads."""
-    reset = "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execv(sys.argv[1], sys.argv[1:])"
-    return [cmd[0], "-c", reset, *cmd]
 
 
 def leftover_of(kubectl: Kubectl, slot: Slot, key: str | None) -> str:

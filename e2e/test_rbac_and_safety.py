@@ -36,7 +36,7 @@ from typing import Any, Iterator
 import pytest
 import yaml
 
-from harness import Cluster, Kubectl, deploy_healthy, deploy_tarpit, wait_for
+from harness import Cluster, Kubectl, deploy_healthy, deploy_tarpit, wait_for, with_default_sigint
 
 pytestmark = pytest.mark.e2e
 
@@ -416,7 +416,7 @@ def test_signal_deletes_probe_pod(cluster: Cluster, namespace: str, signame: str
     sig = getattr(signal, signame)
 
     with PodWatcher(kubectl, namespace) as watcher:
-        proc = subprocess.Popen(tool_cmd(kubectl.kubeconfig, *svc_args(cluster, namespace)),
+        proc = subprocess.Popen(with_default_sigint(tool_cmd(kubectl.kubeconfig, *svc_args(cluster, namespace))),
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
         try:
             probe = wait_for(lambda: watcher.first_probe("Running" if moment == "probing" else None)
