@@ -46,6 +46,16 @@ CANNOT_START = ("ErrImagePull", "ImagePullBackOff", "InvalidImageName", "CreateC
                 "CreateContainerError")
 
 
+def lookup_result(name: str, answer, latency_ms: float, pod: str) -> LookupResult:
+    """A dnspython answer as the DNS step reads it: ok (A records), nodata, or the rcode (nxdomain...)."""
+    import dns.rcode
+
+    rcode = dns.rcode.to_text(answer.rcode()).lower()
+    addrs = tuple(r.address for rrset in answer.answer for r in rrset if hasattr(r, "address"))
+    outcome = "ok" if rcode == "noerror" and addrs else ("nodata" if rcode == "noerror" else rcode)
+    return LookupResult(name, outcome, addrs, latency_ms, pod, rcode.upper())
+
+
 def idle_command(lifetime_s: int) -> list[str]:
     """Stay up until the tool says it is done, or the lifetime ends (the tool may have died)."""
     return ["sh", "-c", f"i=0; while [ $i -lt {lifetime_s} ] && [ ! -e {DONE_FILE} ]; do sleep 1; i=$((i+1)); done"]
@@ -207,10 +217,7 @@ class Executor:
                     out[name] = LookupResult(name, "timeout", (), None, pod, f"no answer in {timeout:g}s")
                     continue
                 latency = round((time.monotonic() - start) * 1000, 1)
-                rcode = dns.rcode.to_text(answer.rcode()).lower()
-                addrs = tuple(r.address for rrset in answer.answer for r in rrset if hasattr(r, "address"))
-                outcome = "ok" if rcode == "noerror" and addrs else ("nodata" if rcode == "noerror" else rcode)
-                out[name] = LookupResult(name, outcome, addrs, latency, pod, rcode.upper())
+                out[name] = lookup_result(name, answer, latency, pod)
             finally:
                 sock.close()
                 pf.close()

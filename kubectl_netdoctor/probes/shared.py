@@ -30,8 +30,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from kubectl_netdoctor import dnsnames, objects
-from kubectl_netdoctor.cluster.probe import (ExecResult, Executor, ProbeSession, ProbeUnavailable, signals_held,
-                                             stop_all)
+from kubectl_netdoctor.cluster.probe import (ExecResult, Executor, ProbeSession, ProbeUnavailable, lookup_result,
+                                             signals_held, stop_all)
 from kubectl_netdoctor.context import Client, Context
 from kubectl_netdoctor.parsers.probe_output import (
     LookupResult, group_by_url, http_script, nslookup_script, parse_http, parse_nslookup, parse_resolv_conf,
@@ -359,10 +359,7 @@ def dns_over_one_port_forward(executor: Executor, coredns_pod: dict, names: list
                         out[name] = LookupResult(name, "error", (), None, pod, f"{type(err).__name__}: {err}")
                     continue
                 latency = round((time.monotonic() - start) * 1000, 1)
-                rcode = dns.rcode.to_text(answer.rcode()).lower()
-                addrs = tuple(r.address for rrset in answer.answer for r in rrset if hasattr(r, "address"))
-                outcome = "ok" if rcode == "noerror" and addrs else ("nodata" if rcode == "noerror" else rcode)
-                out[name] = LookupResult(name, outcome, addrs, latency, pod, rcode.upper())
+                out[name] = lookup_result(name, answer, latency, pod)
                 break
     finally:
         close()
