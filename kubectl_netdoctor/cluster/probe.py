@@ -302,6 +302,9 @@ class ProbeSession:
         self.name = f"netdoctor-probe-{self.run_id}"
         self.pod_name = client_pod["metadata"]["name"] if client_pod else self.name
         self.container = self.name if client_pod else "probe"
+        self.node: str = ((client_pod or {}).get("spec") or {}).get("nodeName") or ""
+        """The node the probe runs on (the pod's spec.nodeName once scheduled; ``""`` until then): its
+        connects to a ClusterIP go through that node's kube-proxy rules."""
         self.created = False
         self._uncertain = False
         """True while the create (or ephemeral-container patch) is sent and unanswered."""
@@ -401,6 +404,7 @@ class ProbeSession:
                 raise ProbeUnavailable(f"{self.describe()} disappeared while starting")
             state, phase = self._container_state(pod)
             if "running" in state:
+                self.node = (pod.get("spec") or {}).get("nodeName") or self.node
                 return
             waiting = state.get("waiting") or {}
             reason = waiting.get("reason", "")

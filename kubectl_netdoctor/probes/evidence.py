@@ -48,6 +48,9 @@ class LiveEvidence:
 
     probe: str = ""
     """Where the probes ran: ``probe pod ns/name`` or ``ephemeral container ... in pod ns/name``."""
+    probe_node: str = ""
+    """The node the probe ran on (``""``: unknown): its ClusterIP connects took that node's kube-proxy
+    rules, so they prove or refute that node's capture only."""
     targets: Targets | None = None
     """What was probed (None: nothing was planned, e.g. hand-built evidence)."""
     tcp: dict[tuple[str, int], TcpResult] = field(default_factory=dict)

@@ -333,7 +333,8 @@ def gather(ctx: Context, session: ProbeSession | None, executor: Executor, *, no
     """Run every probe task concurrently and collect the evidence. ``session`` may be None (read-only)."""
     start = time.monotonic()
     targets = probe_targets(ctx)
-    ev = LiveEvidence(probe=session.describe() if session else "", targets=targets)
+    ev = LiveEvidence(probe=session.describe() if session else "", probe_node=session.node if session else "",
+                      targets=targets)
     domain = ctx.cluster_domain()
     tasks: list[ProbeTask[Any]] = []
 

@@ -176,7 +176,8 @@ class SharedProbes:
         started = run_parallel(list(groups.items()), lambda kv: self.session(kv[1][0].client, kv[1][0].namespace))
         sessions = {kv[0]: (value if not isinstance(value, Exception) else (None, f"{type(value).__name__}: {value}"))
                     for kv, value in started}
-        group_ev = {key: LiveEvidence(probe=s.describe() if s else "") for key, (s, _) in sessions.items()}
+        group_ev = {key: LiveEvidence(probe=s.describe() if s else "", probe_node=s.node if s else "")
+                    for key, (s, _) in sessions.items()}
         self._udp_evidence = {}
         shared = LiveEvidence()
         tasks: list[ProbeTask[Any]] = []
@@ -369,7 +370,8 @@ def dns_over_one_port_forward(executor: Executor, coredns_pod: dict, names: list
 def evidence_for(ctx: Context, targets: Targets, group: LiveEvidence, shared: LiveEvidence, domain: str,
                  reason: str, elapsed_s: float, udp: LiveEvidence | None = None) -> LiveEvidence:
     """One Service's share of a round: what ``gather`` would have collected for it alone."""
-    ev = LiveEvidence(probe=group.probe, targets=targets, resolv=group.resolv, elapsed_s=elapsed_s)
+    ev = LiveEvidence(probe=group.probe, probe_node=group.probe_node, targets=targets, resolv=group.resolv,
+                      elapsed_s=elapsed_s)
     tcp_keys = {(ip, port) for ip, port, _ in targets.endpoints} | set(targets.cluster_ips) | set(targets.node_ports)
     ev.tcp = {k: r for k, r in group.tcp.items() if k in tcp_keys}
     ev.http = {u: group.http[u] for u in targets.http_urls if u in group.http}

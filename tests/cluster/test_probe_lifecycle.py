@@ -101,6 +101,28 @@ def test_a_create_that_lands_after_the_first_delete_is_deleted_too():
     assert server.pods == {} and server.deletes == 2
 
 
+def test_the_probe_records_the_node_it_was_scheduled_on():
+    """Its ClusterIP connects go through that node's kube-proxy rules (the proxy step weighs them there)."""
+    server = FakeServer()
+    scheduled = server.get
+
+    def get(kind, namespace, name):
+        pod = scheduled(kind, namespace, name)
+        return pod and {**pod, "spec": {**pod["spec"], "nodeName": "worker-2"}}
+    reader = Reader(server)
+    reader.get = get
+    session = ProbeSession(reader, "shop", "busybox")
+    assert session.node == ""  # not scheduled yet
+    session.start()
+    assert session.node == "worker-2"
+    session.stop()
+
+
+def test_an_ephemeral_probe_is_on_its_client_pods_node():
+    client = {"metadata": {"name": "web-0", "namespace": "shop"}, "spec": {"nodeName": "worker-1", "containers": []}}
+    assert ProbeSession(Reader(FakeServer()), "shop", "busybox", client).node == "worker-1"
+
+
 def test_a_refused_create_leaves_nothing_to_delete():
     from kubernetes.client.exceptions import ApiException
 

@@ -26,6 +26,7 @@ class FakeProbe:
     in shop resolve, everything else is NXDOMAIN. Records each script's size."""
 
     image = "toolbox"
+    node = "node-1"
 
     def __init__(self):
         self.scripts: list[int] = []
@@ -123,6 +124,7 @@ def test_each_service_gets_what_svc_would_have_gathered(cluster):
             assert getattr(ctx.live, field) == getattr(alone, field), (ctx.name, field)
         assert ctx.probe_skip_reason == "no live probe ran"
     web, api, dns = (c.live for c in contexts)
+    assert {web.probe_node, api.probe_node, dns.probe_node} == {"node-1"}  # the ClusterIP connects' node
     assert {k: r.outcome for k, r in api.tcp.items()} == {("10.244.0.12", 9090): "refused",
                                                            ("10.244.1.7", 9090): "refused",
                                                            ("10.96.141.23", 80): "open"}
