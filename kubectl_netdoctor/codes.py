@@ -84,6 +84,7 @@ _ENTRIES: tuple[tuple[str, str, Severity, str], ...] = (
     ("PROXY_CONNTRACK_PRESSURE", "proxy", W, "The conntrack table is nearly full"),
     ("PROXY_CLUSTERIP_UNREACHABLE", "proxy", E, "ClusterIP:port does not answer"),
     ("PROXY_NODEPORT_UNREACHABLE", "proxy", E, "NodeIP:NodePort does not answer"),
+    ("PROXY_RULES_CONTRADICTED", "proxy", W, "The captured rules say the ClusterIP cannot work on the probe's node, yet the probe connected through it"),
     # --- 6. http ------------------------------------------------------------
     ("HTTP_SERVER_ERROR", "http", E, "HTTP 5xx from the Service"),
     ("HTTP_CLIENT_ERROR", "http", W, "HTTP 4xx from the Service (path or host wrong?)"),

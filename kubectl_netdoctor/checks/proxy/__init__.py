@@ -6,7 +6,8 @@ ConfigMap; its rules come from node captures (``iptables-save``, ``ipvsadm -Ln``
 ``nft list table ip kube-proxy``), each resolved by :mod:`kubectl_netdoctor.parsers`
 into one backend-neutral view and compared, node by node, with the ready
 endpoints of the EndpointSlices as kube-proxy itself would pick them for that
-node (traffic policies Local, topology hints, terminating fallback).
+node (traffic policies Local, topology hints, terminating fallback). A live ClusterIP connect outranks
+the capture of the node it went through (:mod:`.reconcile`).
 
 Without a capture and without live probes the rule check cannot run: the step is
 then a skip with the reason, unless kube-proxy is visibly down (a fail).
@@ -18,7 +19,8 @@ from kubectl_netdoctor import objects
 from kubectl_netdoctor.checks.base import Context, Obj, conclude, needs_service, skipped, verified_live, verified_model
 from kubectl_netdoctor.checks.proxy.health import Health, linux_node, mode_finding, proxy_config, proxy_health
 from kubectl_netdoctor.checks.proxy.probes import live_probe_findings
-from kubectl_netdoctor.checks.proxy.rules import NodeRules, PortTarget, check_rules
+from kubectl_netdoctor.checks.proxy.reconcile import reconcile, rules_look_complete
+from kubectl_netdoctor.checks.proxy.rules import NodeRules, PortTarget, merge, rule_issues
 from kubectl_netdoctor.errors import Forbidden
 from kubectl_netdoctor.kubeproxy.topology import service_spec
 from kubectl_netdoctor.model import StepResult
@@ -46,9 +48,12 @@ def run(ctx: Context, svc: Obj) -> StepResult:
     cfg = proxy_config(ctx)
     health = proxy_health(ctx)
     found = [mode_finding(cfg)] + health.findings
-    rule_findings, checked, notes = check_rules(ctx, svc, targets, cfg, health)
-    found += rule_findings
-    live_found, probes, probed = live_probe_findings(ctx, targets)
+    issues, checked, notes = rule_issues(ctx, svc, targets, cfg, health)
+    # The probe's connects went through one node's rules: there, what they saw outranks the capture.
+    complete = rules_look_complete(ctx, issues, checked, targets)
+    issues, contradicted = reconcile(ctx, issues, checked, targets, health)
+    found += merge(issues, health) + contradicted
+    live_found, probes, probed = live_probe_findings(ctx, targets, complete)
     found += live_found
     refusal = ctx.live.rules_refusal() if ctx.live is not None else None
     unverified = None if checked or probed else (

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from kubectl_netdoctor import objects
 from kubectl_netdoctor.checks.base import Context, finding
-from kubectl_netdoctor.checks.proxy.rules import PortTarget
+from kubectl_netdoctor.checks.proxy.reconcile import complete_rules_wording
+from kubectl_netdoctor.checks.proxy.rules import NodeRules, PortTarget
 from kubectl_netdoctor.kubeproxy.topology import service_spec
 from kubectl_netdoctor.kubeproxy.view import join_host_port
 from kubectl_netdoctor.model import Finding, ProbeResult, Severity
@@ -25,13 +26,17 @@ def _inherited(outcome: str, backends: list, direct: list, bad: list) -> str:
     return ""
 
 
-def live_probe_findings(ctx: Context, targets: list[PortTarget]) -> tuple[list[Finding], list[ProbeResult], bool]:
+def live_probe_findings(ctx: Context, targets: list[PortTarget], complete: dict[str, NodeRules] | None = None
+                        ) -> tuple[list[Finding], list[ProbeResult], bool]:
     """The seam for live evidence: ClusterIP:port and NodeIP:NodePort TCP connects, conntrack fill.
 
     Reads only what the probes already gathered into ``ctx.live``
     (``tcp_probe(host, port)``, ``conntrack``); returns (findings, probes, whether a
-    ClusterIP was actually probed). With ``ctx.live`` None it returns nothing.
+    ClusterIP was actually probed). With ``ctx.live`` None it returns nothing. ``complete``: the
+    ports whose rules on the probe's node look complete (:func:`~.reconcile.rules_look_complete`),
+    so that a failed connect there says the drop is not in those rules.
     """
+    complete = complete or {}
     live = ctx.live
     if live is None:
         return [], [], False
@@ -41,7 +46,7 @@ def live_probe_findings(ctx: Context, targets: list[PortTarget]) -> tuple[list[F
     slices = ctx.endpoint_slices()
     for t in targets:
         if t.protocol == "UDP":
-            udp_found, udp_probes = _udp_cluster_ip(ctx, t, slices)
+            udp_found, udp_probes = _udp_cluster_ip(ctx, t, slices, complete.get(t.label))
             found += udp_found
             probes += udp_probes
             probed = probed or bool(udp_probes)
@@ -63,13 +68,17 @@ def live_probe_findings(ctx: Context, targets: list[PortTarget]) -> tuple[list[F
             probes.append(tcp_probe_result(r, "ClusterIP"))
             if not r.ok:
                 expected = _inherited(r.outcome, backends, direct, bad)
+                tail, evidence, fix = "", [], ("on the probe's node: iptables-save -t nat | grep " + vip
+                                               + " (ipvsadm -Ln / nft list table ip kube-proxy in those modes); "
+                                               "compare with the endpoints")
+                if not expected and t.label in complete:
+                    tail, evidence, fix = complete_rules_wording(complete[t.label], t, vip)
                 found.append(finding(
                     "PROXY_CLUSTERIP_UNREACHABLE",
                     f"{t.label}: ClusterIP {join_host_port(vip, t.number)} does not answer from {live.probe}: "
-                    f"{r.outcome}{expected}",
-                    [f"nc -zv {vip} {t.number}: {r.outcome}" + (f" ({r.detail})" if r.detail else "")],
-                    "on the probe's node: iptables-save -t nat | grep " + vip
-                    + " (ipvsadm -Ln / nft list table ip kube-proxy in those modes); compare with the endpoints",
+                    f"{r.outcome}{expected}{tail}",
+                    [f"nc -zv {vip} {t.number}: {r.outcome}" + (f" ({r.detail})" if r.detail else ""), *evidence],
+                    fix,
                     Severity.INFO if expected else None,
                 ))
         node_port = t.port.get("nodePort")
@@ -100,9 +109,11 @@ def live_probe_findings(ctx: Context, targets: list[PortTarget]) -> tuple[list[F
     return found, probes, probed
 
 
-def _udp_cluster_ip(ctx: Context, t: PortTarget, slices: list) -> tuple[list[Finding], list[ProbeResult]]:
+def _udp_cluster_ip(ctx: Context, t: PortTarget, slices: list, complete: NodeRules | None = None
+                    ) -> tuple[list[Finding], list[ProbeResult]]:
     """The UDP probe through the ClusterIP: a refusal (ICMP port unreachable) or a silent DNS port fails,
-    unless every endpoint fails the same way directly (then the listen step owns it)."""
+    unless every endpoint fails the same way directly (then the listen step owns it). ``complete``: the
+    probe node's rules, when they look complete for this port."""
     live = ctx.live
     vip = service_spec(t.svc).get("clusterIP")
     r = live.udp.get((vip, t.number)) if vip and vip != "None" else None
@@ -117,14 +128,18 @@ def _udp_cluster_ip(ctx: Context, t: PortTarget, slices: list) -> tuple[list[Fin
     direct = [x for x in (live.udp.get(b) for b in backends) if x is not None]
     bad = [x for x in direct if x.failed]
     expected = _inherited(r.outcome, backends, direct, bad)
+    tail, evidence, fix = "", [], ("on the probe's node: iptables-save -t nat | grep " + vip
+                                   + " (ipvsadm -Ln / nft list table ip kube-proxy in those modes); stale UDP "
+                                   f"conntrack entries: conntrack -L -p udp --orig-dst {vip}")
+    if not expected and complete is not None:
+        tail, evidence, fix = complete_rules_wording(complete, t, vip)
     return [finding(
         "PROXY_CLUSTERIP_UNREACHABLE",
         f"{t.label}: ClusterIP {join_host_port(vip, t.number)}/UDP "
         + ("answers with ICMP port unreachable" if r.outcome == "refused" else "gives no DNS answer")
-        + f" from {live.probe}{expected}",
-        [f"nslookup NAME {vip}:{t.number} from the probe: {r.outcome}" + (f" ({r.detail})" if r.detail else "")],
-        "on the probe's node: iptables-save -t nat | grep " + vip
-        + " (ipvsadm -Ln / nft list table ip kube-proxy in those modes); stale UDP conntrack entries: "
-        f"conntrack -L -p udp --orig-dst {vip}",
+        + f" from {live.probe}{expected}{tail}",
+        [f"nslookup NAME {vip}:{t.number} from the probe: {r.outcome}" + (f" ({r.detail})" if r.detail else ""),
+         *evidence],
+        fix,
         Severity.INFO if expected else None,
     )], [probe]

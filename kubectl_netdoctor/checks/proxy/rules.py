@@ -4,7 +4,7 @@ kube-proxy should use there (:mod:`kubectl_netdoctor.kubeproxy.topology`)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from kubectl_netdoctor.checks.base import Context, finding
 from kubectl_netdoctor.checks.proxy.health import Health
@@ -32,6 +32,22 @@ class Issue:
     fix: str
     """May hold ``{restart}`` (:data:`RESTART`), replaced by the kube-proxy commands for the merged nodes."""
     severity: Severity | None = None
+    dead: tuple[str, ...] = ()
+    """The paths this issue says no connection can take on its node: a ClusterIP port (:func:`clusterip_path`),
+    or a nat hook that leads to no Service (``prerouting``: traffic from pods; ``output``: the node's own).
+    A live connect through that node that took one of them contradicts the issue
+    (:mod:`~kubectl_netdoctor.checks.proxy.reconcile`); an issue about some endpoints only claims none."""
+    port: str = ""
+    """The Service port (:attr:`PortTarget.label`) the issue is about; ``""`` for what every Service shares."""
+
+
+def clusterip_path(vip: str, port: int, protocol: str) -> str:
+    """The :attr:`Issue.dead` name of a ClusterIP port."""
+    return f"clusterip {join_host_port(vip, port)}/{protocol}"
+
+
+HOOK_PATHS = ("prerouting", "output")
+"""The :attr:`Issue.dead` names of the nat hooks: pods' traffic enters at prerouting, the node's own at output."""
 
 
 # -- reading the captures ------------------------------------------------------------
@@ -254,7 +270,9 @@ def check_spread(rules: NodeRules, entry: ProxiedService, target: PortTarget) ->
             return [Issue("PROXY_PROBABILITY_LADDER", f"{target.label}|weights0", node,
                           f"{target.label}: every real server of {entry.address} on {{nodes}} has weight 0: "
                           "no new connection is scheduled",
-                          tuple(x.select_rule for x in b), fix, Severity.ERROR)]
+                          tuple(x.select_rule for x in b), fix, Severity.ERROR,
+                          (clusterip_path(entry.vip, entry.port, entry.protocol),) if entry.kind == "clusterip"
+                          else ())]
     return []
 
 
@@ -319,7 +337,8 @@ def check_cluster_ip(rules: NodeRules, vip: str, target: PortTarget, sets: Endpo
                       f"{target.label}: no kube-proxy rule for ClusterIP {address}/{target.protocol} on {{nodes}}: "
                       "connections from there get no answer"
                       + (" (kube-proxy there still thinks the Service has no endpoints)" if refusals else ""),
-                      tuple(evidence), f"{fix}; then check with: {_grep(rules, vip)}")]
+                      tuple(evidence), f"{fix}; then check with: {_grep(rules, vip)}",
+                      dead=(clusterip_path(vip, target.number, target.protocol),))]
     out = []
     if local and entry.policy == "Cluster":
         out.append(Issue("PROXY_LOCAL_POLICY_RULES_MISSING", f"{target.label}|itp", node,
@@ -445,7 +464,8 @@ def check_node_wide(rules: NodeRules) -> list[Issue]:
             "PROXY_ENTRY_JUMP_MISSING", "entry", node,
             f"{' and '.join(view.unhooked)} on {{nodes}}: nothing leads to {entry}, so kube-proxy's rules are there "
             f"but no packet reaches them: no Service works for {' or '.join(who)}",
-            view.hook_rules, where + "restart kube-proxy so it adds them again: " + RESTART, Severity.ERROR))
+            view.hook_rules, where + "restart kube-proxy so it adds them again: " + RESTART, Severity.ERROR,
+            tuple(hook for hook in HOOK_PATHS if any(h.lower().endswith(hook) for h in view.unhooked))))
     if not view.masq_mark_rule:
         chain = "KUBE-MARK-MASQ" if rules.capture == "iptables-save" else "mark-for-masquerade"
         out.append(Issue("PROXY_MASQ_MISSING", "mark", node,
@@ -479,9 +499,10 @@ def merge(issues: list[Issue], health: Health | None = None) -> list[Finding]:
     return out
 
 
-def check_rules(ctx: Context, svc: dict, targets: list[PortTarget], cfg: ProxyConfig, health: Health
-                ) -> tuple[list[Finding], list[NodeRules], list[str]]:
-    """Compare every captured node's rules with the endpoints. Returns (findings, nodes checked, notes)."""
+def rule_issues(ctx: Context, svc: dict, targets: list[PortTarget], cfg: ProxyConfig, health: Health
+                ) -> tuple[list[Issue], list[NodeRules], list[str]]:
+    """Compare every captured node's rules with the endpoints. Returns (issues, nodes checked, notes);
+    :func:`merge` makes the issues findings."""
     captures = ctx.captures()
     if not captures:
         return [], [], []
@@ -508,6 +529,7 @@ def check_rules(ctx: Context, svc: dict, targets: list[PortTarget], cfg: ProxyCo
         checked.append(rules)
         zone = ((node_obj or {}).get("metadata", {}).get("labels") or {}).get("topology.kubernetes.io/zone")
         for t in targets:
-            issues += check_port_on_node(rules, t, endpoint_sets(slices, t.port, node, zone), cfg)
+            issues += [replace(i, port=t.label)
+                       for i in check_port_on_node(rules, t, endpoint_sets(slices, t.port, node, zone), cfg)]
         issues += check_node_wide(rules)
-    return merge(issues, health), checked, notes
+    return issues, checked, notes
