@@ -418,6 +418,8 @@ def main() -> int:
     out = Path(args.out or tempfile.mkdtemp(prefix="nd-scale-"))
     out.mkdir(parents=True, exist_ok=True)
     tool_dir = Path(args.tool).resolve()
+    for checkout in filter(None, (tool_dir, args.before and Path(args.before).resolve())):
+        precompile(checkout)
     if args.synthetic:
         snapshots = {}
         for n in sizes:
@@ -428,6 +430,14 @@ def main() -> int:
                                               f"in {out}."])
         return 0
     return run_on_cluster(args, sizes, formats, out, tool_dir)
+
+
+def precompile(checkout: Path) -> None:
+    """Byte-compile the checkout's package, as ``pip install`` does for an installed one, and let the
+    timed runs use those files: with PYTHONDONTWRITEBYTECODE set in this shell, every run would
+    compile the package's sources again (0.1 s of each run here)."""
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(checkout / "kubectl_netdoctor")], check=True)
 
 
 def git_describe(path: Path) -> str:
