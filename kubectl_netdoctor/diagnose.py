@@ -118,7 +118,9 @@ def _note_ignored(result: StepResult, rejected: list) -> StepResult:
 
 
 def diagnose(ctx: Context, steps: Iterable[ModuleType] | None = None,
-             on_step: Callable[[StepResult], None] | None = None) -> Report:
+             on_step: Callable[[StepResult], None] | None = None, *, note_unread: bool = True) -> Report:
+    """Run the steps in order. ``note_unread`` False leaves the note on malformed objects no step read
+    to the caller (a scan notes them once, for all its Services: :func:`add_unread_note`)."""
     if steps is None:
         from kubectl_netdoctor.checks.registry import STEPS as steps
     results = []
@@ -128,10 +130,21 @@ def diagnose(ctx: Context, steps: Iterable[ModuleType] | None = None,
         results.append(result)
         if on_step:
             on_step(result)
-    read = set(ctx.ignored_reads)
-    unread = [r for r in getattr(ctx.reader, "rejected", []) if r not in read]
-    if unread and results:  # malformed objects no step read: one note, on the first step
-        note = _ignored_finding(unread, f"{len(unread)} malformed object(s) elsewhere in the input were left out; "
-                                        "no step reads them", severity=Severity.INFO)
-        results[0] = replace(results[0], findings=results[0].findings + (note,))
+    if note_unread:
+        results = _with_unread_note(results, getattr(ctx.reader, "rejected", []), set(ctx.ignored_reads))
     return Report(ctx.namespace, ctx.name, tuple(results), ctx.reader.source, ctx.client.describe())
+
+
+def _with_unread_note(results: list[StepResult], rejected: Iterable, read: set) -> list[StepResult]:
+    """Malformed objects no step read: one info note, on the first step."""
+    unread = [r for r in rejected if r not in read]
+    if not unread or not results:
+        return results
+    note = _ignored_finding(unread, f"{len(unread)} malformed object(s) elsewhere in the input were left out; "
+                                    "no step reads them", severity=Severity.INFO)
+    return [replace(results[0], findings=results[0].findings + (note,)), *results[1:]]
+
+
+def add_unread_note(report: Report, rejected: Iterable, read: set) -> Report:
+    """:func:`diagnose`'s note for a scan: the objects no step of any scanned Service read, on one report."""
+    return replace(report, steps=tuple(_with_unread_note(list(report.steps), rejected, read)))

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -191,7 +191,7 @@ def scan_round(readers: list[Any], scope: Scope, client: ClientSpec, options: An
     """One diagnosis of every Service in scope. ``readers``: one live reader (shared reads), or
     the snapshot(s)."""
     from kubectl_netdoctor.context import Context
-    from kubectl_netdoctor.diagnose import diagnose
+    from kubectl_netdoctor.diagnose import add_unread_note, diagnose
 
     start = time.monotonic()
     contexts = [Context(reader, ns, name, client_for(client, reader, ns), options)
@@ -202,8 +202,13 @@ def scan_round(readers: list[Any], scope: Scope, client: ClientSpec, options: An
     services = []
     for ctx in contexts:
         t0 = time.monotonic()
-        report = diagnose(ctx)
+        report = diagnose(ctx, note_unread=False)
         services.append(ScannedService(report, time.monotonic() - t0))
+    if services:  # malformed objects no step of any Service read: noted once, not once per Service
+        read = {r for ctx in contexts for r in ctx.ignored_reads}
+        rejected = list(dict.fromkeys(r for reader in readers for r in getattr(reader, "rejected", [])))
+        first = services[0]
+        services[0] = replace(first, report=add_unread_note(first.report, rejected, read))
     return ScanReport(tuple(services), source, scope.describe(), time.monotonic() - start)
 
 

@@ -149,6 +149,20 @@ def test_label_selector_limits_the_services(tmp_path):
     assert none.exit_code == 0 and "no Service in scope" in none.stdout
 
 
+def test_malformed_object_no_service_reads_is_noted_once_per_scan_not_per_service(tmp_path):
+    items = _cluster_with_labels()
+    items.append({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "other", "namespace": "elsewhere"},
+                  "spec": {"ports": [{"port": "eighty"}]}})
+    snap = tmp_path / "snap.yaml"
+    snap.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": items}))
+    report = json.loads(invoke("scan", "-n", "shop", "--snapshot", str(snap), "-o", "json").stdout)
+    notes = [(r["service"]["name"], step["id"], f["message"]) for r in report["reports"] for step in r["steps"]
+             for f in step["findings"] if f["code"] == "INPUT_OBJECT_IGNORED"]
+    assert [s["name"] for s in report["services"]] == ["api", "web"]
+    assert notes == [("api", "service", "1 malformed object(s) elsewhere in the input were left out; "
+                                        "no step reads them")]
+
+
 @pytest.mark.parametrize("args, message", [
     (["-n", "a", "-A"], "-n and -A exclude each other"),
     (["-l", "a in b"], "-l: bad label selector"),
