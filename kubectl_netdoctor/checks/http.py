@@ -24,6 +24,8 @@ OUTCOME_CODES = {
                 "see the listen and proxy steps"),
     "reset": ("HTTP_RESET", "connection reset: the app or a proxy in the path closed it abruptly",
               "kubectl -n {ns} logs -l {sel} --tail=50; check for TLS on a plain-HTTP port"),
+    "empty": ("HTTP_RESET", "connection closed with no answer: the app or a proxy in the path accepted it and hung up",
+              "kubectl -n {ns} logs -l {sel} --tail=50; check for TLS on a plain-HTTP port"),
     "timeout": ("HTTP_TIMEOUT", "no HTTP answer in time: packets dropped (NetworkPolicy?) or the app hangs",
                 "see the proxy and netpol steps; kubectl -n {ns} logs -l {sel}"),
     "not_http": ("HTTP_NOT_HTTP", "the port answers, but not with HTTP (TLS, gRPC, or another protocol?)",
@@ -85,7 +87,7 @@ def run(ctx: Context, svc: Obj) -> StepResult:
 
 # Failures that are the HTTP server's own answer (or its absence on an open port): this step's to report.
 # Refused and timed-out connects to an endpoint are the listen step's (it connects to each one).
-HTTP_LEVEL = ("server_error", "client_error", "not_http", "reset", "error")
+HTTP_LEVEL = ("server_error", "client_error", "not_http", "reset", "empty", "error")
 
 
 def endpoint_findings(ctx: Context, selector: str) -> tuple[list[Finding], list, str]:
@@ -131,7 +133,7 @@ def endpoint_findings(ctx: Context, selector: str) -> tuple[list[Finding], list,
 
 
 # When failures tie, the outcome that says more about the path wins.
-_OUTCOME_ORDER = ("timeout", "refused", "reset", "server_error", "not_http", "error", "client_error")
+_OUTCOME_ORDER = ("timeout", "refused", "reset", "empty", "server_error", "not_http", "error", "client_error")
 
 
 def majority_failure(attempts: tuple) -> object | None:

@@ -148,7 +148,8 @@ def parse_udp(text: str) -> list[UdpResult]:
 class HttpResult:
     url: str
     outcome: str
-    """``ok`` (2xx/3xx), ``client_error``, ``server_error``, ``refused``, ``reset``, ``timeout``, ``not_http``, ``error``."""
+    """``ok`` (2xx/3xx), ``client_error``, ``server_error``, ``refused``, ``reset``, ``empty`` (connected, then
+    closed with no answer), ``timeout``, ``not_http``, ``error``."""
     status: int | None
     latency_ms: float | None
     detail: str = ""
@@ -178,7 +179,10 @@ def http_script(urls: list[str], wait_s: int, attempts: int = 1, per_url: dict[s
 _STATUS = re.compile(r"HTTP/\d(?:\.\d)?\s+(\d{3})")
 
 
-def classify_http(rc: int, output: str) -> tuple[str, int | None]:
+def classify_http(rc: int, output: str, elapsed_s: float | None = None,
+                  wait_s: float | None = None) -> tuple[str, int | None]:
+    """The outcome of one GET. Nothing back is a timeout only when nc waited its time out: a
+    connection closed at once with no byte (a server or proxy that accepts and hangs up) is ``empty``."""
     statuses = [int(s) for s in _STATUS.findall(output)]
     status = statuses[-1] if statuses else None
     low = output.lower()
@@ -196,6 +200,8 @@ def classify_http(rc: int, output: str) -> tuple[str, int | None]:
         return "timeout", None
     if output.strip():
         return "not_http", None  # connected, but the answer is not an HTTP status line
+    if elapsed_s is not None and wait_s is not None and elapsed_s < wait_s - 0.05:
+        return "empty", None  # connected and closed before nc's wait ran out
     return "timeout", None  # connected, but nothing came back before nc gave up
 
 
@@ -207,7 +213,8 @@ def group_by_url(results: list[HttpResult]) -> dict[str, tuple[HttpResult, ...]]
     return {url: tuple(rs) for url, rs in out.items()}
 
 
-def parse_http(text: str) -> list[HttpResult]:
+def parse_http(text: str, wait_s: float | None = None) -> list[HttpResult]:
+    """``wait_s``: the script's ``W`` (nc's wait), which tells a timeout from a connection closed at once."""
     out = []
     for line in text.splitlines():
         parts = line.split("|", 5)
@@ -215,11 +222,12 @@ def parse_http(text: str) -> list[HttpResult]:
             continue
         url, rc = parts[1], int(parts[2])
         try:
-            latency = round(max(0.0, float(parts[4]) - float(parts[3])) * 1000, 1)
+            elapsed: float | None = max(0.0, float(parts[4]) - float(parts[3]))
         except ValueError:
-            latency = None
+            elapsed = None
+        latency = round(elapsed * 1000, 1) if elapsed is not None else None
         output = parts[5].replace("~", "\n")
-        outcome, status = classify_http(rc, output)
+        outcome, status = classify_http(rc, output, elapsed, wait_s)
         detail = next((ln.strip() for ln in output.splitlines() if ln.strip()), "")[:200]
         out.append(HttpResult(url, outcome, status, latency, detail))
     return out

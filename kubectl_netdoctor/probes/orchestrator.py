@@ -218,7 +218,7 @@ def http_task(session: ProbeSession, urls: list[str], endpoint_urls: dict[str, s
     direct = endpoint_urls or {}
     script = http_script(urls + list(direct), PROBE_WAIT_S, HTTP_ATTEMPTS,
                          per_url={u: ENDPOINT_HTTP_ATTEMPTS for u in direct})
-    store_all = _store_script(HTTP, lambda text: group_by_url(parse_http(text)))
+    store_all = _store_script(HTTP, lambda text: group_by_url(parse_http(text, PROBE_WAIT_S)))
 
     def store(ev: LiveEvidence, result: ExecResult) -> None:
         store_all(ev, result)

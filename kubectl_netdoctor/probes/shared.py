@@ -224,7 +224,7 @@ class SharedProbes:
                                    _batch_failed(TCP)))
         if urls or direct:
             gets = {**{u: HTTP_ATTEMPTS for u in urls}, **{u: ENDPOINT_HTTP_ATTEMPTS for u in sorted(direct)}}
-            store_all = _store_script(HTTP, lambda text: group_by_url(parse_http(text)))
+            store_all = _store_script(HTTP, lambda text: group_by_url(parse_http(text, PROBE_WAIT_S)))
 
             def store_http(ev: LiveEvidence, result: ExecResult) -> None:  # as orchestrator.http_task stores
                 store_all(ev, result)

@@ -60,6 +60,16 @@ def test_http_outcomes():
     assert results["http://10.96.86.117:80/"].detail == "HTTP/1.0 200 OK"
 
 
+
+def test_http_nothing_back_is_a_timeout_only_after_the_wait():
+    # Live, iptables mode, a Service with no endpoint: the packet left the node and a proxy out there
+    # accepted and hung up in 10 ms. That is not a timeout (nc's wait is 3 s).
+    closed = "HTTP|http://10.96.17.21:80/|0|12144.13|12144.14|"
+    waited = "HTTP|http://10.96.17.21:80/|0|12144.13|12147.15|"
+    assert [r.outcome for r in po.parse_http(closed + "\n" + waited, wait_s=3)] == ["empty", "timeout"]
+    assert [r.outcome for r in po.parse_http(closed)] == ["timeout"]  # no wait known: as before
+
+
 @pytest.mark.parametrize("output, rc, outcome, addresses", [
     (NSLOOKUP_OK, 0, "ok", ("10.96.141.22",)),
     (NSLOOKUP_NX, 1, "nxdomain", ()),
