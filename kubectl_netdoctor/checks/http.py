@@ -2,7 +2,9 @@
 
 Refused, reset, timeout, 5xx and 4xx are told apart, because each points
 somewhere else: nothing listening, a crashing app or proxy, a drop, the app
-itself, the path or Host header.
+itself, the path or Host header. GETs through a Service port with no ready
+endpoint fail by design: that is the endpoints step's headline, so here it is a
+note and the step is a skip.
 """
 
 from __future__ import annotations
@@ -51,8 +53,17 @@ def run(ctx: Context, svc: Obj) -> StepResult:
     found: list[Finding] = []
     probes = []
     summaries = []
+    unserved = []
     for url, attempts in sorted(ctx.live.http.items()):
         probes += [http_probe_result(r) for r in attempts]
+        port_label = without_ready_endpoint(ctx, svc, url)
+        if port_label:
+            unserved.append(url)
+            expected = no_endpoint_gets(ctx, url, port_label, attempts, selector)
+            found += [expected] if expected else []
+            summaries.append(f"{url}: no ready endpoint behind it, {sum(not r.ok for r in attempts)} of "
+                             f"{len(attempts)} GETs failed as expected")
+            continue
         # A 4xx on the default path is often normal (an API with no root page): only a note then.
         lenient = ctx.options.http_path == "/"
         bad = [r for r in attempts if not r.ok and not (lenient and r.outcome == "client_error")]
@@ -82,7 +93,58 @@ def run(ctx: Context, svc: Obj) -> StepResult:
     gets = sum(len(a) for a in ctx.live.http.values())
     detail = ", ".join(x for x in (f"{gets} GETs via the Service" if gets else "", direct_summary) if x)
     summary = "; ".join(x for x in (", ".join(summaries), direct_summary) if x) or "no HTTP answer"
+    if unserved and len(unserved) == len(ctx.live.http) and not ctx.live.endpoint_http:
+        # Nothing behind the Service to ask: the endpoints step owns the failure, this step proved nothing.
+        return conclude(STEP_ID, TITLE, found, summary, probes,
+                        unverified="the Service has no ready endpoint to answer HTTP (see the endpoints step)")
     return conclude(STEP_ID, TITLE, found, summary, probes, verified=verified_live(detail))
+
+
+def without_ready_endpoint(ctx: Context, svc: Obj, url: str) -> str:
+    """The label of the Service port a ClusterIP URL asks, when that port has no ready endpoint, else ""."""
+    host_port = url.removeprefix("http://").split("/", 1)[0]
+    host, _, port = host_port.rpartition(":")
+    if host != (svc.get("spec") or {}).get("clusterIP") or not port.isdigit():
+        return ""  # a headless Service's URL is an endpoint's own address
+    ports = [p for p in ctx.service_ports() if p.get("port") == int(port) and p.get("protocol", "TCP") == "TCP"]
+    slices = ctx.endpoint_slices()
+    if not ports or any(objects.ready_backends(slices, p.get("name", ""), "TCP") for p in ports):
+        return ""
+    return objects.port_label(ports[0])
+
+
+def no_endpoint_gets(ctx: Context, url: str, port_label: str, attempts: tuple, selector: str) -> Finding | None:
+    """GETs through a Service port with no ready endpoint: their failure is expected (the endpoints step's
+    headline), so it is a note. It still says what the client saw, which differs by datapath: kube-proxy
+    rejects (refused), but the node kernel rate-limits the ICMP port unreachable replies a reject sends
+    (net.ipv4.icmp_ratelimit, per client), so of many connects at once most wait for a SYN retransmit and
+    time out; a filter ahead of kube-proxy's reject that accepts the packet lets it leave by the node's
+    default route, and whatever answers there is not a pod of this Service."""
+    failed = majority_failure(attempts)
+    connected = [r for r in attempts if r.status or r.outcome in ("empty", "not_http", "reset")]
+    if failed is None:
+        return None
+    code = OUTCOME_CODES[failed.outcome][0]
+    outcomes = {r.outcome for r in attempts}
+    notes = []
+    if "refused" in outcomes and "timeout" in outcomes:
+        notes.append("kube-proxy rejects these connects; the timeouts are most likely rejects whose ICMP port "
+                     "unreachable the node rate-limited (net.ipv4.icmp_ratelimit), not drops")
+    if connected:
+        seen = sorted({f"HTTP {r.status}" if r.status else r.outcome for r in connected})
+        notes.append(f"{len(connected)} connects were accepted ({', '.join(seen)}) although no pod serves this port: "
+                     "whatever accepted them is not a pod of this Service (a rule ahead of kube-proxy's reject "
+                     "let the packet through, and it left by the node's default route?)")
+    return finding(
+        code,
+        f"GET {url}: {sum(not r.ok for r in attempts)} of {len(attempts)} requests fail "
+        f"({', '.join(sorted(o for o in outcomes if o != 'ok'))}) (expected: port {port_label} has no ready "
+        "endpoint, see the endpoints step)" + "".join(f"; {n}" for n in notes),
+        [f"from {ctx.live.probe}, {len(attempts)} GETs at once", *tally(attempts)],
+        f"see the endpoints step: make a selected pod Ready (kubectl -n {ctx.namespace} get pods"
+        + (f" -l {selector}" if selector else "") + " -o wide)",
+        severity=Severity.INFO,
+    )
 
 
 # Failures that are the HTTP server's own answer (or its absence on an open port): this step's to report.

@@ -185,6 +185,52 @@ def test_404s_on_the_default_path_among_200s_are_not_intermittent(cluster):
     assert "HTTP_INTERMITTENT" not in codes(http.run(ctx))
 
 
+
+def no_ready_endpoint(cluster) -> None:
+    for sl in cluster.all("EndpointSlice", "shop"):
+        for ep in sl.get("endpoints") or []:
+            ep["conditions"] = {"ready": False, "serving": False, "terminating": False}
+
+
+def test_gets_to_a_service_without_ready_endpoints_are_expected_nftables(cluster):
+    # Live, kube-proxy nftables mode, readiness-gate scenario: kube-proxy rejects, but the node sends one
+    # ICMP port unreachable a second (net.ipv4.icmp_ratelimit), so of 10 connects at once 2 are refused
+    # (after a SYN retransmit) and 8 time out.
+    no_ready_endpoint(cluster)
+    ctx = cluster.context()
+    refused = ("HTTP|http://10.96.141.22:80/|1|1.00|{e}|"
+               "nc: can't connect to remote host (10.96.141.22): Connection refused")
+    timeout = "HTTP|http://10.96.141.22:80/|1|1.00|4.10|nc: timed out"
+    ctx.live = probed(ctx, probe=PROBE, http=http_results(refused.format(e="2.06"), refused.format(e="3.08"),
+                                                          *[timeout] * 8))
+    result = http.run(ctx)
+    assert codes(result) == ["HTTP_TIMEOUT"]
+    f = result.findings[0]
+    assert f.severity is Severity.INFO  # the endpoints step's headline, not a second one
+    assert "(expected: port http 80->http/TCP has no ready endpoint, see the endpoints step)" in f.message
+    assert "rate-limited (net.ipv4.icmp_ratelimit)" in f.message and "accepted" not in f.message
+    assert result.status is Status.SKIP and not result.blocked
+    assert result.skip_reason == "the Service has no ready endpoint to answer HTTP (see the endpoints step)"
+
+
+def test_gets_to_a_service_without_ready_endpoints_answered_elsewhere_are_not_intermittent(cluster):
+    # Live, iptables mode with kube-router: its FORWARD ACCEPT comes before kube-proxy's REJECT, so the
+    # connects left the node by its default route and a proxy there answered 426 or hung up at once.
+    no_ready_endpoint(cluster)
+    ctx = cluster.context()
+    upgrade = "HTTP|http://10.96.141.22:80/|0|1.00|1.01|HTTP/1.0 426 Upgrade Required~server: keryx~"
+    closed = "HTTP|http://10.96.141.22:80/|0|1.00|1.01|"
+    ctx.live = LiveEvidence(targets=probe_targets(ctx), probe=PROBE,
+                            http=po.group_by_url(po.parse_http("\n".join([upgrade] * 4 + [closed] * 6), wait_s=3)))
+    result = http.run(ctx)
+    assert codes(result) == ["HTTP_RESET"]
+    f = result.findings[0]
+    assert f.severity is Severity.INFO
+    assert "10 connects were accepted (HTTP 426, empty) although no pod serves this port" in f.message
+    assert result.summary == "http://10.96.141.22:80/: no ready endpoint behind it, 10 of 10 GETs failed as expected"
+    assert result.status is Status.SKIP
+
+
 def lookups(**outputs: tuple[int, str]) -> dict:
     out = {}
     for name, (rc, text) in outputs.items():
