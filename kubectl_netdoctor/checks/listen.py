@@ -31,8 +31,10 @@ def host_network(ctx: Context, pods: list[dict]) -> Finding | None:
 
 
 def host_ports(ctx: Context, pods: list[dict]) -> Finding | None:
+    # On a hostNetwork pod the API server sets hostPort to containerPort itself: not the user's hostPort.
     seen = sorted({(c, p.get("hostPort"), p.get("containerPort"))
-                   for pod in pods for c, p in objects.container_ports(pod) if p.get("hostPort")})
+                   for pod in pods for c, p in objects.container_ports(pod) if p.get("hostPort")
+                   and not ((pod.get("spec") or {}).get("hostNetwork") and p.get("hostPort") == p.get("containerPort"))})
     if not seen:
         return None
     return finding(
