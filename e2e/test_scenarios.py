@@ -2,7 +2,8 @@
 
 Each scenario holds its manifests, optional commands that break (and restore)
 the cluster, and the expected verdict: the failing step and finding codes. The
-test deploys it into a fresh namespace that enforces Pod Security "restricted",
+test deploys it into a fresh namespace that enforces Pod Security "restricted"
+(or the level its ``pod_security:`` names, for a scenario that needs hostNetwork),
 runs ``kubectl netdoctor svc ... -o json`` as a user would (a real process), and
 checks the verdict. Every result is also written to
 ``e2e/results/<name>.json`` (``$NETDOCTOR_E2E_RESULTS``) for the README's table.
@@ -136,7 +137,8 @@ def test_scenario(name: str, cluster: Cluster) -> None:
     spec = load(name)
     kubectl = cluster.kubectl
     namespace = create_namespace(kubectl, name)
-    kubectl("label", "namespace", namespace, "pod-security.kubernetes.io/enforce=restricted")
+    kubectl("label", "namespace", namespace,
+            f"pod-security.kubernetes.io/enforce={spec.get('pod_security', 'restricted')}")
     client_ns = create_namespace(kubectl, f"{name}-client") if spec.get("client") == "other-namespace" else None
     env = {"NS": namespace, "SCENARIO": str(SCENARIOS_DIR / name)}
     try:
