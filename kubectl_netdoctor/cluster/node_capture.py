@@ -17,7 +17,8 @@ from collections.abc import Callable
 
 from kubectl_netdoctor.cluster.api_reader import LiveReader
 from kubectl_netdoctor.cluster.probe import ExecResult, Executor, NodeAccessSession, ProbeUnavailable
-from kubectl_netdoctor.kubeproxy.capture import CONNTRACK_FILES, parse_conntrack, rule_command, service_rule_command
+from kubectl_netdoctor.kubeproxy.capture import (CONNTRACK_FILES, parse_conntrack, rule_command, service_rule_command,
+                                                 split_conntrack)
 from kubectl_netdoctor.kubeproxy.view import ServiceRef
 
 RuleCapture = tuple[dict[str, str], tuple[int, int] | None, str]
@@ -31,11 +32,15 @@ def capture_with(run: Callable[[list[str]], ExecResult], where: str, mode: str,
     chains where the mode allows (:func:`~kubectl_netdoctor.kubeproxy.capture.service_rule_command`),
     else (or when that fails) the whole dump."""
     captures, error = {}, ""
+    conntrack, counted = None, False
     targeted = service_rule_command(mode, service) if service is not None else None
     if targeted is not None:
         res = run(targeted[1])
-        if res.rc == 0 and "*nat" in res.stdout and res.stdout.rstrip().endswith("COMMIT"):
-            captures[targeted[0]] = res.stdout
+        text, conntrack, counted = split_conntrack(res.stdout)
+        if res.rc == 0 and "*nat" in text and text.rstrip().endswith("COMMIT"):
+            captures[targeted[0]] = text
+        else:
+            conntrack, counted = None, False
     if not captures:
         key, command = rule_command(mode)
         res = run(command)
@@ -43,8 +48,10 @@ def capture_with(run: Callable[[list[str]], ExecResult], where: str, mode: str,
             captures[key] = res.stdout
         else:
             error = f"{' '.join(command)} in {where}: {res.error or res.stderr.strip()[:200] or f'exit {res.rc}'}"
-    ct = run(["cat", *CONNTRACK_FILES])
-    return captures, (parse_conntrack(ct.stdout) if ct.rc == 0 else None), error
+    if not counted:
+        ct = run(["cat", *CONNTRACK_FILES])
+        conntrack = parse_conntrack(ct.stdout) if ct.rc == 0 else None
+    return captures, conntrack, error
 
 
 def capture_from_pod(executor: Executor, pod: dict, mode: str, service: ServiceRef | None = None) -> RuleCapture:

@@ -22,6 +22,7 @@ RULE_COMMANDS = {
 }
 """kube-proxy mode -> (capture kind, command printing the rules)."""
 CONNTRACK_FILES = ["/proc/sys/net/netfilter/nf_conntrack_count", "/proc/sys/net/netfilter/nf_conntrack_max"]
+CONNTRACK_MARKER = "# netdoctor: conntrack"
 
 
 def rule_command(mode: str) -> tuple[str, list[str]]:
@@ -45,6 +46,7 @@ def service_rule_command(mode: str, service: ServiceRef) -> tuple[str, list[str]
     KUBE-SVC/SVL/EXT/FW/XLB chains by name, and the KUBE-SEP chains they jump to. The caller falls back
     to :func:`rule_command` when the pod has no ``sh`` or the output is not whole (no closing COMMIT).
     Read so, the masquerade-jump evidence looks at these chains only, not at every chain of the node.
+    Its last line carries the node's conntrack counters (:func:`split_conntrack`), so one exec reads both.
     """
     if mode not in ("iptables", ""):
         return None
@@ -63,8 +65,20 @@ def service_rule_command(mode: str, service: ServiceRef) -> tuple[str, list[str]
         "  done",
         "done",
         "echo COMMIT",
+        # the conntrack counters in the same exec (one round trip less): a comment line after the dump
+        # (cat, not sh's read: a sysctl file read a byte at a time gives its first digit only)
+        f"echo '{CONNTRACK_MARKER}' $(cat {' '.join(CONNTRACK_FILES)} 2>/dev/null)",
     ])
     return "iptables-save", ["sh", "-c", script]
+
+
+def split_conntrack(text: str) -> tuple[str, tuple[int, int] | None, bool]:
+    """A targeted capture's output as (the dump, the conntrack counters, whether the script read them):
+    :func:`service_rule_command` appends them as its last line."""
+    head, marker, tail = text.rstrip().rpartition("\n" + CONNTRACK_MARKER)
+    if not marker:
+        return text, None, False
+    return head + "\n", parse_conntrack(tail), True
 
 
 def parse_conntrack(text: str) -> tuple[int, int] | None:
