@@ -24,6 +24,7 @@ export GOTOOLCHAIN=${GOTOOLCHAIN:-local}
 
 # Networking defaults (documented in README.md).
 SERVICE_CIDR=${SERVICE_CIDR:-10.96.0.0/16}
+E2E_NFT_TABLE=netdoctor_e2e # up's guard: untranslated Service traffic never leaves the machine
 KUBERNETES_SVC_IP=${KUBERNETES_SVC_IP:-10.96.0.1}
 CLUSTER_DNS=${CLUSTER_DNS:-10.96.0.10}
 CLUSTER_DOMAIN=${CLUSTER_DOMAIN:-cluster.local}
