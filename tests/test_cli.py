@@ -242,10 +242,24 @@ def test_bare_command_still_prints_the_help():
 
 def test_argument_error_through_the_console_script_entry_is_one_line():
     """main() as installed, in a fresh interpreter: no panel, no traceback."""
-    proc = subprocess.run([sys.executable, "-c", "from kubectl_netdoctor.cli import main; main()", "svc", "web",
+    proc = subprocess.run([sys.executable, "-c", "from kubectl_netdoctor.entry import main; main()", "svc", "web",
                            "--timeout", "nan", "--bogus"], capture_output=True, text=True)
     assert proc.returncode == 2
     assert proc.stderr == "error: No such option: --bogus (Possible options: --verbose) (see '-c svc --help')\n"
+
+
+def test_ctrl_c_while_the_cli_is_imported_is_one_line_exit_130():
+    """The console script's first 0.1 s imports typer: a KeyboardInterrupt there (raised here by an import
+    hook, as Ctrl-C would) ends in 'interrupted' and 130, like one anywhere later."""
+    hook = ("import sys\n"
+            "class Interrupt:\n"
+            "    def find_spec(self, name, path=None, target=None):\n"
+            "        if name == 'typer':\n"
+            "            raise KeyboardInterrupt\n"
+            "sys.meta_path.insert(0, Interrupt())\n"
+            "from kubectl_netdoctor.entry import main; main()\n")
+    proc = subprocess.run([sys.executable, "-c", hook, "svc", "web"], capture_output=True, text=True)
+    assert (proc.returncode, proc.stderr) == (130, "interrupted\n")
 
 
 # -- a malformed object in a snapshot: exit 2 if the diagnosis needs it, else a note ------------------------
