@@ -22,7 +22,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("context", ("context", "config")),
     ("steps", ("checks", "probes.orchestrator", "probes")),
     ("runner", ("diagnose", "dump", "render", "cleanup", "scan")),
-    ("front door", ("cli", "")),
+    ("front door", ("cli", "entry", "")),
 )
 RANK = {name: i for i, (name, _) in enumerate(LAYERS)}
 
