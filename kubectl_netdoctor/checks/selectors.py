@@ -178,10 +178,30 @@ def not_ready_pods(ctx: Context, pods: list[dict]) -> Finding | None:
         + ("" if all_bad else " (the others still serve)" if len(bad) + sum(objects.pod_ready(p) for p in pods)
            == len(pods) else ""),
         evidence,
-        f"kubectl -n {ctx.namespace} describe pod {first}; kubectl -n {ctx.namespace} logs {first}"
-        " (a failing readinessProbe: fix the app or the probe path/port)",
+        not_ready_fix(ctx.namespace, bad[0]),
         severity=None if all_bad else Severity.WARNING,
     )
+
+
+_CRASHING = ("CrashLoopBackOff", "Error", "OOMKilled", "RunContainerError", "ContainerCannotRun")
+_NO_IMAGE = ("ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull")
+
+
+def not_ready_fix(namespace: str, pod: dict) -> str:
+    """Where to look, by why the pod is not Ready: a crashing container is not a failing readinessProbe."""
+    name = pod["metadata"]["name"]
+    reason = objects.not_ready_reason(pod)
+    describe = f"kubectl -n {namespace} describe pod {name}"
+    if reason in _CRASHING:
+        return (f"the container exits ({reason}), so its readinessProbe never gets to pass: kubectl -n {namespace} "
+                f"logs {name} --previous (why it exited; 'address already in use' on a hostNetwork pod means "
+                f"another process holds the port); {describe} (exit code, last state)")
+    if reason in _NO_IMAGE:
+        return f"the image cannot be pulled ({reason}): {describe} (Events name the image and the registry's answer)"
+    if reason.startswith("Pending"):
+        return f"the pod is not running yet ({reason}): {describe} (Events: scheduling, volumes, image pulls)"
+    return (f"{describe}; kubectl -n {namespace} logs {name} (a failing readinessProbe: fix the app or the probe "
+            "path/port)")
 
 
 def _declared(pods: list[dict]) -> list[str]:

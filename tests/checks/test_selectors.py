@@ -78,6 +78,19 @@ def test_all_pods_crashlooping_is_an_error(cluster):
     (f,) = result.findings
     assert f.severity is Severity.ERROR
     assert "pod web-7c9f8d6b5-abcde: CrashLoopBackOff" in f.evidence
+    # the fix follows the reason: a crashing container, not "a failing readinessProbe"
+    assert f.fix.startswith("the container exits (CrashLoopBackOff), so its readinessProbe never gets to pass: "
+                            "kubectl -n shop logs web-7c9f8d6b5-abcde --previous")
+    assert "readinessProbe: fix the app" not in f.fix
+
+
+def test_image_pull_failure_fix_points_at_the_image(cluster):
+    for p in _pods(cluster):
+        p["status"]["conditions"][2]["status"] = "False"
+        p["status"]["containerStatuses"][0].update(ready=False, state={"waiting": {
+            "reason": "ImagePullBackOff", "message": 'Back-off pulling image "registry.example/web:1.2"'}})
+    (f,) = selectors.run(cluster.context()).findings
+    assert f.fix.startswith("the image cannot be pulled (ImagePullBackOff): kubectl -n shop describe pod ")
 
 
 def test_pending_pod_reason(cluster):
