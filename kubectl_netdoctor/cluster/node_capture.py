@@ -18,7 +18,7 @@ from collections.abc import Callable
 from kubectl_netdoctor.cluster.api_reader import LiveReader
 from kubectl_netdoctor.cluster.probe import ExecResult, Executor, NodeAccessSession, ProbeUnavailable
 from kubectl_netdoctor.kubeproxy.capture import (CONNTRACK_FILES, parse_conntrack, rule_command, service_rule_command,
-                                                 split_conntrack)
+                                                 split_conntrack, targeted_output_whole)
 from kubectl_netdoctor.kubeproxy.view import ServiceRef
 
 RuleCapture = tuple[dict[str, str], tuple[int, int] | None, str]
@@ -37,7 +37,7 @@ def capture_with(run: Callable[[list[str]], ExecResult], where: str, mode: str,
     if targeted is not None:
         res = run(targeted[1])
         text, conntrack, counted = split_conntrack(res.stdout)
-        if res.rc == 0 and "*nat" in text and text.rstrip().endswith("COMMIT"):
+        if res.rc == 0 and targeted_output_whole(targeted[0], text):
             captures[targeted[0]] = text
         else:
             conntrack, counted = None, False

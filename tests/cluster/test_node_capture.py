@@ -13,8 +13,10 @@ import pytest
 TESTS = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(TESTS / "parsers"))  # the iptables-save generator
 import gen_iptables  # noqa: E402
+import gen_nft  # noqa: E402
 from kubectl_netdoctor.cluster.node_capture import capture_with  # noqa: E402
 from kubectl_netdoctor.cluster.probe import ExecResult  # noqa: E402
+from kubectl_netdoctor.kubeproxy import nftables  # noqa: E402
 from kubectl_netdoctor.kubeproxy.capture import (CONNTRACK_FILES, CONNTRACK_MARKER, parse_capture,  # noqa: E402
                                                  parse_conntrack, service_rule_command, split_conntrack)
 from kubectl_netdoctor.kubeproxy.view import ServiceRef  # noqa: E402
@@ -132,7 +134,12 @@ def test_without_sh_the_whole_dump_is_read(node):
 
 def test_whole_dumps_where_the_mode_has_no_targeted_form():
     svc = ServiceRef("shop", "web", (("http", "tcp"),), ("10.96.1.5",))
-    assert service_rule_command("ipvs", svc) is None and service_rule_command("nftables", svc) is None
+    assert service_rule_command("ipvs", svc) is None
+    odd = ServiceRef("shop", "web", (("http", "tcp"),), ('10.96.1.5"; reboot',))
+    assert service_rule_command("nftables", odd) is None  # never a name the sh patterns would have to escape
+    kind, command = service_rule_command("nftables", svc)
+    assert kind == "nft" and command[:2] == ["sh", "-c"]
+    assert subprocess.run(["sh", "-n", "-c", command[2]]).returncode == 0
     kind, command = service_rule_command("iptables", svc)
     assert kind == "iptables-save" and command[:2] == ["sh", "-c"]
     assert subprocess.run(["sh", "-n", "-c", command[2]]).returncode == 0  # valid sh syntax
@@ -143,3 +150,139 @@ def test_conntrack_line_split_off_the_targeted_dump():
     assert split_conntrack(dump + f"{CONNTRACK_MARKER} 812 262144\n") == (dump, (812, 262144), True)
     assert split_conntrack(dump + f"{CONNTRACK_MARKER}  \n") == (dump, None, True)  # counters unreadable: no re-read
     assert split_conntrack(dump) == (dump, None, False)  # an older script: the caller reads them itself
+
+
+# -- nftables -------------------------------------------------------------------------
+
+# `nft list table ip kube-proxy` (text or -j) answered from a saved listing; anything else fails like nft.
+FAKE_NFT = r'''#!/usr/bin/env python3
+import os, sys
+args = sys.argv[1:]
+if os.environ.get("NFT_FAIL") or args[-4:] != ["list", "table", "ip", "kube-proxy"]:
+    print("Error: No such file or directory", file=sys.stderr); sys.exit(1)
+sys.stdout.write(open(os.environ["CAPTURE"] + (".json" if "-j" in args else "")).read())
+'''
+
+NFT_FIXTURES = [TESTS / "fixtures" / "captures" / "node-e.nft", TESTS / "fixtures" / "proxy" / "nftables" / "worker-1.nft"]
+
+
+@pytest.fixture(scope="module")
+def nft_node(tmp_path_factory):
+    root = tmp_path_factory.mktemp("nft")
+    bin_dir = root / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "nft").write_text(FAKE_NFT)
+    (bin_dir / "nft").chmod(0o755)
+    calls: list[list[str]] = []
+
+    def runner(capture: str, **extra: str):
+        path = root / f"capture-{abs(hash(capture))}"
+        path.write_text(capture)
+        env = {**os.environ, "CAPTURE": str(path), "PATH": f"{bin_dir}:{os.environ['PATH']}", **extra}
+
+        def run(command: list[str]) -> ExecResult:
+            calls.append(command)
+            if command[0] == "cat":
+                return ExecResult(0, "12 262144\n", "")
+            p = subprocess.run(command, capture_output=True, text=True, env=env)
+            return ExecResult(p.returncode, p.stdout, p.stderr)
+        return run
+
+    return runner, calls
+
+
+def nft_ref(s: gen_iptables.GenService) -> ServiceRef:
+    return ref(s)
+
+
+def assert_reads_the_same(got, full, ref_: ServiceRef, ports: set[int]) -> None:
+    for vip in ref_.addresses:
+        for port in ports:
+            for proto in ("TCP", "UDP"):
+                assert got.at(vip, port, proto) == full.at(vip, port, proto)
+                assert got.refusals(vip, port, proto) == full.refusals(vip, port, proto)
+    for np in ref_.node_ports:
+        for proto in ("TCP", "UDP"):
+            assert got.node_port(np, proto) == full.node_port(np, proto)
+            assert got.node_port_refusals(np, proto) == full.node_port_refusals(np, proto)
+    for name in ref_.port_names():
+        assert got.named(name) == full.named(name)
+    assert (got.masq_mark_rule, got.masq_jumped, got.masquerade_rule, got.programmed, got.unhooked) == \
+        (full.masq_mark_rule, full.masq_jumped, full.masquerade_rule, full.programmed, full.unhooked)
+
+
+def targeted(run, ref_: ServiceRef) -> str:
+    captures, conntrack, error = capture_with(run, "kube-system/kube-proxy-x", "nftables", ref_)
+    assert not error and set(captures) == {"nft"}
+    assert (conntrack and conntrack[1]) == (HOST_CONNTRACK and HOST_CONNTRACK[1])
+    return captures["nft"]
+
+
+def test_nft_one_services_part_reads_like_the_whole_table(nft_node):
+    runner, calls = nft_node
+    services = gen_nft.generate_services(1000, seed=5)
+    # one node of the 40 the endpoints are spread over, so Local policy finds local endpoints on some
+    text = gen_nft.render(services, "node-7")
+    run = runner(text)
+    full = parse_capture("nft", text, "node-7")
+    picks = [next(s for s in services if len(s.endpoints) == 3), next(s for s in services if s.node_port),
+             next(s for s in services if s.external_policy == "Local" and s.node_port
+                  and any(e.node == "node-7" for e in s.endpoints)),
+             next(s for s in services if s.external_policy == "Local" and s.node_port
+                  and s.endpoints and not any(e.node == "node-7" for e in s.endpoints)),
+             next(s for s in services if not s.endpoints),
+             next(s for s in services if not s.endpoints and s.node_port),
+             next(s for s in services if s.protocol == "udp")]
+    for s in picks:
+        calls.clear()
+        got_text = targeted(run, ref(s))
+        assert [c[0] for c in calls] == ["sh"]  # one exec: the table, cut down, and the conntrack counters
+        assert CONNTRACK_MARKER not in got_text and len(got_text) < len(text) / 10
+        got = parse_capture("nft", got_text, "node-7", service=ref(s))
+        assert_reads_the_same(got, full, ref(s), {s.port})
+        # the cut-down text holds everything the whole table's narrowing keeps
+        assert nftables.kube_proxy_view(nftables.parse_nft(nftables.narrow(got_text, ref(s)))) == \
+            nftables.kube_proxy_view(nftables.parse_nft(nftables.narrow(text, ref(s))))
+
+
+@pytest.mark.parametrize("path", NFT_FIXTURES, ids=lambda p: p.name)
+def test_nft_fixtures_read_the_same_for_each_of_their_services(nft_node, path):
+    sys.path.insert(0, str(TESTS / "kubeproxy"))
+    from test_narrow import refs_of, service_ports
+
+    runner, _ = nft_node
+    text = path.read_text()
+    run = runner(text)
+    full = nftables.kube_proxy_view(nftables.parse_nft(text))
+    for ref_, port_names in refs_of(full).items():
+        got = parse_capture("nft", targeted(run, ref_), "n", service=ref_)
+        assert_reads_the_same(got, full, ref_, {p for n in port_names for p in service_ports(full, n)})
+
+
+def test_nft_a_service_without_rules_still_reads_as_programmed(nft_node):
+    runner, _ = nft_node
+    text = gen_nft.render(gen_nft.generate_services(50, seed=2), "node-7")
+    missing = ServiceRef("nowhere", "gone", (("http", "tcp"),), ("10.250.0.1",), ())
+    got = parse_capture("nft", targeted(runner(text), missing), "n", service=missing)
+    full = parse_capture("nft", text, "n")
+    assert got.cluster_ip("10.250.0.1", 80) is None
+    assert got.programmed and got.masq_jumped and got.masq_mark_rule == full.masq_mark_rule
+
+
+def test_nft_without_sh_or_when_nft_fails_the_whole_table_is_read(nft_node):
+    runner, calls = nft_node
+    text = gen_nft.render(gen_nft.generate_services(20, seed=3), "node-7")
+    svc = ref(gen_nft.generate_services(20, seed=3)[4])
+
+    def no_shell(command: list[str]) -> ExecResult:
+        if command[0] == "sh":
+            return ExecResult(None, "", "", error='exec: "sh": executable file not found in $PATH')
+        return runner(text)(command)
+
+    for run in (no_shell, runner(text, NFT_FAIL="1")):
+        calls.clear()
+        captures, _, error = capture_with(run, "kube-system/kube-proxy-x", "nftables", svc)
+        assert [c[0] for c in calls][-2:] == ["nft", "cat"]
+        assert calls[-2] == ["nft", "-j", "list", "table", "ip", "kube-proxy"]
+    # nft failing in the script: the whole-table command fails the same way, and says so
+    assert not captures and "nft -j list table ip kube-proxy" in error
