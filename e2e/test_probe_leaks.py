@@ -223,7 +223,9 @@ def interrupt_one(run: Run, slot: Slot, kubectl: Kubectl, est: Estimates, rng: r
     before = slot.watch.keys()
     cmd = with_default_sigint([*netdoctor_cmd(*slot.args), "--kubeconfig", kubectl.kubeconfig])
     start = time.monotonic()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+    # PYTHONFAULTHANDLER: a run that hangs is ended with SIGABRT first, so its stderr shows where every thread was
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
+                            env={**os.environ, "PYTHONFAULTHANDLER": "1"})
 
     def mine() -> str | None:
         new = sorted(slot.watch.keys() - before, key=lambda k: slot.watch.get(k).added or 0)
@@ -261,9 +263,16 @@ def interrupt_one(run: Run, slot: Slot, kubectl: Kubectl, est: Estimates, rng: r
         try:
             _, err = proc.communicate(timeout=40)
         except subprocess.TimeoutExpired:
-            proc.kill()
-            _, err = proc.communicate()
-            run.note = "did not exit within 40 s of the signal (killed)"
+            proc.send_signal(signal.SIGABRT)  # faulthandler prints each thread's stack, then the process dies
+            try:
+                _, err = proc.communicate(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                _, err = proc.communicate()
+            stacks = [line.strip() for line in err.splitlines() if line.strip().startswith(("File ", "Thread ",
+                                                                                            "Current thread "))]
+            run.note = ("did not exit within 40 s of the signal (ended by SIGABRT); stacks: "
+                        + " | ".join(stacks[:40]))
         ended = time.monotonic()
     finally:
         if proc.poll() is None:

@@ -8,6 +8,7 @@ error; the client itself is imported only when a reader is made.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 from typing import Any
@@ -58,6 +59,15 @@ class LiveReader:
         self.source = f"cluster {self.context_name}"
         self.rejected: list[validate.Rejected] = []
         self._ignored: dict[tuple, list[validate.Rejected]] = {}
+
+    def isolated(self) -> "LiveReader":
+        """The same reader with a connection pool of its own (a new ``ApiClient`` on the same configuration):
+        for the probe's removal after a signal, which may have cut a request of this reader's pool midway."""
+        from kubernetes import client
+
+        twin = copy.copy(self)
+        twin.api = client.ApiClient(self.api.configuration)
+        return twin
 
     # -- transport ------------------------------------------------------------
     def request(self, path: str, verb: str, resource: str, namespace: str | None,

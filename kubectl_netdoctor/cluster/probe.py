@@ -423,35 +423,40 @@ class ProbeSession:
             if not self.created:
                 return
             self.created = False
+        # The signal that ends a run may have cut one of the shared pool's requests midway, leaving that pool's
+        # lock taken or a connection half-written: every later request through it would hang. The removal goes
+        # through a pool of its own. (The likely cause of one run in ~300 interrupted during the create that hung
+        # until killed and left its pod; the e2e leak test now records the stacks of such a run.)
+        reader = self.reader.isolated()
         try:
             if self.client_pod:
-                self._end_ephemeral()
+                self._end_ephemeral(reader)
             else:
-                self._delete_pod()
+                self._delete_pod(reader)
         except ClusterError:
             pass  # activeDeadlineSeconds ends the pod anyway; never hide the diagnosis behind cleanup
         finally:
             with _ACTIVE_LOCK:
                 _ACTIVE.discard(self)
 
-    def _delete_pod(self) -> None:
+    def _delete_pod(self, reader: LiveReader) -> None:
         path = f"/api/v1/namespaces/{self.namespace}/pods/{self.name}"
         # A create cut short by a signal may still land after a first "not found": look again.
         for pause in (0.25, 0.5, 1.0) if self._uncertain else ():
-            if self.reader.request(path, "delete", "pods", self.namespace, [("gracePeriodSeconds", "0")],
-                                   method="DELETE") is not None:
+            if reader.request(path, "delete", "pods", self.namespace, [("gracePeriodSeconds", "0")],
+                              method="DELETE") is not None:
                 return
             time.sleep(pause)
-        self.reader.request(path, "delete", "pods", self.namespace, [("gracePeriodSeconds", "0")], method="DELETE")
+        reader.request(path, "delete", "pods", self.namespace, [("gracePeriodSeconds", "0")], method="DELETE")
 
-    def _end_ephemeral(self, wait_s: float = 15.0) -> None:
+    def _end_ephemeral(self, reader: LiveReader, wait_s: float = 15.0) -> None:
         """Tell the ephemeral container to exit. One that is still starting cannot be told yet, and
         would then idle for its whole lifetime: wait for it to run (or to be absent for good)."""
         begin = time.monotonic()
         while True:
             if self.exec(["touch", DONE_FILE], timeout=5).rc == 0:
                 return
-            pod = self.reader.get("Pod", self.namespace, self.pod_name)
+            pod = reader.get("Pod", self.namespace, self.pod_name)
             if pod is None:
                 return
             listed = any(c.get("name") == self.container for c in (pod.get("spec") or {}).get("ephemeralContainers") or [])

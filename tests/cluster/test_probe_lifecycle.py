@@ -58,6 +58,12 @@ class Reader:
     def __init__(self, server: FakeServer):
         self.api = server
         self.request, self.get = server.request, server.get
+        self.isolated_readers: list[Reader] = []
+
+    def isolated(self) -> "Reader":
+        twin = Reader(self.api)
+        self.isolated_readers.append(twin)
+        return twin
 
 
 @pytest.fixture(autouse=True)
@@ -182,7 +188,7 @@ def test_an_ephemeral_container_still_starting_is_told_to_exit_once_it_runs():
         state = {"running": {}} if server.gets >= 3 else {"waiting": {"reason": "ContainerCreating"}}
         return {**client, "spec": {**client["spec"], "ephemeralContainers": [{"name": session.container}]},
                 "status": {"ephemeralContainerStatuses": [{"name": session.container, "state": state}]}}
-    session.reader.get = get
+    server.get = session.reader.get = get  # the removal reads through an isolated twin of the reader
     session.executor = FakeExecutor(server, runs_after_gets=3)
     session.created = True  # the patch was applied; its container is still being created
     session.stop()
@@ -207,8 +213,39 @@ def test_an_ephemeral_container_that_cannot_start_is_not_waited_for():
         return {**client, "spec": {**client["spec"], "ephemeralContainers": [{"name": session.container}]},
                 "status": {"ephemeralContainerStatuses": [
                     {"name": session.container, "state": {"waiting": {"reason": "ImagePullBackOff"}}}]}}
-    session.reader.get = get
+    server.get = session.reader.get = get  # the removal reads through an isolated twin of the reader
     session.executor = FakeExecutor(server, runs_after_gets=10**6)
     session.created = True
     session.stop()
     assert server.gets == 1 and session.executor.touched == []
+
+
+def test_the_removal_goes_through_a_pool_of_its_own():
+    """A signal can cut a request of the shared pool midway and leave it unusable (its lock taken): the pod is
+    deleted through an isolated reader, never through the one that was in flight."""
+    server = FakeServer()
+    reader = Reader(server)
+
+    def poisoned(*_a, **_k):
+        raise AssertionError("the deletion used the shared pool")
+    session = ProbeSession(reader, "shop", "busybox")
+    session.start()
+    reader.request = reader.get = poisoned
+    stop_all()
+    assert session.name not in server.pods and len(reader.isolated_readers) == 1
+
+
+def test_live_reader_isolated_shares_the_configuration_not_the_pool(tmp_path):
+    from kubectl_netdoctor.cluster.api_reader import LiveReader
+
+    kubeconfig = tmp_path / "config"
+    kubeconfig.write_text(json.dumps({
+        "apiVersion": "v1", "kind": "Config", "current-context": "c",
+        "clusters": [{"name": "k", "cluster": {"server": "https://192.0.2.10:6443"}}],
+        "users": [{"name": "u", "user": {"token": "t"}}],
+        "contexts": [{"name": "c", "context": {"cluster": "k", "user": "u", "namespace": "shop"}}]}))
+    reader = LiveReader(kubeconfig=str(kubeconfig))
+    twin = reader.isolated()
+    assert twin.api is not reader.api and twin.api.configuration is reader.api.configuration
+    assert twin.api.rest_client.pool_manager is not reader.api.rest_client.pool_manager
+    assert (twin.host, twin.default_namespace, twin.timeout) == (reader.host, "shop", reader.timeout)
