@@ -10,7 +10,8 @@ RESULTS = Path(os.environ.get("NETDOCTOR_E2E_RESULTS", Path(__file__).resolve().
 
 
 def main() -> None:
-    rows = [json.loads(p.read_text()) for p in sorted(RESULTS.glob("*.json"))]
+    # scenario results only: other e2e tests leave their own records here (audit-proof.json, ci_example.json)
+    rows = [r for r in (json.loads(p.read_text()) for p in sorted(RESULTS.glob("*.json"))) if "scenario" in r]
     nft = {p.stem: json.loads(p.read_text()) for p in sorted((RESULTS / "nftables").glob("*.json"))}
     print("| scenario | what is broken | expected | got (kube-proxy iptables mode): verdict, broken step, "
           "findings (warning and up) | s | nftables mode |")
