@@ -65,15 +65,19 @@ def node(tmp_path_factory):
         (bin_dir / name).chmod(0o755)
     env = {**os.environ, "CAPTURE": str(root / "capture"), "PATH": f"{bin_dir}:{os.environ['PATH']}"}
     calls: list[list[str]] = []
+    return services, text, fake_exec(env, calls), calls
 
+
+def fake_exec(env: dict[str, str], calls: list[list[str]]):
+    """An exec into kube-proxy's pod, run here: the command (the real sh script) with the fake binaries
+    on PATH; a separate ``cat`` of the conntrack counters answers fixed numbers. Records every command."""
     def run(command: list[str]) -> ExecResult:
         calls.append(command)
         if command[0] == "cat":
             return ExecResult(0, "12 262144\n", "")
         p = subprocess.run(command, capture_output=True, text=True, env=env)
         return ExecResult(p.returncode, p.stdout, p.stderr)
-
-    return services, text, run, calls
+    return run
 
 
 def _host_conntrack() -> tuple[int, int] | None:
@@ -179,14 +183,7 @@ def nft_node(tmp_path_factory):
         path = root / f"capture-{abs(hash(capture))}"
         path.write_text(capture)
         env = {**os.environ, "CAPTURE": str(path), "PATH": f"{bin_dir}:{os.environ['PATH']}", **extra}
-
-        def run(command: list[str]) -> ExecResult:
-            calls.append(command)
-            if command[0] == "cat":
-                return ExecResult(0, "12 262144\n", "")
-            p = subprocess.run(command, capture_output=True, text=True, env=env)
-            return ExecResult(p.returncode, p.stdout, p.stderr)
-        return run
+        return fake_exec(env, calls)
 
     return runner, calls
 
