@@ -24,6 +24,9 @@ RULE_COMMANDS = {
 """kube-proxy mode -> (capture kind, command printing the rules)."""
 CONNTRACK_FILES = ["/proc/sys/net/netfilter/nf_conntrack_count", "/proc/sys/net/netfilter/nf_conntrack_max"]
 CONNTRACK_MARKER = "# netdoctor: conntrack"
+# The last line of both targeted scripts: the counters in the same exec (one round trip less). cat, not sh's
+# read: a sysctl file read a byte at a time gives its first digit only.
+_CONNTRACK_LINE = f"echo '{CONNTRACK_MARKER}' $(cat {' '.join(CONNTRACK_FILES)} 2>/dev/null)"
 
 
 def rule_command(mode: str) -> tuple[str, list[str]]:
@@ -71,9 +74,7 @@ def service_rule_command(mode: str, service: ServiceRef) -> tuple[str, list[str]
         "  done",
         "done",
         "echo COMMIT",
-        # the conntrack counters in the same exec (one round trip less): a comment line after the dump
-        # (cat, not sh's read: a sysctl file read a byte at a time gives its first digit only)
-        f"echo '{CONNTRACK_MARKER}' $(cat {' '.join(CONNTRACK_FILES)} 2>/dev/null)",
+        _CONNTRACK_LINE,
     ])
     return "iptables-save", ["sh", "-c", script]
 
@@ -158,7 +159,7 @@ def _nft_service_script(service: ServiceRef) -> str | None:
         '    *) p "$l";;',
         '  esac',
         "done",
-        f"echo '{CONNTRACK_MARKER}' $(cat {' '.join(CONNTRACK_FILES)} 2>/dev/null)",
+        _CONNTRACK_LINE,
     ])
 
 

@@ -12,6 +12,7 @@ import pytest
 
 TESTS = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(TESTS / "parsers"))  # the iptables-save generator
+sys.path.insert(0, str(TESTS / "kubeproxy"))  # views: what makes two views read the same
 import gen_iptables  # noqa: E402
 import gen_nft  # noqa: E402
 from kubectl_netdoctor.cluster.node_capture import capture_with  # noqa: E402
@@ -20,6 +21,7 @@ from kubectl_netdoctor.kubeproxy import nftables  # noqa: E402
 from kubectl_netdoctor.kubeproxy.capture import (CONNTRACK_FILES, CONNTRACK_MARKER, parse_capture,  # noqa: E402
                                                  parse_conntrack, service_rule_command, split_conntrack)
 from kubectl_netdoctor.kubeproxy.view import ServiceRef  # noqa: E402
+from views import assert_same_view, refs_of, service_ports  # noqa: E402
 
 # `iptables -t TABLE -S [CHAIN]` and `iptables-save` answered from a saved capture, the way
 # iptables prints them: -P for built-in chains, -N for the others, then the chain's -A lines.
@@ -192,22 +194,6 @@ def nft_ref(s: gen_iptables.GenService) -> ServiceRef:
     return ref(s)
 
 
-def assert_reads_the_same(got, full, ref_: ServiceRef, ports: set[int]) -> None:
-    for vip in ref_.addresses:
-        for port in ports:
-            for proto in ("TCP", "UDP"):
-                assert got.at(vip, port, proto) == full.at(vip, port, proto)
-                assert got.refusals(vip, port, proto) == full.refusals(vip, port, proto)
-    for np in ref_.node_ports:
-        for proto in ("TCP", "UDP"):
-            assert got.node_port(np, proto) == full.node_port(np, proto)
-            assert got.node_port_refusals(np, proto) == full.node_port_refusals(np, proto)
-    for name in ref_.port_names():
-        assert got.named(name) == full.named(name)
-    assert (got.masq_mark_rule, got.masq_jumped, got.masquerade_rule, got.programmed, got.unhooked) == \
-        (full.masq_mark_rule, full.masq_jumped, full.masquerade_rule, full.programmed, full.unhooked)
-
-
 def targeted(run, ref_: ServiceRef) -> str:
     captures, conntrack, error = capture_with(run, "kube-system/kube-proxy-x", "nftables", ref_)
     assert not error and set(captures) == {"nft"}
@@ -236,7 +222,7 @@ def test_nft_one_services_part_reads_like_the_whole_table(nft_node):
         assert [c[0] for c in calls] == ["sh"]  # one exec: the table, cut down, and the conntrack counters
         assert CONNTRACK_MARKER not in got_text and len(got_text) < len(text) / 10
         got = parse_capture("nft", got_text, "node-7", service=ref(s))
-        assert_reads_the_same(got, full, ref(s), {s.port})
+        assert_same_view(got, full, ref(s), {s.port}, ref(s).port_names())
         # the cut-down text holds everything the whole table's narrowing keeps
         assert nftables.kube_proxy_view(nftables.parse_nft(nftables.narrow(got_text, ref(s)))) == \
             nftables.kube_proxy_view(nftables.parse_nft(nftables.narrow(text, ref(s))))
@@ -244,16 +230,13 @@ def test_nft_one_services_part_reads_like_the_whole_table(nft_node):
 
 @pytest.mark.parametrize("path", NFT_FIXTURES, ids=lambda p: p.name)
 def test_nft_fixtures_read_the_same_for_each_of_their_services(nft_node, path):
-    sys.path.insert(0, str(TESTS / "kubeproxy"))
-    from test_narrow import refs_of, service_ports
-
     runner, _ = nft_node
     text = path.read_text()
     run = runner(text)
     full = nftables.kube_proxy_view(nftables.parse_nft(text))
     for ref_, port_names in refs_of(full).items():
         got = parse_capture("nft", targeted(run, ref_), "n", service=ref_)
-        assert_reads_the_same(got, full, ref_, {p for n in port_names for p in service_ports(full, n)})
+        assert_same_view(got, full, ref_, {p for n in port_names for p in service_ports(full, n)}, ref_.port_names())
 
 
 def test_nft_a_service_without_rules_still_reads_as_programmed(nft_node):

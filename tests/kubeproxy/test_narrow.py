@@ -12,10 +12,12 @@ import pytest
 
 TESTS = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(TESTS / "parsers"))  # the iptables-save generator
+sys.path.insert(0, str(TESTS / "kubeproxy"))  # views: what makes two views read the same
 import gen_iptables  # noqa: E402
+from views import assert_same_view, refs_of, service_ports  # noqa: E402
 from kubectl_netdoctor.errors import SnapshotError  # noqa: E402
 from kubectl_netdoctor.kubeproxy import iptables, nftables  # noqa: E402
-from kubectl_netdoctor.kubeproxy.view import NODE_PORT, KubeProxyView, ServiceRef  # noqa: E402
+from kubectl_netdoctor.kubeproxy.view import KubeProxyView, ServiceRef  # noqa: E402
 from kubectl_netdoctor.parsers import nft  # noqa: E402
 from kubectl_netdoctor.parsers.iptables_save import parse_iptables_save  # noqa: E402
 
@@ -23,49 +25,9 @@ CAPTURES = TESTS / "fixtures" / "captures"
 PROXY = TESTS / "fixtures" / "proxy"
 
 
-def refs_of(view: KubeProxyView) -> dict[ServiceRef, list[str]]:
-    """Each Service in a whole view, as its ServiceRef (every port, as ``ServiceRef.of`` would build it from
-    the Service), with the port names kube-proxy labelled its rules with."""
-    names = {s.comment for s in view.services} | {r.comment for r in view.no_endpoints}
-    by_service: dict[str, list[str]] = {}
-    for name in sorted(names):
-        by_service.setdefault(name.split(":", 1)[0], []).append(name)
-    out = {}
-    for service, port_names in by_service.items():
-        ns, name = service.split("/", 1)
-        entries = [e for n in port_names for e in view.named(n)]
-        refusals = [r for r in view.no_endpoints if r.comment in port_names]
-        ports = tuple(dict.fromkeys((n.partition(":")[2], p.protocol.lower()) for n in port_names
-                                    for p in [*view.named(n), *(r for r in refusals if r.comment == n)]))
-        addresses = tuple(dict.fromkeys([e.vip for e in entries if e.kind != NODE_PORT and e.vip] +
-                                        [r.vip for r in refusals if r.vip]))
-        node_ports = tuple(dict.fromkeys([e.port for e in entries if e.kind == NODE_PORT] +
-                                         [r.port for r in refusals if r.kind == NODE_PORT]))
-        out[ServiceRef(ns, name, ports, addresses, node_ports)] = port_names
-    return out
-
-
-def service_ports(view: KubeProxyView, port_name: str) -> set[int]:
-    return {e.port for e in view.named(port_name) if e.kind != NODE_PORT} | \
-        {r.port for r in view.no_endpoints if r.comment == port_name and r.kind != NODE_PORT}
-
-
 def assert_same_for(full: KubeProxyView, narrow: KubeProxyView, ref: ServiceRef, port_name: str,
                     ports: set[int] | None = None) -> None:
-    assert narrow.named(port_name) == full.named(port_name)
-    for vip in ref.addresses:
-        for port in ports or service_ports(full, port_name):
-            for proto in ("TCP", "UDP"):
-                assert narrow.at(vip, port, proto) == full.at(vip, port, proto)
-                assert narrow.refusals(vip, port, proto) == full.refusals(vip, port, proto)
-    for np in ref.node_ports:
-        for proto in ("TCP", "UDP"):
-            assert narrow.node_port(np, proto) == full.node_port(np, proto)
-            assert narrow.node_port_refusals(np, proto) == full.node_port_refusals(np, proto)
-    # What the step reads about the node as a whole.
-    assert (narrow.masq_mark_rule, narrow.masq_jumped, narrow.masquerade_rule, narrow.programmed) == \
-        (full.masq_mark_rule, full.masq_jumped, full.masquerade_rule, full.programmed)
-    assert {":" in s.vip for s in narrow.services if s.vip} == {":" in s.vip for s in full.services if s.vip}
+    assert_same_view(narrow, full, ref, ports or service_ports(full, port_name), (port_name,))
 
 
 # -- iptables ----------------------------------------------------------------------------
