@@ -278,6 +278,29 @@ def deploy_tarpit(kubectl: Kubectl, namespace: str) -> None:
     kubectl.wait_pods_ready(namespace, "app=web")
 
 
+def service_account_kubeconfig(kubectl: Kubectl, namespace: str, sa: str, workdir: Path,
+                               duration: str = "10m") -> Path:
+    """A kubeconfig (mode 0600, in ``workdir``) that acts as ServiceAccount ``sa``: a token from
+    ``kubectl create token``, the server and CA from the admin kubeconfig, ``namespace`` as default."""
+    import yaml
+
+    token = kubectl("-n", namespace, "create", "token", sa, f"--duration={duration}").stdout.strip()
+    admin = json.loads(kubectl("config", "view", "--raw", "--minify", "-o", "json").stdout)
+    cluster_entry = dict(admin["clusters"][0]["cluster"])
+    assert cluster_entry.get("server", "").startswith("https://"), cluster_entry.get("server")
+    config = {
+        "apiVersion": "v1", "kind": "Config",
+        "clusters": [{"name": "e2e", "cluster": cluster_entry}],
+        "users": [{"name": sa, "user": {"token": token}}],
+        "contexts": [{"name": sa, "context": {"cluster": "e2e", "user": sa, "namespace": namespace}}],
+        "current-context": sa,
+    }
+    path = workdir / f"{sa}.kubeconfig"
+    path.write_text(yaml.safe_dump(config))
+    path.chmod(0o600)
+    return path
+
+
 def with_default_sigint(cmd: list[str]) -> list[str]:
     """``cmd`` with SIGINT back to its default first. A test run started in the background by a
     shell inherits SIGINT ignored, and Python then leaves it ignored: Ctrl-C would not reach the

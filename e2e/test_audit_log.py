@@ -35,7 +35,8 @@ import pytest
 import yaml
 
 from audit import AuditLog, Request, counts
-from harness import RESULTS_DIR, Cluster, Kubectl, deploy_healthy, netdoctor_cmd, wait_for
+from harness import (RESULTS_DIR, Cluster, Kubectl, deploy_healthy, netdoctor_cmd, service_account_kubeconfig,
+                     wait_for)
 
 pytestmark = pytest.mark.e2e
 
@@ -160,18 +161,7 @@ def service_account(kubectl: Kubectl, namespace: str, workdir: Path, probe: bool
         items.append(o)
     try:
         kubectl.apply(json.dumps({"apiVersion": "v1", "kind": "List", "items": items}))
-        token = kubectl("-n", namespace, "create", "token", SA, "--duration=30m").stdout.strip()
-        admin = json.loads(kubectl("config", "view", "--raw", "--minify", "-o", "json").stdout)
-        config = {
-            "apiVersion": "v1", "kind": "Config",
-            "clusters": [{"name": "e2e", "cluster": admin["clusters"][0]["cluster"]}],
-            "users": [{"name": SA, "user": {"token": token}}],
-            "contexts": [{"name": SA, "context": {"cluster": "e2e", "user": SA, "namespace": namespace}}],
-            "current-context": SA,
-        }
-        path = workdir / f"{SA}.kubeconfig"
-        path.write_text(yaml.safe_dump(config))
-        path.chmod(0o600)
+        path = service_account_kubeconfig(kubectl, namespace, SA, workdir, duration="30m")
         # RBAC reaches the authorizer through an informer. Ask as the admin impersonating the SA, so
         # that these checks are not requests of the SA's own (they would be counted otherwise).
         wait_for(lambda: can_i(kubectl, user, "list", "services", None)

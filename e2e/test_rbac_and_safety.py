@@ -34,9 +34,9 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-import yaml
 
-from harness import Cluster, Kubectl, deploy_healthy, deploy_tarpit, wait_for, with_default_sigint
+from harness import (Cluster, Kubectl, deploy_healthy, deploy_tarpit, service_account_kubeconfig, wait_for,
+                     with_default_sigint)
 
 pytestmark = pytest.mark.e2e
 
@@ -228,21 +228,7 @@ def restricted_identity(kubectl: Kubectl, namespace: str, workdir: Path,
     ]}
     try:
         kubectl.apply(json.dumps(manifests))
-        token = kubectl("-n", namespace, "create", "token", sa, "--duration=10m").stdout.strip()
-        admin = json.loads(kubectl("config", "view", "--raw", "--minify", "-o", "json").stdout)
-        cluster_entry = dict(admin["clusters"][0]["cluster"])
-        assert cluster_entry.get("server", "").startswith("https://"), cluster_entry.get("server")
-        config = {
-            "apiVersion": "v1", "kind": "Config",
-            "clusters": [{"name": "e2e", "cluster": cluster_entry}],
-            "users": [{"name": sa, "user": {"token": token}}],
-            "contexts": [{"name": sa, "context": {"cluster": "e2e", "user": sa, "namespace": namespace}}],
-            "current-context": sa,
-        }
-        path = workdir / f"{sa}.kubeconfig"
-        path.write_text(yaml.safe_dump(config))
-        path.chmod(0o600)
-        as_sa = Kubectl(kubectl.binary, str(path))
+        as_sa = Kubectl(kubectl.binary, str(service_account_kubeconfig(kubectl, namespace, sa, workdir)))
         # The binding reaches the RBAC authorizer through an informer: wait until it answers for it.
         wait_for(lambda: can_i(as_sa, "list", "endpointslices.discovery.k8s.io", namespace)
                  and can_i(as_sa, "list", "services", None), 30, what=f"RBAC of {sa} to take effect")
