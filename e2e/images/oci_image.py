@@ -2,8 +2,8 @@
 """Pack a root filesystem directory into an OCI image-layout tarball (no Docker).
 
 The result holds one uncompressed layer, the image config, the manifest,
-index.json and oci-layout; `ctr -n k8s.io images import --index-name NAME` loads
-it. The layer is reproducible: sorted entries, mtime 0, owner root.
+index.json and oci-layout; `ctr -n k8s.io images import TAR` loads it under NAME
+(index.json's io.containerd.image.name annotation). The layer is reproducible: sorted entries, mtime 0, owner root.
 
 usage: oci_image.py ROOTFS OUT.tar --name REF [--entrypoint JSON] [--cmd JSON] [--env K=V ...]
 Prints the manifest digest on stdout.
