@@ -196,31 +196,53 @@ class Executor:
         return pf, pf.socket(port)
 
     def dns_over_port_forward(self, coredns_pod: dict, names: list[str], timeout: float) -> dict[str, LookupResult]:
-        """dnspython over TCP through a port-forward to one CoreDNS pod: rcode and latency without the Service path."""
+        """dnspython over TCP through a port-forward to one CoreDNS pod: rcode and latency without the
+        Service path. Every name goes over one port-forward (DNS over TCP carries many queries per
+        connection): one websocket for a scan's 200 names, not 200. After a timeout or a broken
+        stream, the next name gets a fresh port-forward."""
         import dns.exception
         import dns.message
         import dns.query
-        import dns.rcode
         import dns.rdatatype
 
-        out: dict[str, LookupResult] = {}
         ns, pod = coredns_pod["metadata"]["namespace"], coredns_pod["metadata"]["name"]
-        for name in names:
-            pf, sock = self.port_forward_socket(ns, pod, 53)
-            try:
-                sock.settimeout(timeout)
-                start = time.monotonic()
-                query = dns.message.make_query(name, dns.rdatatype.A)
+        out: dict[str, LookupResult] = {}
+        conn: tuple[Any, Any] | None = None
+
+        def close() -> None:
+            nonlocal conn
+            if conn is not None:
+                pf, sock = conn
                 try:
-                    answer = dns.query.tcp(query, "127.0.0.1", timeout=timeout, sock=sock)
-                except dns.exception.Timeout:
-                    out[name] = LookupResult(name, "timeout", (), None, pod, f"no answer in {timeout:g}s")
-                    continue
-                latency = round((time.monotonic() - start) * 1000, 1)
-                out[name] = lookup_result(name, answer, latency, pod)
-            finally:
-                sock.close()
-                pf.close()
+                    sock.close()
+                finally:
+                    pf.close()
+            conn = None
+
+        try:
+            for name in names:
+                for attempt in (1, 2):
+                    if conn is None:
+                        conn = self.port_forward_socket(ns, pod, 53)
+                        conn[1].settimeout(timeout)
+                    start = time.monotonic()
+                    query = dns.message.make_query(name, dns.rdatatype.A)
+                    try:
+                        answer = dns.query.tcp(query, "127.0.0.1", timeout=timeout, sock=conn[1])
+                    except dns.exception.Timeout:
+                        out[name] = LookupResult(name, "timeout", (), None, pod, f"no answer in {timeout:g}s")
+                        close()  # the stream may still carry the late answer: never read it as the next one's
+                        break
+                    except (OSError, EOFError, dns.exception.DNSException) as err:
+                        close()
+                        if attempt == 2:
+                            out[name] = LookupResult(name, "error", (), None, pod, f"{type(err).__name__}: {err}")
+                        continue
+                    latency = round((time.monotonic() - start) * 1000, 1)
+                    out[name] = lookup_result(name, answer, latency, pod)
+                    break
+        finally:
+            close()
         return out
 
 

@@ -30,8 +30,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from kubectl_netdoctor import dnsnames, objects
-from kubectl_netdoctor.cluster.probe import (ExecResult, Executor, ProbeSession, ProbeUnavailable, lookup_result,
-                                             signals_held, stop_all)
+from kubectl_netdoctor.cluster.probe import ExecResult, Executor, ProbeSession, ProbeUnavailable, signals_held, stop_all
 from kubectl_netdoctor.context import Client, Context
 from kubectl_netdoctor.parsers.probe_output import (
     LookupResult, group_by_url, http_script, nslookup_script, parse_http, parse_nslookup, parse_resolv_conf,
@@ -271,8 +270,8 @@ class SharedProbes:
             def store_direct(ev: LiveEvidence, value: dict[str, LookupResult]) -> None:
                 ev.direct_dns = value
 
-            tasks.append(ProbeTask(DIRECT_DNS, lambda: dns_over_one_port_forward(
-                self.executor, coredns[0], names, PROBE_WAIT_S), store_direct, _batch_failed(DIRECT_DNS)))
+            tasks.append(ProbeTask(DIRECT_DNS, lambda: self.executor.dns_over_port_forward(
+                coredns[0], names, PROBE_WAIT_S), store_direct, _batch_failed(DIRECT_DNS)))
         else:
             shared.skipped[DIRECT_DNS] = "no Ready CoreDNS pod to port-forward to"
         seen: set[str] = set()
@@ -313,58 +312,6 @@ def run_chunks(session: ProbeSession, items: Sequence[Any], size: int,
             errors.append(res.error)
     return ExecResult(0 if ok else None, "".join(o if o.endswith("\n") or not o else o + "\n" for o in outs),
                       "".join(errs), "; ".join(dict.fromkeys(errors)))
-
-
-def dns_over_one_port_forward(executor: Executor, coredns_pod: dict, names: list[str],
-                              timeout: float) -> dict[str, LookupResult]:
-    """Like ``Executor.dns_over_port_forward``, but every name over one port-forward (DNS over TCP
-    carries many queries per connection): one websocket for a scan's 200 names, not 200. After a
-    timeout or a broken stream, the next name gets a fresh port-forward."""
-    import dns.exception
-    import dns.message
-    import dns.query
-    import dns.rcode
-    import dns.rdatatype
-
-    ns, pod = coredns_pod["metadata"]["namespace"], coredns_pod["metadata"]["name"]
-    out: dict[str, LookupResult] = {}
-    conn: tuple[Any, Any] | None = None
-
-    def close() -> None:
-        nonlocal conn
-        if conn is not None:
-            pf, sock = conn
-            try:
-                sock.close()
-            finally:
-                pf.close()
-        conn = None
-
-    try:
-        for name in names:
-            for attempt in (1, 2):
-                if conn is None:
-                    conn = executor.port_forward_socket(ns, pod, 53)
-                    conn[1].settimeout(timeout)
-                start = time.monotonic()
-                query = dns.message.make_query(name, dns.rdatatype.A)
-                try:
-                    answer = dns.query.tcp(query, "127.0.0.1", timeout=timeout, sock=conn[1])
-                except dns.exception.Timeout:
-                    out[name] = LookupResult(name, "timeout", (), None, pod, f"no answer in {timeout:g}s")
-                    close()  # the stream may still carry the late answer: never read it as the next one's
-                    break
-                except (OSError, EOFError, dns.exception.DNSException) as err:
-                    close()
-                    if attempt == 2:
-                        out[name] = LookupResult(name, "error", (), None, pod, f"{type(err).__name__}: {err}")
-                    continue
-                latency = round((time.monotonic() - start) * 1000, 1)
-                out[name] = lookup_result(name, answer, latency, pod)
-                break
-    finally:
-        close()
-    return out
 
 
 def evidence_for(ctx: Context, targets: Targets, group: LiveEvidence, shared: LiveEvidence, domain: str,

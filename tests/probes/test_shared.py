@@ -75,9 +75,6 @@ class FakeExecutor:
             raise Forbidden("get", "pods/exec", namespace)
         return ExecResult(0, PROC_NET_TCP, "")
 
-    def port_forward_socket(self, namespace, pod, port):
-        raise Forbidden("get", "pods/portforward", namespace)
-
     def dns_over_port_forward(self, coredns_pod, names, timeout):
         raise Forbidden("get", "pods/portforward", "kube-system")
 
