@@ -195,14 +195,19 @@ def parse_capture(kind: str, text: str, node: str, node_ips: Iterable[str] = (),
     node (masquerade plumbing, programmed or not). Without it, or where narrowing does not apply
     (ipvsadm, nft's flat ``add`` form, a capture the narrowed parse refuses), the whole capture is read.
     """
-    from kubectl_netdoctor.kubeproxy import iptables, ipvs, nftables
-    from kubectl_netdoctor.parsers import ipvsadm
-
     source = source or f"{node}.{kind}"
+    # Each mode's parser is imported when a capture of that kind comes: a node runs one mode.
     if kind == "iptables-save":
+        from kubectl_netdoctor.kubeproxy import iptables
+
         return iptables.parse(text, source, service)
     if kind == "ipvsadm":
+        from kubectl_netdoctor.kubeproxy import ipvs
+        from kubectl_netdoctor.parsers import ipvsadm
+
         return ipvs.kube_proxy_view(ipvsadm.parse_ipvsadm(text, source), node_ips, source)
     if kind == "nft":
+        from kubectl_netdoctor.kubeproxy import nftables
+
         return nftables.parse(text, source, service)
     raise ValueError(f"unknown capture kind {kind!r}")
