@@ -51,7 +51,9 @@ node's ``iptables-save`` rendered with kube-proxy's own chain names by
 ``--tool DIR`` times another checkout (e.g. the commit before a change), so
 before and after come from the same machine and the same snapshots; on the cluster,
 ``--before DIR`` adds that checkout's passive and offline runs to the same table
-(``--before-yaml``: its YAML snapshot and offline run too, once: a minute each).
+(``--before-yaml``: its YAML snapshot and offline run too, once: a minute each), run by
+``--before-python`` if given: a venv with that checkout's own dependencies, where they differ
+(before 964d442 the project ran on typer 0.26+, with pydantic).
 """
 
 from __future__ import annotations
@@ -190,8 +192,9 @@ def repeat(name: str, size: int, runs: int, do: Callable[[], Run], expect: tuple
     return case
 
 
-def tool_cmd(*args: str) -> list[str]:
-    return [sys.executable, "-m", "kubectl_netdoctor.cli", *args]
+def tool_cmd(*args: str, python: str | None = None) -> list[str]:
+    """The tool run by ``python`` (default: this interpreter) from the checkout that is the cwd."""
+    return [python or sys.executable, "-m", "kubectl_netdoctor.cli", *args]
 
 
 def verdict(run: Run) -> str:
@@ -379,11 +382,11 @@ def print_table(cases: list[Case], sizes: list[int], runs: int, extra: list[str]
 # -- offline (synthetic) ------------------------------------------------------------------
 
 def offline_cases(snapshots: dict[int, dict[str, Path]], runs: int, tool_dir: Path, label: str = "",
-                  warmup: bool = True) -> list[Case]:
+                  warmup: bool = True, python: str | None = None) -> list[Case]:
     cases = []
     for n, paths in snapshots.items():
         for fmt, path in paths.items():
-            cmd = tool_cmd("svc", TARGET, "-n", NAMESPACE, "--snapshot", str(path), "-o", "json")
+            cmd = tool_cmd("svc", TARGET, "-n", NAMESPACE, "--snapshot", str(path), "-o", "json", python=python)
             case = repeat(f"offline{label}: `svc {TARGET} --snapshot snap.{fmt}`", n, runs,
                           lambda cmd=cmd: run_measured(cmd, tool_dir), warmup=warmup)
             case.note = f"{path.stat().st_size / 1e6:.1f} MB, verdict {verdict(case.runs[0])}"
@@ -403,6 +406,9 @@ def main() -> int:
     parser.add_argument("--label", default="", help="Suffix for the case names (e.g. ' (before)').")
     parser.add_argument("--before", default=None,
                         help="Also time this checkout (passive and offline runs) as 'before'.")
+    parser.add_argument("--before-python", default=None,
+                        help="With --before: the Python that runs it, e.g. a venv with that checkout's own "
+                             "dependencies installed (default: this interpreter, with this checkout's).")
     parser.add_argument("--before-yaml", action="store_true",
                         help="With --before: also its YAML snapshot and offline run at the largest size (slow: once).")
     parser.add_argument("--no-warmup", action="store_true",
@@ -529,7 +535,7 @@ def kubectl_sequence(kubectl: str, kubeconfig: str, ip: str, kube_proxy_pod: str
 
 def api_requests(cmd: list[str], tool_dir: Path) -> str:
     """REST requests and websocket upgrades of one run, counted inside the tool's process."""
-    run = run_measured([sys.executable, "-c", COUNTING_WRAPPER, *cmd[3:]], tool_dir)
+    run = run_measured([cmd[0], "-c", COUNTING_WRAPPER, *cmd[3:]], tool_dir)
     line = next((x for x in run.stderr.splitlines() if x.startswith("API-REQUESTS ")), "")
     return line.removeprefix("API-REQUESTS ").replace("rest=", "").replace(" websocket=", " REST + ") + " exec" \
         if line else "?"
@@ -546,6 +552,7 @@ def run_on_cluster(args, sizes: list[int], formats: list[str], out: Path, tool_d
     kubectl_bin = _find_kubectl()
     kubectl = Kubectl(kubectl_bin, args.kubeconfig)
     before = Path(args.before).resolve() if args.before else None
+    before_python = args.before_python or sys.executable
     cases: list[Case] = []
     extra: list[str] = []
     snapshots: dict[int, dict[str, Path]] = {}
@@ -567,7 +574,7 @@ def run_on_cluster(args, sizes: list[int], formats: list[str], out: Path, tool_d
         kube_proxy_pod = proxies[0]["metadata"]["name"]
         extra.append(f"Cluster: {len(nodes)} node(s), Kubernetes {version}, kube-proxy in {mode} mode. "
                      f"Tool: {tool_dir} ({git_describe(tool_dir)})"
-                     + (f"; before: {before} ({git_describe(before)})" if before else "") + ".")
+                     + (f"; before: {before} ({git_describe(before)}, run by {before_python})" if before else "") + ".")
         kubectl("delete", "namespace", NAMESPACE, "--ignore-not-found", "--wait=true", "--timeout=120s",
                 timeout=150, check=False)
         kubectl("create", "namespace", NAMESPACE)
@@ -602,10 +609,12 @@ def run_on_cluster(args, sizes: list[int], formats: list[str], out: Path, tool_d
             cases.append(repeat("kubectl sequence", n, args.runs, lambda: run_measured(seq, tool_dir, shell=True),
                                 expect=(0, 1)))
             passive = tool_cmd("svc", TARGET, "-n", NAMESPACE, "--read-only", "-o", "json", *kc)
-            for label, where in [("", tool_dir)] + ([(" (before)", before)] if before else []):
+            for label, where, python in [("", tool_dir, sys.executable)] + (
+                    [(" (before)", before, before_python)] if before else []):
+                cmd = [python, *passive[1:]]
                 case = repeat(f"passive{label}: `svc {TARGET} --read-only`", n, args.runs,
-                              lambda where=where: run_measured(passive, where), expect=VERDICT_EXITS)
-                case.note = f"verdict {verdict(case.runs[0])}, API: {api_requests(passive, where)}"
+                              lambda where=where, cmd=cmd: run_measured(cmd, where), expect=VERDICT_EXITS)
+                case.note = f"verdict {verdict(case.runs[0])}, API: {api_requests(cmd, where)}"
                 cases.append(case)
             live = tool_cmd("svc", TARGET, "-n", NAMESPACE, "-o", "json", "--probe-image", IMAGES["TOOLBOX_IMAGE"], *kc)
             case = repeat(f"live: `svc {TARGET}`", n, args.runs, lambda: run_measured(live, tool_dir),
@@ -624,7 +633,7 @@ def run_on_cluster(args, sizes: list[int], formats: list[str], out: Path, tool_d
                 snapshots[n][fmt] = path
                 if before and args.before_yaml and fmt == "yaml" and n == sizes[-1]:
                     bpath = out / f"snap-{n}-before.{fmt}"
-                    bcmd = tool_cmd("snapshot", "-n", NAMESPACE, "-o", str(bpath), *kc)
+                    bcmd = tool_cmd("snapshot", "-n", NAMESPACE, "-o", str(bpath), *kc, python=before_python)
                     case = repeat(f"snapshot (before): `snapshot -n {NAMESPACE} -o snap.{fmt}`", n, 1,
                                   lambda: run_measured(bcmd, before), expect=(0,), warmup=False)
                     case.note = f"{bpath.stat().st_size / 1e6:.1f} MB"
@@ -640,10 +649,10 @@ def run_on_cluster(args, sizes: list[int], formats: list[str], out: Path, tool_d
     cases += offline_cases(snapshots, args.runs, tool_dir)
     if before:
         cases += offline_cases({n: {"json": p["json"]} for n, p in snapshots.items() if "json" in p},
-                               args.runs, before, " (before)")
+                               args.runs, before, " (before)", python=before_python)
         if args.before_yaml and "yaml" in snapshots[sizes[-1]]:  # a minute a run before libyaml: once
             cases += offline_cases({sizes[-1]: {"yaml": snapshots[sizes[-1]]["yaml"]}}, 1, before, " (before)",
-                                   warmup=False)
+                                   warmup=False, python=before_python)
     print_table(cases, sizes, args.runs, extra + [f"Snapshots in {out}."])
     return 0
 
