@@ -342,7 +342,7 @@ def snapshot_cmd(
 ) -> None:
     """Save everything the diagnosis reads, for `svc NAME --snapshot PATH` offline."""
     from kubectl_netdoctor import args
-    from kubectl_netdoctor.dump import write_snapshot
+    from kubectl_netdoctor.dump import left_out_warning, write_snapshot
 
     try:
         args.path_value("-o", output)
@@ -360,6 +360,8 @@ def snapshot_cmd(
     except KeyboardInterrupt:
         _interrupted()
     typer.echo(f"saved {count} objects to {output}", err=True)
+    if warning := left_out_warning(getattr(reader, "rejected", [])):
+        typer.echo(warning, err=True)
 
 
 @app.command("cleanup", epilog="Exit codes: 0 done, or nothing to clean up; 2 usage error; "

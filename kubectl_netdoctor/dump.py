@@ -90,6 +90,18 @@ def node_rule_captures(reader: LiveReader, objs: list[Obj]) -> dict[str, dict[st
     return out
 
 
+def left_out_warning(rejected: list, shown: int = 3) -> str | None:
+    """One line for stderr naming the malformed objects the API server returned and the snapshot
+    therefore lacks (the reader leaves them out, see :mod:`kubectl_netdoctor.validate`), or None.
+    An offline diagnosis from that file cannot see them; a live one notes them itself."""
+    if not rejected:
+        return None
+    named = "; ".join(f"{r.object}: {r.problem}" for r in rejected[:shown])
+    more = f"; and {len(rejected) - shown} more" if len(rejected) > shown else ""
+    return (f"warning: {len(rejected)} malformed object(s) from the API server are not in the snapshot "
+            f"(an offline diagnosis will not see them): {named}{more}")
+
+
 def write_snapshot(reader: LiveReader, namespaces: list[str] | None, path: str,
                    capture_rules: CaptureRules | None = None) -> int:
     """Write a ``List`` to ``path``, streaming: JSON (one item a line) for ``.json``, YAML for ``.yaml``/``.yml``.

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from kubectl_netdoctor.cluster.snapshot import SnapshotReader
-from kubectl_netdoctor.dump import write_snapshot
+from kubectl_netdoctor.dump import left_out_warning, write_snapshot
 from kubectl_netdoctor.errors import UsageError
 
 FIXTURE = Path(__file__).parent / "fixtures" / "cluster" / "healthy.yaml"
@@ -20,8 +20,9 @@ class FixtureApi:
 
     source = "cluster fixture"
 
-    def __init__(self) -> None:
-        self.snapshot = SnapshotReader(FIXTURE)
+    def __init__(self, fixture: Path = FIXTURE) -> None:
+        self.snapshot = SnapshotReader(fixture)
+        self.rejected = self.snapshot.rejected  # as LiveReader: what its lists left out
         self.calls: list[tuple] = []
 
     def list(self, kind, namespace=None, label_selector=None, field_selector=None):
@@ -97,3 +98,40 @@ def test_a_directory_or_a_name_the_reader_would_refuse_is_refused(tmp_path):
     with pytest.raises(UsageError, match="ending in .json"):
         write_snapshot(FixtureApi(), ["shop"], str(tmp_path / "snap.txt"), no_captures)
     assert not (tmp_path / "snap.txt").exists()
+
+
+def test_malformed_objects_the_api_returned_are_named_not_dropped_silently(tmp_path):
+    """The reader leaves a malformed object out of every list; the snapshot cannot hold it, and
+    ``snapshot`` says so on stderr (an offline diagnosis of that Service would say "not found")."""
+    items = yaml.safe_load(FIXTURE.read_text())["items"]
+    web = next(i for i in items if i["kind"] == "Service" and i["metadata"]["name"] == "web")
+    bad = json.loads(json.dumps(web))
+    bad["metadata"]["name"] = "api"
+    bad["spec"]["ports"][0]["port"] = "eighty"
+    fixture = tmp_path / "cluster.json"
+    fixture.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": items + [bad]}))
+    api = FixtureApi(fixture)
+    target = tmp_path / "snap.json"
+    write_snapshot(api, ["shop"], str(target), no_captures)
+    assert SnapshotReader(target).get("Service", "shop", "api") is None
+    assert left_out_warning(api.rejected) == (
+        "warning: 1 malformed object(s) from the API server are not in the snapshot (an offline diagnosis "
+        "will not see them): Service shop/api: spec.ports[0].port: expected an integer 1-65535, got 'eighty'")
+    assert left_out_warning(FixtureApi().rejected) is None
+
+
+def test_the_left_out_warning_names_three_and_counts_the_rest(tmp_path):
+    items = yaml.safe_load(FIXTURE.read_text())["items"]
+    web = next(i for i in items if i["kind"] == "Service" and i["metadata"]["name"] == "web")
+    bad = []
+    for n in range(5):
+        b = json.loads(json.dumps(web))
+        b["metadata"]["name"] = f"bad-{n}"
+        b["spec"]["ports"][0]["port"] = 0
+        bad.append(b)
+    fixture = tmp_path / "cluster.json"
+    fixture.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": items + bad}))
+    warning = left_out_warning(FixtureApi(fixture).rejected)
+    assert warning.startswith("warning: 5 malformed object(s) ")
+    assert [f"Service shop/bad-{n}:" in warning for n in range(5)] == [True, True, True, False, False]
+    assert warning.endswith("; and 2 more")
