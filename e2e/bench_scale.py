@@ -36,7 +36,8 @@ times, side by side:
 * ``offline``: ``kubectl netdoctor svc s7 --snapshot snap-N.json``.
 
 It prints one markdown table with medians of wall and CPU time, peak RSS (GNU time
-around each run) and the ratios the issue asks for, and the API requests one passive
+around each run) and the ratios the issue asks for (the kubectl sequence and the passive
+runs, the cases of those ratios, take turns run by run), and the API requests one passive
 and one live run make (counted by a wrapper around urllib3 and the websocket client
 in the tool's process; not used for the timed runs). At the end it deletes the
 namespace and waits until it is gone: 5,000 Services make the node's rules huge for
@@ -190,6 +191,22 @@ def repeat(name: str, size: int, runs: int, do: Callable[[], Run], expect: tuple
         if i or not warmup:
             case.runs.append(run)
     return case
+
+
+def repeat_interleaved(specs: list[tuple[str, Callable[[], Run], tuple[int, ...]]], size: int,
+                       runs: int) -> list[Case]:
+    """Like :func:`repeat` for several cases at once, taking turns: warm-up round, then ``runs``
+    rounds of one run of each. The cases compared in a ratio share the machine's moments (a
+    kube-proxy resync, another VM's burst) instead of each getting its own stretch of them."""
+    cases = [Case(name, size) for name, _, _ in specs]
+    for i in range(runs + 1):
+        for case, (name, do, expect) in zip(cases, specs):
+            run = do()
+            if run.rc not in expect:
+                raise SystemExit(f"{name} at N={size}: exit {run.rc}\n{run.stderr[-3000:]}\n{run.stdout[-2000:]}")
+            if i:
+                case.runs.append(run)
+    return cases
 
 
 def tool_cmd(*args: str, python: str | None = None) -> list[str]:
@@ -352,7 +369,7 @@ def print_table(cases: list[Case], sizes: list[int], runs: int, extra: list[str]
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     print()
     print(f"{stamp}, {machine()}. Wall and CPU (user+system) seconds are medians of {runs} timed runs after "
-          f"1 warm-up; RSS is the largest peak of those runs.")
+          f"1 warm-up (the kubectl sequence and passive runs take turns); RSS is the largest peak of those runs.")
     print()
     print(f"| case | N={small}: wall s | CPU s | RSS MB | N={large}: wall s | CPU s | RSS MB "
           f"| N={large}/N={small} wall | CPU | notes |")
@@ -606,15 +623,18 @@ def run_on_cluster(args, sizes: list[int], formats: list[str], out: Path, tool_d
             ip = kubectl.json("-n", NAMESPACE, "get", "svc", TARGET)["spec"]["clusterIP"]
             kc = ["--kubeconfig", args.kubeconfig]
             seq = kubectl_sequence(kubectl_bin, args.kubeconfig, ip, kube_proxy_pod, mode)
-            cases.append(repeat("kubectl sequence", n, args.runs, lambda: run_measured(seq, tool_dir, shell=True),
-                                expect=(0, 1)))
             passive = tool_cmd("svc", TARGET, "-n", NAMESPACE, "--read-only", "-o", "json", *kc)
+            specs = [("kubectl sequence", lambda: run_measured(seq, tool_dir, shell=True), (0, 1))]
+            notes = [None]
             for label, where, python in [("", tool_dir, sys.executable)] + (
                     [(" (before)", before, before_python)] if before else []):
                 cmd = [python, *passive[1:]]
-                case = repeat(f"passive{label}: `svc {TARGET} --read-only`", n, args.runs,
-                              lambda where=where, cmd=cmd: run_measured(cmd, where), expect=VERDICT_EXITS)
-                case.note = f"verdict {verdict(case.runs[0])}, API: {api_requests(cmd, where)}"
+                specs.append((f"passive{label}: `svc {TARGET} --read-only`",
+                              lambda where=where, cmd=cmd: run_measured(cmd, where), VERDICT_EXITS))
+                notes.append((cmd, where))
+            for case, note in zip(repeat_interleaved(specs, n, args.runs), notes):  # their ratios are the goal
+                if note:
+                    case.note = f"verdict {verdict(case.runs[0])}, API: {api_requests(*note)}"
                 cases.append(case)
             live = tool_cmd("svc", TARGET, "-n", NAMESPACE, "-o", "json", "--probe-image", IMAGES["TOOLBOX_IMAGE"], *kc)
             case = repeat(f"live: `svc {TARGET}`", n, args.runs, lambda: run_measured(live, tool_dir),
