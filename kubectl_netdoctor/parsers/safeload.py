@@ -63,7 +63,7 @@ def load_json(text: str) -> Any:
         raise InputError(f"nested deeper than {MAX_DEPTH} levels") from None
     except ValueError:  # int() refused more than 4300 digits
         raise _too_long_int(text) from None
-    check_bounds(doc, len(text))
+    _check_json_bounds(doc)
     return doc
 
 
@@ -131,6 +131,27 @@ def check_bounds(doc: Any, size: int, start_depth: int = 0) -> None:
             stack.extend((v, depth + 1) for v in node)
         elif isinstance(node, int):
             _check_int(node)
+
+
+def _check_json_bounds(doc: Any) -> None:
+    """:func:`check_bounds` for what ``json.loads`` returned: JSON has no aliases, so it cannot expand
+    beyond its text; depth and integer width are what is left to check. Only containers go on the
+    stack, their scalars are checked where they sit: a 5,000-Service snapshot holds about a million
+    scalars, and pushing each one cost as much as decoding the file."""
+    if not isinstance(doc, (dict, list)):
+        if isinstance(doc, int):
+            _check_int(doc)
+        return
+    stack: list[tuple[Any, int]] = [(doc, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth >= MAX_DEPTH:
+            raise InputError(f"nested deeper than {MAX_DEPTH} levels")
+        for v in node.values() if isinstance(node, dict) else node:  # JSON keys are strings
+            if isinstance(v, (dict, list)):
+                stack.append((v, depth + 1))
+            elif isinstance(v, int) and v.bit_length() > MAX_INT_BITS:
+                _check_int(v)
 
 
 def _check_int(value: int) -> None:

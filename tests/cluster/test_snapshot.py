@@ -145,6 +145,8 @@ LAUGHS = "".join([
      + "}]}}", 2, "integer of more than 4300 digits"),
     ("hexint.yaml", "kind: Service\nmetadata: {name: web}\nspec:\n  ports:\n  - port: 0x" + "f" * 5000 + "\n", None,
      "integer wider than 64 bits"),
+    ("wideint.json", '{"kind": "Service", "metadata": {"name": "web"}, "spec": {"ports": [{"port": 1' + "0" * 30
+     + "}]}}", None, "integer wider than 64 bits (100 bits)"),
 ])
 def test_unbounded_input_is_refused_naming_the_file(tmp_path, name, text, line, message):
     f = tmp_path / name
