@@ -11,8 +11,10 @@ image, label ``app=scale-web``) and one client pod (the toolbox image), then N
 Services ``s0`` .. ``s<N-1>``, each selector-less with one EndpointSlice that points
 at the backend pod (one endpoint each: ``nd-scale/sI:http`` -> podIP:8080). It
 grows the same namespace from the smaller size to the larger one, waits until
-kube-proxy has written the newest Service's rules on the node, and at each size
-times, side by side:
+kube-proxy has written the newest Service's rules on the node and the node's CPUs are
+quiet again (at most 25% busy over 5 s: kube-proxy's resyncs of thousands of new
+Services would otherwise share them with the timed runs), and at each size times,
+side by side:
 
 * ``kubectl sequence``: the seven key commands of the seeds' "Service 不通"
   cheat sheet (``/work/shared/seeds/000_*.txt``, section 10 "7 个关键命令"), run one
@@ -533,6 +535,34 @@ def pods_manifest(images: dict[str, str]) -> str:
     return json.dumps({"apiVersion": "v1", "kind": "List", "items": [backend, client]})
 
 
+SETTLE_WINDOW_S = 5.0
+SETTLE_BUSY = 0.25
+SETTLE_MAX_S = 300.0
+
+
+def _cpu_times() -> tuple[int, int]:
+    """(busy, total) jiffies of all CPUs, from /proc/stat (iowait counts as idle)."""
+    with open("/proc/stat", encoding="ascii") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    return sum(fields) - idle, sum(fields)
+
+
+def settle() -> tuple[float, float]:
+    """Wait until the node is quiet again: after thousands of new Services, kube-proxy's full resyncs
+    and the controllers keep this single node's CPUs busy for a minute or two, and those CPUs are the
+    ones the timed runs use (on a real cluster the control plane is not on the operator's laptop).
+    Returns (seconds waited, busy share of the last window); gives up after SETTLE_MAX_S."""
+    start = time.monotonic()
+    while True:
+        b0, t0 = _cpu_times()
+        time.sleep(SETTLE_WINDOW_S)
+        b1, t1 = _cpu_times()
+        busy = (b1 - b0) / max(1, t1 - t0)
+        if busy <= SETTLE_BUSY or time.monotonic() - start > SETTLE_MAX_S:
+            return time.monotonic() - start, busy
+
+
 def kubectl_sequence(kubectl: str, kubeconfig: str, ip: str, kube_proxy_pod: str, mode: str) -> str:
     """The seeds' seven key commands (section 10 of 000_*.txt) for Service TARGET, as one shell script."""
     k = f"{kubectl} --kubeconfig {kubeconfig}"
@@ -618,8 +648,10 @@ def run_on_cluster(args, sizes: list[int], formats: list[str], out: Path, tool_d
                                           timeout=60).stdout.strip() or "0")) > 0,
                      180, interval=1, what=f"kube-proxy rules for {last}")
             synced = time.perf_counter() - start
+            settled, busy = settle()
             extra.append(f"N={n}: Services and EndpointSlices created in {made:.1f} s; kube-proxy's rules for the "
-                         f"last one on the node after {synced:.1f} s.")
+                         f"last one on the node after {synced:.1f} s; timed once the node's CPUs were "
+                         f"{busy:.0%} busy over {SETTLE_WINDOW_S:g} s ({settled:.0f} s later).")
             ip = kubectl.json("-n", NAMESPACE, "get", "svc", TARGET)["spec"]["clusterIP"]
             kc = ["--kubeconfig", args.kubeconfig]
             seq = kubectl_sequence(kubectl_bin, args.kubeconfig, ip, kube_proxy_pod, mode)
