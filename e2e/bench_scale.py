@@ -237,19 +237,6 @@ def cluster_ip(i: int) -> str:
     return f"10.97.{i // 250}.{i % 250 + 1}"
 
 
-# What the API server records for objects created by this script (the Python client's POST):
-# the snapshot holds managedFields too, as `kubectl get -o json` prints them.
-SERVICE_FIELDS = {"f:spec": {"f:internalTrafficPolicy": {}, "f:ports": {".": {}, 'k:{"port":80,"protocol":"TCP"}': {
-    ".": {}, "f:name": {}, "f:port": {}, "f:protocol": {}, "f:targetPort": {}}}, "f:sessionAffinity": {}, "f:type": {}}}
-SLICE_FIELDS = {"f:addressType": {}, "f:endpoints": {}, "f:metadata": {"f:labels": {
-    ".": {}, "f:endpointslice.kubernetes.io/managed-by": {}, "f:kubernetes.io/service-name": {}}}, "f:ports": {}}
-
-
-def _managed(api_version: str, fields: dict) -> dict:
-    return {"apiVersion": api_version, "fieldsType": "FieldsV1", "fieldsV1": copy.deepcopy(fields),
-            "manager": "OpenAPI-Generator", "operation": "Update", "time": "2026-11-29T21:00:00Z"}
-
-
 def scale_objects(n: int, pod_ip: str = "10.244.0.50", node: str = "node-1") -> list[dict]:
     """What ``snapshot -n nd-scale`` saves from the benchmark's namespace with N Services, built from
     the fixture's real object shapes: the backend and client pods, N selector-less Services and
@@ -281,7 +268,6 @@ def scale_objects(n: int, pod_ip: str = "10.244.0.50", node: str = "node-1") -> 
         svc["metadata"] = {"creationTimestamp": web_svc["metadata"]["creationTimestamp"], "name": name,
                            "namespace": NAMESPACE, "resourceVersion": str(100000 + i),
                            "uid": str(uuid.UUID(int=(1 << 64) + i))}
-        svc["metadata"]["managedFields"] = [_managed("v1", SERVICE_FIELDS)]
         svc["spec"].pop("selector", None)
         svc["spec"].update(clusterIP=cluster_ip(i), clusterIPs=[cluster_ip(i)])
         svc["spec"]["ports"] = [{"name": "http", "port": 80, "protocol": "TCP", "targetPort": BACKEND_PORT}]
@@ -291,8 +277,7 @@ def scale_objects(n: int, pod_ip: str = "10.244.0.50", node: str = "node-1") -> 
                            "labels": {"endpointslice.kubernetes.io/managed-by": MANAGED_BY,
                                       "kubernetes.io/service-name": name},
                            "name": f"{name}-1", "namespace": NAMESPACE, "resourceVersion": str(200000 + i),
-                           "uid": str(uuid.UUID(int=(2 << 64) + i)),
-                           "managedFields": [_managed("discovery.k8s.io/v1", SLICE_FIELDS)]}
+                           "uid": str(uuid.UUID(int=(2 << 64) + i))}
         eps["endpoints"] = [{"addresses": [pod_ip], "conditions": {"ready": True, "serving": True,
                                                                     "terminating": False},
                              "nodeName": node, "targetRef": {"kind": "Pod", "name": "scale-web",

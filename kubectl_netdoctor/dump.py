@@ -41,6 +41,9 @@ def collect(reader: LiveReader, namespaces: list[str] | None,
             if key in seen:
                 continue
             seen.add(key)
+            # As `kubectl get` prints objects: no managedFields (the diagnosis never reads them; they
+            # were 30% of a 5,000-Service snapshot, and of its time to read back).
+            o["metadata"].pop("managedFields", None)
             if o["metadata"].get("namespace") == "kube-system" and (
                     o.get("kind") == "Pod" or (o.get("kind") == "ConfigMap" and o["metadata"]["name"] == "kube-proxy")):
                 proxy_context.append(o)

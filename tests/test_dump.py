@@ -135,3 +135,18 @@ def test_the_left_out_warning_names_three_and_counts_the_rest(tmp_path):
     assert warning.startswith("warning: 5 malformed object(s) ")
     assert [f"Service shop/bad-{n}:" in warning for n in range(5)] == [True, True, True, False, False]
     assert warning.endswith("; and 2 more")
+
+
+def test_managed_fields_are_left_out_as_kubectl_get_prints_objects(tmp_path):
+    """The API server returns managedFields; `kubectl get` hides them and no step reads them."""
+    items = yaml.safe_load(FIXTURE.read_text())["items"]
+    web = next(i for i in items if i["kind"] == "Service" and i["metadata"]["name"] == "web")
+    web["metadata"]["managedFields"] = [{"apiVersion": "v1", "fieldsType": "FieldsV1", "manager": "kubectl",
+                                         "operation": "Update", "fieldsV1": {"f:spec": {"f:ports": {}}}}]
+    fixture = tmp_path / "cluster.json"
+    fixture.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": items}))
+    target = tmp_path / "snap.json"
+    write_snapshot(FixtureApi(fixture), ["shop"], str(target), no_captures)
+    saved = SnapshotReader(target).get("Service", "shop", "web")
+    assert "managedFields" not in saved["metadata"]
+    assert saved["spec"] == web["spec"]
