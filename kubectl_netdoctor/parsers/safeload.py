@@ -138,19 +138,23 @@ def _check_json_bounds(doc: Any) -> None:
     beyond its text; depth and integer width are what is left to check. Only containers go on the
     stack, their scalars are checked where they sit: a 5,000-Service snapshot holds about a million
     scalars, and pushing each one cost as much as decoding the file."""
-    if not isinstance(doc, (dict, list)):
-        if isinstance(doc, int):
+    # json.loads builds exactly dict, list, str, int, float, bool and None: type() tests suffice.
+    if type(doc) is not dict and type(doc) is not list:
+        if type(doc) is int:
             _check_int(doc)
         return
     stack: list[tuple[Any, int]] = [(doc, 0)]
+    push, pop = stack.append, stack.pop
     while stack:
-        node, depth = stack.pop()
+        node, depth = pop()
         if depth >= MAX_DEPTH:
             raise InputError(f"nested deeper than {MAX_DEPTH} levels")
-        for v in node.values() if isinstance(node, dict) else node:  # JSON keys are strings
-            if isinstance(v, (dict, list)):
-                stack.append((v, depth + 1))
-            elif isinstance(v, int) and v.bit_length() > MAX_INT_BITS:
+        below = depth + 1
+        for v in node.values() if type(node) is dict else node:  # JSON keys are strings
+            t = type(v)
+            if t is dict or t is list:
+                push((v, below))
+            elif t is int and v.bit_length() > MAX_INT_BITS:
                 _check_int(v)
 
 
