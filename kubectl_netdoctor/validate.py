@@ -12,6 +12,11 @@ relies on it; the API server validates far more. Absent fields are fine (the
 checks apply the API's defaults), and so is ``null`` where a mapping or list is
 expected (it reads as empty). A ``null`` list item or scalar is not.
 
+Every schema also answers the yes/no question fast: ``schema.ok(value)`` is True exactly when
+``schema(value, path)`` yields nothing. :func:`problems` asks that first and walks the
+generators for the messages only when something is wrong (10,000 objects of a large
+snapshot: 0.2 s through the generators alone).
+
 Pure: no I/O.
 """
 
@@ -25,7 +30,16 @@ from typing import Any
 
 Obj = dict[str, Any]
 Check = Callable[[Any, str], Iterator[str]]
-"""A schema: yields ``path: what is wrong`` for a value at ``path``."""
+"""A schema: yields ``path: what is wrong`` for a value at ``path``; its ``ok`` attribute (see
+:func:`_ok`) says whether it would yield nothing."""
+
+
+def _ok(ok: Callable[[Any], bool]) -> Callable[[Check], Check]:
+    """Give a schema its fast twin: ``ok(v)`` is True exactly when the schema yields nothing for ``v``."""
+    def attach(check: Check) -> Check:
+        check.ok = ok  # type: ignore[attr-defined]
+        return check
+    return attach
 
 # -- scalars --------------------------------------------------------------------
 
@@ -50,22 +64,26 @@ def _is_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
+@_ok(lambda v: isinstance(v, str))
 def STR(v: Any, path: str) -> Iterator[str]:
     if not isinstance(v, str):
         yield f"{path}: expected a string, got {_show(v)}"
 
 
+@_ok(lambda v: isinstance(v, bool))
 def BOOL(v: Any, path: str) -> Iterator[str]:
     if not isinstance(v, bool):
         yield f"{path}: expected true or false, got {_show(v)}"
 
 
+@_ok(_is_int)
 def INT(v: Any, path: str) -> Iterator[str]:
     if not _is_int(v):
         yield f"{path}: expected an integer, got {_show(v)}"
 
 
 def int_range(low: int, high: int) -> Check:
+    @_ok(lambda v: _is_int(v) and low <= v <= high)
     def check(v: Any, path: str) -> Iterator[str]:
         if not _is_int(v) or not low <= v <= high:
             yield f"{path}: expected an integer {low}-{high}, got {_show(v)}"
@@ -76,6 +94,13 @@ PORT = int_range(1, 65535)
 NODE_PORT = int_range(0, 65535)
 
 
+def _port_or_name_ok(v: Any) -> bool:
+    if isinstance(v, str):
+        return bool(v) and v.isprintable() and " " not in v
+    return _is_int(v) and 1 <= v <= 65535
+
+
+@_ok(_port_or_name_ok)
 def PORT_OR_NAME(v: Any, path: str) -> Iterator[str]:
     """An IntOrString port: a number 1-65535 or a port name."""
     if isinstance(v, str):
@@ -86,6 +111,7 @@ def PORT_OR_NAME(v: Any, path: str) -> Iterator[str]:
 
 
 def one_of(*allowed: str) -> Check:
+    @_ok(lambda v: v in allowed)
     def check(v: Any, path: str) -> Iterator[str]:
         if v not in allowed:
             yield f"{path}: expected one of {', '.join(allowed)}, got {_show(v)}"
@@ -93,12 +119,16 @@ def one_of(*allowed: str) -> Check:
 
 
 def nullable(inner: Check) -> Check:
+    inner_ok = inner.ok  # type: ignore[attr-defined]
+
+    @_ok(lambda v: v is None or inner_ok(v))
     def check(v: Any, path: str) -> Iterator[str]:
         if v is not None:
             yield from inner(v, path)
     return check
 
 
+@_ok(lambda v: True)
 def ANY(v: Any, path: str) -> Iterator[str]:
     """Read only for truthiness, or printed as is."""
     return iter(())
@@ -110,7 +140,22 @@ def mapping(fields: dict[str, Check] | None = None, required: tuple[str, ...] = 
     """A mapping whose listed keys, when present, follow their schema. ``null`` reads as empty
     (the checks write ``x.get(k) or {}``) unless ``null_ok`` is false."""
     fields = fields or {}
+    subs = [(key, sub.ok) for key, sub in fields.items()]  # type: ignore[attr-defined]
 
+    def ok(v: Any) -> bool:
+        if v is None and null_ok:
+            return not required
+        if not isinstance(v, dict):
+            return False
+        for key in required:
+            if key not in v:
+                return False
+        for key, sub_ok in subs:
+            if key in v and not sub_ok(v[key]):
+                return False
+        return True
+
+    @_ok(ok)
     def check(v: Any, path: str) -> Iterator[str]:
         if v is None and null_ok:
             v = {}
@@ -133,6 +178,19 @@ def strict(fields: dict[str, Check], required: tuple[str, ...] = ()) -> Check:
 
 def seq(item: Check) -> Check:
     """A list (``null`` reads as empty) of items that follow ``item``; a null item is an error."""
+    item_ok = item.ok  # type: ignore[attr-defined]
+
+    def ok(v: Any) -> bool:
+        if v is None:
+            return True
+        if not isinstance(v, list):
+            return False
+        for x in v:
+            if x is None or not item_ok(x):
+                return False
+        return True
+
+    @_ok(ok)
     def check(v: Any, path: str) -> Iterator[str]:
         if v is None:
             return
@@ -150,6 +208,19 @@ def seq(item: Check) -> Check:
 
 def string_map(key: Check, value: Check) -> Check:
     """``{str: str}`` (labels, a selector, ConfigMap data); ``null`` reads as empty."""
+    key_ok, value_ok = key.ok, value.ok  # type: ignore[attr-defined]
+
+    def ok(v: Any) -> bool:
+        if v is None:
+            return True
+        if not isinstance(v, dict):
+            return False
+        for k, x in v.items():
+            if not isinstance(k, str) or not key_ok(k) or not value_ok(x):
+                return False
+        return True
+
+    @_ok(ok)
     def check(v: Any, path: str) -> Iterator[str]:
         if v is None:
             return
@@ -182,13 +253,21 @@ _LABEL_NAME = re.compile(r"([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)")
 _DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 
 
+def _label_key_ok(k: Any) -> bool:
+    if not isinstance(k, str):
+        return False
+    prefix, _, name = k.rpartition("/")
+    return bool(_LABEL_NAME.fullmatch(name)) and \
+        not (prefix and (len(prefix) > 253 or not _DNS_SUBDOMAIN.fullmatch(prefix)))
+
+
+@_ok(_label_key_ok)
 def LABEL_KEY(k: Any, path: str) -> Iterator[str]:
-    prefix, _, name = k.rpartition("/") if isinstance(k, str) else ("", "", "")
-    if not isinstance(k, str) or not _LABEL_NAME.fullmatch(name) or \
-            (prefix and (len(prefix) > 253 or not _DNS_SUBDOMAIN.fullmatch(prefix))):
+    if not _label_key_ok(k):
         yield f"{path}: {_show(k)} is not a valid label key"
 
 
+@_ok(lambda v: isinstance(v, str) and (not v or bool(_LABEL_NAME.fullmatch(v))))
 def LABEL_VALUE(v: Any, path: str) -> Iterator[str]:
     if not isinstance(v, str):
         yield f"{path}: expected a label value (string), got {_show(v)}"
@@ -319,6 +398,33 @@ def _group(obj: Obj) -> str:
 
 def problems(obj: Any, limit: int = 3) -> list[str]:
     """What is wrong with one object (``path: problem``), at most ``limit``; empty when it is fine."""
+    if _fine(obj):
+        return []
+    return _problems(obj, limit)
+
+
+def _fine(obj: Any) -> bool:
+    """:func:`_problems` finds nothing: the schemas' ``ok`` twins, no generators."""
+    if not isinstance(obj, dict):
+        return False
+    kind = obj.get("kind")
+    if not isinstance(kind, str) or ("apiVersion" in obj and not isinstance(obj["apiVersion"], str)):
+        return False
+    meta = obj.get("metadata", _MISSING)
+    if meta is _MISSING or not METADATA.ok(meta):  # type: ignore[attr-defined]
+        return False
+    schema = SCHEMAS.get(kind) if _group(obj) in CORE_GROUPS else None
+    if schema is None:
+        return True
+    if kind in NAMESPACED and isinstance(meta, dict) and "namespace" not in meta:
+        return False
+    return schema.ok(obj)  # type: ignore[attr-defined]
+
+
+_MISSING = object()
+
+
+def _problems(obj: Any, limit: int) -> list[str]:
     if not isinstance(obj, dict):
         return [f"expected an object (a mapping), got {_show(obj)}"]
     out: list[str] = []

@@ -7,6 +7,8 @@ import copy
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 import yaml
 
 from kubectl_netdoctor import validate
@@ -253,3 +255,55 @@ def test_live_get_of_a_malformed_object_blocks_the_step_instead_of_answering_not
     assert (result.status.value, result.blocked) == ("skip", True)
     assert result.skip_reason == ("malformed Service shop/web from the API server: spec.ports[0].port: expected an "
                                   "integer 1-65535, got 'eighty'")
+
+
+def _all_objects() -> list:
+    objs = []
+    for pattern in ("tests/fixtures/**/*.yaml", "examples/*.yaml"):
+        for f in sorted(ROOT.glob(pattern)):
+            objs += [o for o in parse_documents(str(f), f.read_text()) if isinstance(o, dict)]
+    return objs
+
+
+ALL_OBJECTS = _all_objects()
+REPLACEMENTS = [None, 0, -1, 80, 70000, True, 1.5, 2 ** 70, "", "x", "a b", "web", "Bad Label!", "tcp\x00",
+                "example.com/x", "-bad", [], [None], ["x"], [{}], {}, {"k": 1}, {"k": "v"}, {"name": "p"}]
+
+
+def _paths(v, path=()):
+    yield path
+    if isinstance(v, dict):
+        for k, x in v.items():
+            yield from _paths(x, path + (k,))
+    elif isinstance(v, list):
+        for i, x in enumerate(v):
+            yield from _paths(x, path + (i,))
+
+
+@given(st.data())
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_the_fast_yes_no_answer_is_the_generators_answer(data):
+    """``problems`` asks the schemas' ``ok`` twins first: they must pass exactly the objects the message
+    generators find nothing wrong with. Real objects, with up to three fields replaced or removed."""
+    o = copy.deepcopy(data.draw(st.sampled_from(ALL_OBJECTS)))
+    for _ in range(data.draw(st.integers(0, 3))):
+        path = data.draw(st.sampled_from(list(_paths(o))))
+        if not path:
+            o = copy.deepcopy(data.draw(st.sampled_from(REPLACEMENTS)))
+            continue
+        parent = o
+        for step in path[:-1]:
+            parent = parent[step]
+        if isinstance(parent, dict) and data.draw(st.booleans()):
+            del parent[path[-1]]
+        else:
+            parent[path[-1]] = copy.deepcopy(data.draw(st.sampled_from(REPLACEMENTS)))
+    assert validate._fine(o) == (validate._problems(o, 10 ** 6) == []), validate._problems(o, 10 ** 6)
+
+
+def test_the_fast_answer_passes_every_real_object_and_fails_each_fuzzer_class():
+    assert all(validate._fine(o) for o in ALL_OBJECTS)
+    bad = service()
+    bad["spec"]["ports"][0]["port"] = "80"
+    assert not validate._fine(bad) and validate.problems(bad) == [
+        "spec.ports[0].port: expected an integer 1-65535, got '80'"]
