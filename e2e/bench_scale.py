@@ -56,7 +56,7 @@ before and after come from the same machine and the same snapshots; on the clust
 ``--before DIR`` adds that checkout's passive and offline runs to the same table
 (``--before-yaml``: its YAML snapshot and offline run too, once: a minute each), run by
 ``--before-python`` if given: a venv with that checkout's own dependencies, where they differ
-(before 964d442 the project ran on typer 0.26+, with pydantic).
+(before 964d442 the project ran on typer 0.29, with pydantic).
 """
 
 from __future__ import annotations

@@ -22,9 +22,9 @@ class _OneLineErrors(typer.core.TyperGroup):
     exit 2, as the README promises; typer would draw a multi-line panel."""
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):  # type: ignore[override]
-        try:  # typer 0.26+ (not the pinned range: see pyproject.toml) vendors its own click
-            from typer import _click as click
-        except ImportError:  # typer 0.25, on click
+        try:
+            from typer import _click as click  # typer >= 0.26 carries its own click
+        except ImportError:  # pragma: no cover - older typer on the real click
             import click  # type: ignore[no-redef]
         no_args_help = getattr(click.exceptions, "NoArgsIsHelpError", ())
         try:

@@ -164,8 +164,8 @@ OFFLINE = "a snapshot is read offline, with no cluster and no probe"
 
 @pytest.mark.parametrize("args, stderr", [
     # what typer/click catch while parsing (it would draw a boxed multi-line panel)
-    (("svc",), "error: Missing argument 'NAME' (see 'kubectl-netdoctor svc --help')"),
-    (("svc", "web", "--bogus"), "error: No such option '--bogus'. Did you mean '--verbose'? "
+    (("svc",), "error: Missing argument 'name' (see 'kubectl-netdoctor svc --help')"),
+    (("svc", "web", "--bogus"), "error: No such option: --bogus (Possible options: --verbose) "
                                 "(see 'kubectl-netdoctor svc --help')"),
     (("svc", "web", "-n"), "error: Option '-n' requires an argument (see 'kubectl-netdoctor --help')"),
     (("svc", "web", "--timeout", "soon"), "error: Invalid value for '--timeout': 'soon' is not a valid float "
@@ -245,7 +245,7 @@ def test_argument_error_through_the_console_script_entry_is_one_line():
     proc = subprocess.run([sys.executable, "-c", "from kubectl_netdoctor.entry import main; main()", "svc", "web",
                            "--timeout", "nan", "--bogus"], capture_output=True, text=True)
     assert proc.returncode == 2
-    assert proc.stderr == "error: No such option '--bogus'. Did you mean '--verbose'? (see '-c svc --help')\n"
+    assert proc.stderr == "error: No such option: --bogus (Possible options: --verbose) (see '-c svc --help')\n"
 
 
 def test_ctrl_c_while_the_cli_is_imported_is_one_line_exit_130():
