@@ -185,28 +185,21 @@ def repeat(name: str, size: int, runs: int, do: Callable[[], Run], expect: tuple
            warmup: bool = True) -> Case:
     """One untimed warm-up (unless ``warmup`` is False: runs of a minute), then ``runs`` timed runs of
     ``do() -> Run``; each must exit in ``expect``."""
-    case = Case(name, size)
-    for i in range(runs + warmup):
-        run = do()
-        if run.rc not in expect:
-            raise SystemExit(f"{name} at N={size}: exit {run.rc}\n{run.stderr[-3000:]}\n{run.stdout[-2000:]}")
-        if i or not warmup:
-            case.runs.append(run)
-    return case
+    return repeat_interleaved([(name, do, expect)], size, runs, warmup)[0]
 
 
 def repeat_interleaved(specs: list[tuple[str, Callable[[], Run], tuple[int, ...]]], size: int,
-                       runs: int) -> list[Case]:
-    """Like :func:`repeat` for several cases at once, taking turns: warm-up round, then ``runs``
-    rounds of one run of each. The cases compared in a ratio share the machine's moments (a
-    kube-proxy resync, another VM's burst) instead of each getting its own stretch of them."""
+                       runs: int, warmup: bool = True) -> list[Case]:
+    """:func:`repeat` for several cases at once, taking turns: a warm-up round, then ``runs`` rounds
+    of one run of each. The cases compared in a ratio share the machine's moments (a kube-proxy
+    resync, another VM's burst) instead of each getting its own stretch of them."""
     cases = [Case(name, size) for name, _, _ in specs]
-    for i in range(runs + 1):
+    for i in range(runs + warmup):
         for case, (name, do, expect) in zip(cases, specs):
             run = do()
             if run.rc not in expect:
                 raise SystemExit(f"{name} at N={size}: exit {run.rc}\n{run.stderr[-3000:]}\n{run.stdout[-2000:]}")
-            if i:
+            if i or not warmup:
                 case.runs.append(run)
     return cases
 

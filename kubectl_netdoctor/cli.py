@@ -22,10 +22,7 @@ class _OneLineErrors(typer.core.TyperGroup):
     exit 2, as the README promises; typer would draw a multi-line panel."""
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):  # type: ignore[override]
-        try:
-            from typer import _click as click  # typer >= 0.26 carries its own click
-        except ImportError:  # pragma: no cover - older typer on the real click
-            import click  # type: ignore[no-redef]
+        from typer import _click as click  # the click that typer (0.27-0.28, see pyproject.toml) carries
         no_args_help = getattr(click.exceptions, "NoArgsIsHelpError", ())
         try:
             code = super().main(args=args, prog_name=prog_name, complete_var=complete_var,

@@ -410,18 +410,14 @@ def _fine(obj: Any) -> bool:
     kind = obj.get("kind")
     if not isinstance(kind, str) or ("apiVersion" in obj and not isinstance(obj["apiVersion"], str)):
         return False
-    meta = obj.get("metadata", _MISSING)
-    if meta is _MISSING or not METADATA.ok(meta):  # type: ignore[attr-defined]
-        return False
+    if "metadata" not in obj or not METADATA.ok(obj["metadata"]):  # type: ignore[attr-defined]
+        return False  # past this, metadata is a mapping: METADATA requires its name
     schema = SCHEMAS.get(kind) if _group(obj) in CORE_GROUPS else None
     if schema is None:
         return True
-    if kind in NAMESPACED and isinstance(meta, dict) and "namespace" not in meta:
+    if kind in NAMESPACED and "namespace" not in obj["metadata"]:
         return False
     return schema.ok(obj)  # type: ignore[attr-defined]
-
-
-_MISSING = object()
 
 
 def _problems(obj: Any, limit: int) -> list[str]:

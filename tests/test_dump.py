@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 
@@ -37,6 +38,21 @@ class FixtureApi:
         return [], []
 
 
+def fixture_items() -> list:
+    return yaml.safe_load(FIXTURE.read_text())["items"]
+
+
+def web_service(items: list) -> dict:
+    return next(i for i in items if i["kind"] == "Service" and i["metadata"]["name"] == "web")
+
+
+def fixture_file(tmp_path, items: list) -> Path:
+    """``items`` as a cluster fixture, as FixtureApi reads it."""
+    f = tmp_path / "cluster.json"
+    f.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": items}))
+    return f
+
+
 def no_captures(reader, objs):
     return {}
 
@@ -48,8 +64,7 @@ def _keys(objs):
 def _expected():
     """What a snapshot of namespace shop holds: shop's objects, every Namespace and Node, and kube-system's
     pods, kube-dns Service and EndpointSlices, and the two ConfigMaps (no NodeCapture: nothing to exec into)."""
-    items = yaml.safe_load(FIXTURE.read_text())["items"]
-    return sorted(_keys(items))
+    return sorted(_keys(fixture_items()))
 
 
 @pytest.mark.parametrize("suffix", [".json", ".yaml", ".yml"])
@@ -103,14 +118,11 @@ def test_a_directory_or_a_name_the_reader_would_refuse_is_refused(tmp_path):
 def test_malformed_objects_the_api_returned_are_named_not_dropped_silently(tmp_path):
     """The reader leaves a malformed object out of every list; the snapshot cannot hold it, and
     ``snapshot`` says so on stderr (an offline diagnosis of that Service would say "not found")."""
-    items = yaml.safe_load(FIXTURE.read_text())["items"]
-    web = next(i for i in items if i["kind"] == "Service" and i["metadata"]["name"] == "web")
-    bad = json.loads(json.dumps(web))
+    items = fixture_items()
+    bad = copy.deepcopy(web_service(items))
     bad["metadata"]["name"] = "api"
     bad["spec"]["ports"][0]["port"] = "eighty"
-    fixture = tmp_path / "cluster.json"
-    fixture.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": items + [bad]}))
-    api = FixtureApi(fixture)
+    api = FixtureApi(fixture_file(tmp_path, items + [bad]))
     target = tmp_path / "snap.json"
     write_snapshot(api, ["shop"], str(target), no_captures)
     assert SnapshotReader(target).get("Service", "shop", "api") is None
@@ -121,17 +133,14 @@ def test_malformed_objects_the_api_returned_are_named_not_dropped_silently(tmp_p
 
 
 def test_the_left_out_warning_names_three_and_counts_the_rest(tmp_path):
-    items = yaml.safe_load(FIXTURE.read_text())["items"]
-    web = next(i for i in items if i["kind"] == "Service" and i["metadata"]["name"] == "web")
+    items = fixture_items()
     bad = []
     for n in range(5):
-        b = json.loads(json.dumps(web))
+        b = copy.deepcopy(web_service(items))
         b["metadata"]["name"] = f"bad-{n}"
         b["spec"]["ports"][0]["port"] = 0
         bad.append(b)
-    fixture = tmp_path / "cluster.json"
-    fixture.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": items + bad}))
-    warning = left_out_warning(FixtureApi(fixture).rejected)
+    warning = left_out_warning(FixtureApi(fixture_file(tmp_path, items + bad)).rejected)
     assert warning.startswith("warning: 5 malformed object(s) ")
     assert [f"Service shop/bad-{n}:" in warning for n in range(5)] == [True, True, True, False, False]
     assert warning.endswith("; and 2 more")
@@ -139,14 +148,12 @@ def test_the_left_out_warning_names_three_and_counts_the_rest(tmp_path):
 
 def test_managed_fields_are_left_out_as_kubectl_get_prints_objects(tmp_path):
     """The API server returns managedFields; `kubectl get` hides them and no step reads them."""
-    items = yaml.safe_load(FIXTURE.read_text())["items"]
-    web = next(i for i in items if i["kind"] == "Service" and i["metadata"]["name"] == "web")
+    items = fixture_items()
+    web = web_service(items)
     web["metadata"]["managedFields"] = [{"apiVersion": "v1", "fieldsType": "FieldsV1", "manager": "kubectl",
                                          "operation": "Update", "fieldsV1": {"f:spec": {"f:ports": {}}}}]
-    fixture = tmp_path / "cluster.json"
-    fixture.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": items}))
     target = tmp_path / "snap.json"
-    write_snapshot(FixtureApi(fixture), ["shop"], str(target), no_captures)
+    write_snapshot(FixtureApi(fixture_file(tmp_path, items)), ["shop"], str(target), no_captures)
     saved = SnapshotReader(target).get("Service", "shop", "web")
     assert "managedFields" not in saved["metadata"]
     assert saved["spec"] == web["spec"]
