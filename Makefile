@@ -40,8 +40,9 @@ $(VENV_STAMP): pyproject.toml
 demo: $(SETUP)
 	PYTHON="$(PYTHON)" ./examples/demo
 
-# Unit, parser, golden and CLI tests: no cluster, a few seconds.
+# Lint, then the unit, parser, golden and CLI tests: no cluster.
 test: $(SETUP)
+	$(PYTHON) -m ruff check kubectl_netdoctor tests
 	$(PYTHON) -m pytest tests -m "not e2e" -q
 
 # The real cluster from source (e2e/cluster/up) and the e2e suite against it.

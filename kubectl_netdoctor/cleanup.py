@@ -16,9 +16,10 @@ terminated, in the pod's status.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 from kubectl_netdoctor.cluster.probe import DONE_FILE, MANAGED_BY
 from kubectl_netdoctor.errors import ClusterError
@@ -133,7 +134,7 @@ def find_leftovers(reader: PodReader, namespace: str | None, now: datetime | Non
             age = _age_of({"creationTimestamp": started}, now) if started else None
             found.append(Leftover("ephemeral container", meta.get("namespace", namespace or ""), meta.get("name", ""),
                                   name, state=next(iter(state), "no status yet"), age_s=age))
-    return sorted(found, key=lambda l: (l.namespace, l.pod, l.container))
+    return sorted(found, key=lambda lo: (lo.namespace, lo.pod, lo.container))
 
 
 def clean(reader: PodReader, leftovers: list[Leftover], exec_fn: ExecFn, dry_run: bool = False) -> list[Outcome]:

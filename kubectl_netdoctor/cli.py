@@ -7,15 +7,22 @@ load when a command runs, so ``--help`` stays instant.
 from __future__ import annotations
 
 import sys
-from typing import Optional
 
 import typer
 import typer.core
 
 from kubectl_netdoctor import __version__
 from kubectl_netdoctor.defaults import DEFAULT_PROBE_IMAGE
-from kubectl_netdoctor.errors import (EXIT_CANNOT_DIAGNOSE, EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, ClusterError,
-                                      NetdoctorError, UsageError)
+from kubectl_netdoctor.errors import (
+    EXIT_CANNOT_DIAGNOSE,
+    EXIT_OK,
+    EXIT_PROBLEM,
+    EXIT_USAGE,
+    ClusterError,
+    NetdoctorError,
+    UsageError,
+)
+
 
 class _OneLineErrors(typer.core.TyperGroup):
     """Usage errors (missing argument, unknown flag, bad value) as one line on stderr, ``error: ...``,
@@ -87,7 +94,7 @@ def _split_pod(ref: str, namespace: str) -> tuple[str, str]:
     return tuple(ref.split("/", 1)) if "/" in ref else (namespace, ref)  # type: ignore[return-value]
 
 
-def _open_reader(snapshot: Optional[str], kubeconfig: Optional[str], context: Optional[str], timeout: float):
+def _open_reader(snapshot: str | None, kubeconfig: str | None, context: str | None, timeout: float):
     if snapshot:
         from kubectl_netdoctor.cluster.snapshot import SnapshotReader
 
@@ -100,23 +107,23 @@ def _open_reader(snapshot: Optional[str], kubeconfig: Optional[str], context: Op
 @app.command("svc", epilog=EXIT_HELP)
 def svc(
     name: str = typer.Argument(..., help="Service name."),
-    namespace: Optional[str] = NamespaceOpt,
-    context: Optional[str] = ContextOpt,
-    kubeconfig: Optional[str] = KubeconfigOpt,
+    namespace: str | None = NamespaceOpt,
+    context: str | None = ContextOpt,
+    kubeconfig: str | None = KubeconfigOpt,
     output: str = typer.Option("text", "-o", "--output", help="Output format: text, json or junit."),
-    from_pod: Optional[str] = typer.Option(None, "--from-pod", help="Diagnose as seen from this client pod (NS/POD or POD)."),
-    from_namespace: Optional[str] = typer.Option(None, "--from-namespace", help="Client is any pod in this namespace (default: the Service's)."),
+    from_pod: str | None = typer.Option(None, "--from-pod", help="Diagnose as seen from this client pod (NS/POD or POD)."),
+    from_namespace: str | None = typer.Option(None, "--from-namespace", help="Client is any pod in this namespace (default: the Service's)."),
     external: bool = typer.Option(False, "--external", help="Client is outside the cluster (NodePort / LoadBalancer)."),
-    port: Optional[str] = typer.Option(None, "--port", help="Only this Service port (name or number)."),
+    port: str | None = typer.Option(None, "--port", help="Only this Service port (name or number)."),
     read_only: bool = typer.Option(False, "--read-only", help="Create nothing in the cluster: no probe pods, no ephemeral containers."),
-    snapshot: Optional[str] = typer.Option(None, "--snapshot", help="Diagnose offline from a snapshot file or directory."),
-    probe_image: Optional[str] = typer.Option(None, "--probe-image", help=f"Image of the probe pod / ephemeral container (needs sh, nc, nslookup, cat). Default: $NETDOCTOR_PROBE_IMAGE, else probeImage in ~/.config/kubectl-netdoctor/config.yaml, else {DEFAULT_PROBE_IMAGE}."),
+    snapshot: str | None = typer.Option(None, "--snapshot", help="Diagnose offline from a snapshot file or directory."),
+    probe_image: str | None = typer.Option(None, "--probe-image", help=f"Image of the probe pod / ephemeral container (needs sh, nc, nslookup, cat). Default: $NETDOCTOR_PROBE_IMAGE, else probeImage in ~/.config/kubectl-netdoctor/config.yaml, else {DEFAULT_PROBE_IMAGE}."),
     http_path: str = typer.Option("/", "--http-path", help="Path of the L7 HTTP GETs (10 at once through the Service)."),
     verbose: bool = typer.Option(False, "-v", "--verbose", help="Text output: show the evidence of info findings too."),
     node_access: bool = typer.Option(False, "--node-access", help="Opt-in: where no kube-proxy pod can show a node's rules, read them from a privileged hostNetwork pod on that node (in kube-system)."),
-    node_image: Optional[str] = typer.Option(None, "--node-image", help="Image of the --node-access pod; needs iptables-save/ipvsadm/nft (default: registry.k8s.io/kube-proxy at the server's version)."),
+    node_image: str | None = typer.Option(None, "--node-image", help="Image of the --node-access pod; needs iptables-save/ipvsadm/nft (default: registry.k8s.io/kube-proxy at the server's version)."),
     timeout: float = TimeoutOpt,
-    wait: Optional[str] = WaitOpt,
+    wait: str | None = WaitOpt,
 ) -> None:
     """Diagnose why Service NAME is unreachable."""
     from kubectl_netdoctor.render import FORMATS, get_renderer
@@ -181,7 +188,7 @@ def _progress_line(message: str) -> None:
     typer.echo(message, err=True)
 
 
-def _wait_seconds(wait: Optional[str], snapshot: Optional[str]) -> float:
+def _wait_seconds(wait: str | None, snapshot: str | None) -> float:
     if not wait:
         return 0.0
     from kubectl_netdoctor.durations import parse_duration
@@ -192,7 +199,7 @@ def _wait_seconds(wait: Optional[str], snapshot: Optional[str]) -> float:
     return seconds
 
 
-def _client_spec(from_pod: Optional[str], from_namespace: Optional[str], external: bool):
+def _client_spec(from_pod: str | None, from_namespace: str | None, external: bool):
     from kubectl_netdoctor.scan import ClientSpec
 
     if from_pod:
@@ -264,23 +271,23 @@ def _diagnose(name, namespace, context, kubeconfig, from_pod, from_namespace, ex
 @app.command("scan", epilog=EXIT_HELP + " A scan exits with its worst verdict: 1 if any Service has a problem, "
              "else 3 if any could not be diagnosed.")
 def scan_cmd(
-    namespace: Optional[str] = NamespaceOpt,
+    namespace: str | None = NamespaceOpt,
     all_namespaces: bool = typer.Option(False, "-A", "--all-namespaces", help="Every namespace."),
-    selector: Optional[str] = typer.Option(None, "-l", "--selector", help="Only Services with these labels (kubectl -l syntax)."),
-    context: Optional[str] = ContextOpt,
-    kubeconfig: Optional[str] = KubeconfigOpt,
+    selector: str | None = typer.Option(None, "-l", "--selector", help="Only Services with these labels (kubectl -l syntax)."),
+    context: str | None = ContextOpt,
+    kubeconfig: str | None = KubeconfigOpt,
     output: str = typer.Option("text", "-o", "--output", help="Output format: text, json or junit."),
-    from_namespace: Optional[str] = typer.Option(None, "--from-namespace", help="Client is any pod in this namespace (default: each Service's own)."),
+    from_namespace: str | None = typer.Option(None, "--from-namespace", help="Client is any pod in this namespace (default: each Service's own)."),
     external: bool = typer.Option(False, "--external", help="Client is outside the cluster (NodePort / LoadBalancer)."),
     read_only: bool = typer.Option(False, "--read-only", help="Create nothing in the cluster: no probe pods, no ephemeral containers."),
-    snapshot: Optional[str] = typer.Option(None, "--snapshot", help="Scan offline: a snapshot file, or a directory (of several snapshots, such as examples/)."),
-    probe_image: Optional[str] = typer.Option(None, "--probe-image", help=f"Image of the probe pods (needs sh, nc, nslookup, cat). Default: $NETDOCTOR_PROBE_IMAGE, else probeImage in ~/.config/kubectl-netdoctor/config.yaml, else {DEFAULT_PROBE_IMAGE}."),
+    snapshot: str | None = typer.Option(None, "--snapshot", help="Scan offline: a snapshot file, or a directory (of several snapshots, such as examples/)."),
+    probe_image: str | None = typer.Option(None, "--probe-image", help=f"Image of the probe pods (needs sh, nc, nslookup, cat). Default: $NETDOCTOR_PROBE_IMAGE, else probeImage in ~/.config/kubectl-netdoctor/config.yaml, else {DEFAULT_PROBE_IMAGE}."),
     http_path: str = typer.Option("/", "--http-path", help="Path of the L7 HTTP GETs."),
     verbose: bool = typer.Option(False, "-v", "--verbose", help="Text output: the details of every Service, not only the failing ones."),
     node_access: bool = typer.Option(False, "--node-access", help="Opt-in: read a node's rules from a privileged hostNetwork pod where no kube-proxy pod can."),
-    node_image: Optional[str] = typer.Option(None, "--node-image", help="Image of the --node-access pod."),
+    node_image: str | None = typer.Option(None, "--node-image", help="Image of the --node-access pod."),
     timeout: float = TimeoutOpt,
-    wait: Optional[str] = WaitOpt,
+    wait: str | None = WaitOpt,
 ) -> None:
     """Diagnose every Service of a namespace (-n) or of the cluster (-A) in one run: a summary table,
     then the details of the Services that are not ok."""
@@ -331,10 +338,10 @@ def scan_cmd(
 @app.command("snapshot", epilog="Exit codes: 0 saved; 2 usage error; 3 no cluster access or forbidden.")
 def snapshot_cmd(
     output: str = typer.Option(..., "-o", "--output", help="File to write: .json (reads back fastest) or .yaml."),
-    namespace: Optional[str] = NamespaceOpt,
+    namespace: str | None = NamespaceOpt,
     all_namespaces: bool = typer.Option(False, "-A", "--all-namespaces", help="Save every namespace."),
-    context: Optional[str] = ContextOpt,
-    kubeconfig: Optional[str] = KubeconfigOpt,
+    context: str | None = ContextOpt,
+    kubeconfig: str | None = KubeconfigOpt,
     timeout: float = TimeoutOpt,
 ) -> None:
     """Save everything the diagnosis reads, for `svc NAME --snapshot PATH` offline."""
@@ -364,11 +371,11 @@ def snapshot_cmd(
 @app.command("cleanup", epilog="Exit codes: 0 done, or nothing to clean up; 2 usage error; "
              "3 no cluster access, forbidden, or a leftover could not be removed.")
 def cleanup_cmd(
-    namespace: Optional[str] = NamespaceOpt,
+    namespace: str | None = NamespaceOpt,
     all_namespaces: bool = typer.Option(False, "-A", "--all-namespaces", help="Look in every namespace."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Only say what would be deleted."),
-    context: Optional[str] = ContextOpt,
-    kubeconfig: Optional[str] = KubeconfigOpt,
+    context: str | None = ContextOpt,
+    kubeconfig: str | None = KubeconfigOpt,
     timeout: float = TimeoutOpt,
 ) -> None:
     """Delete the probe pods a killed run left behind (found by the tool's labels; only its own), and tell

@@ -6,8 +6,9 @@ fill ``live`` before the walk, the checks read it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 from kubectl_netdoctor import labels
 from kubectl_netdoctor.cluster.reader import Obj, Reader

@@ -212,7 +212,7 @@ VERDICT_RANK = {Verdict.OK: 0, Verdict.INCONCLUSIVE: 1, Verdict.PROBLEM: 2}
 another Service that could not be diagnosed (exit 1 before 3, as one Service's report does)."""
 
 
-def worst_verdict(verdicts: "list[Verdict] | tuple[Verdict, ...]") -> Verdict:
+def worst_verdict(verdicts: list[Verdict] | tuple[Verdict, ...]) -> Verdict:
     """The verdict of several Services together; ``ok`` for none."""
     return max(verdicts, key=VERDICT_RANK.__getitem__, default=Verdict.OK)
 

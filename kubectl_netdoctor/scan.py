@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from kubectl_netdoctor.durations import format_duration
 from kubectl_netdoctor.errors import UsageError

@@ -115,7 +115,7 @@ def cluster() -> list[dict]:
 def test_finds_only_the_tools_own_objects():
     reader = FakeReader(cluster())
     found = cleanup.find_leftovers(reader, "shop", now=NOW)
-    assert [(l.kind, l.namespace, l.pod, l.container, l.state) for l in found] == [
+    assert [(lo.kind, lo.namespace, lo.pod, lo.container, lo.state) for lo in found] == [
         ("ephemeral container", "shop", "client", "netdoctor-probe-123456", "running"),
         ("pod", "shop", "netdoctor-probe-ab12cd", "", "Running"),
         ("pod", "shop", "netdoctor-probe-ef34aa", "", "Failed"),
@@ -129,7 +129,7 @@ def test_finds_only_the_tools_own_objects():
 
 def test_all_namespaces():
     found = cleanup.find_leftovers(FakeReader(cluster()), None, now=NOW)
-    assert {(l.namespace, l.pod) for l in found if l.kind == "pod"} == {
+    assert {(lo.namespace, lo.pod) for lo in found if lo.kind == "pod"} == {
         ("shop", "netdoctor-probe-ab12cd"), ("shop", "netdoctor-probe-ef34aa"), ("team-b", "netdoctor-probe-0f0f0f")}
 
 
@@ -186,7 +186,7 @@ def test_already_gone_pod_is_not_an_error():
     reader = FakeReader(cluster())
     found = cleanup.find_leftovers(reader, "shop", now=NOW)
     reader.pods = [p for p in reader.pods if p["metadata"]["name"] != "netdoctor-probe-ab12cd"]  # its run ended meanwhile
-    outcomes = cleanup.clean(reader, [l for l in found if l.kind == "pod"], FakeExec())
+    outcomes = cleanup.clean(reader, [lo for lo in found if lo.kind == "pod"], FakeExec())
     assert [o.line.split(" (")[0] for o in outcomes] == ["pod shop/netdoctor-probe-ab12cd was already gone",
                                                          "deleted pod shop/netdoctor-probe-ef34aa"]
     assert all(o.ok for o in outcomes)

@@ -23,12 +23,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from kubectl_netdoctor.kubeproxy.capture import parse_capture
 from kubectl_netdoctor.cli import app
 from kubectl_netdoctor.cluster.snapshot import SnapshotReader
 from kubectl_netdoctor.context import Client, Context, Options
 from kubectl_netdoctor.diagnose import diagnose
 from kubectl_netdoctor.errors import NetdoctorError
+from kubectl_netdoctor.kubeproxy.capture import parse_capture
 from kubectl_netdoctor.parsers import proc_net_tcp
 
 FIXTURES = Path(__file__).parent / "fixtures"

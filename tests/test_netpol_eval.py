@@ -23,7 +23,6 @@ from kubectl_netdoctor.netpol_eval import (
     policy_types,
 )
 
-
 # -- builders -----------------------------------------------------------------
 
 def pod(name: str, ns: str, labels: dict[str, str] | None = None, ip: str | None = None,

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import pytest
 import yaml
@@ -203,7 +204,7 @@ def tables() -> dict[str, list[list[str]]]:
 def test_readme_tables_are_read_in_full(tables: dict[str, list[list[str]]]) -> None:
     """The parser sees every row of both tables (a silent miss would make the comparison vacuous)."""
     section = re.search(r"^## RBAC the tool needs\n(.*?)(?=^## )", README.read_text(), re.S | re.M).group(1)
-    body_rows = [l for l in section.splitlines() if l.startswith("| ") and not l.startswith("| verb ")]
+    body_rows = [row for row in section.splitlines() if row.startswith("| ") and not row.startswith("| verb ")]
     assert len(tables["read-only"]) + len(tables["probe"]) == len(body_rows)
     assert tables["read-only"] and tables["probe"]
     for name in ("read-only", "probe"):

@@ -11,10 +11,10 @@ import yaml
 from typer.testing import CliRunner
 
 from kubectl_netdoctor import scan
-from kubectl_netdoctor.context import Options
 from kubectl_netdoctor.cli import app
 from kubectl_netdoctor.cluster.cache import CROSS_NAMESPACE_QUERIES, SharedReads
 from kubectl_netdoctor.cluster.snapshot import SnapshotReader
+from kubectl_netdoctor.context import Options
 from kubectl_netdoctor.errors import Forbidden, UsageError
 from kubectl_netdoctor.model import Verdict
 

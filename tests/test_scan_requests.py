@@ -20,12 +20,12 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 import yaml
+from test_scan import many_services
 from typer.testing import CliRunner
 
 from kubectl_netdoctor.cli import app
 from kubectl_netdoctor.cluster.reader import KINDS
 from kubectl_netdoctor.cluster.snapshot import SnapshotReader
-from test_scan import many_services
 
 RESOURCE_KIND = {resource: kind for kind, (resource, _) in KINDS.items()}
 

@@ -7,9 +7,9 @@ import copy
 from pathlib import Path
 
 import pytest
+import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-import yaml
 
 from kubectl_netdoctor import validate
 from kubectl_netdoctor.cluster.snapshot import parse_documents
@@ -226,9 +226,9 @@ def _live_reader(answers: dict[str, object]):
 
 
 def test_live_list_leaves_out_a_malformed_item_and_the_step_that_read_it_says_so():
+    from kubectl_netdoctor.checks import selectors
     from kubectl_netdoctor.context import Client, Context
     from kubectl_netdoctor.diagnose import run_step
-    from kubectl_netdoctor.checks import selectors
 
     pods = [o for o in HEALTHY if o["kind"] == "Pod" and o["metadata"].get("namespace") == "shop"]
     bad = copy.deepcopy(pods[0])
@@ -247,9 +247,9 @@ def test_live_list_leaves_out_a_malformed_item_and_the_step_that_read_it_says_so
 
 
 def test_live_get_of_a_malformed_object_blocks_the_step_instead_of_answering_not_found():
+    from kubectl_netdoctor.checks import service as service_step
     from kubectl_netdoctor.context import Client, Context
     from kubectl_netdoctor.diagnose import run_step
-    from kubectl_netdoctor.checks import service as service_step
 
     s = service()
     s["spec"]["ports"] = [{"port": "eighty"}]

@@ -158,7 +158,7 @@ def run(ctx: Context, svc: Obj) -> StepResult:
         summary = (f"{fqdn} -> {', '.join(direct.addresses)} from CoreDNS pod {direct.server} directly "
                    f"({answer} expected); the client's own lookups not run: {reason}")
     return conclude(STEP_ID, TITLE, found, summary, probes,
-                    verified=verified_live(f"CoreDNS asked directly; client lookups not run"))
+                    verified=verified_live("CoreDNS asked directly; client lookups not run"))
 
 
 def expected_answers(ctx: Context, svc: dict) -> set[str]:

@@ -180,7 +180,6 @@ def endpoint_findings(ctx: Context, selector: str) -> tuple[list[Finding], list,
     pod = ctx.live.endpoint_pods.get(first)
     evidence = [f"from {ctx.live.probe}, {len(direct[first])} GETs to each endpoint's pod IP"]
     for url in sorted(direct):
-        v = verdicts[url]
         evidence.append(f"{who(url)}: " + ("; ".join(tally(direct[url]))))
     return [finding(
         "HTTP_ENDPOINT_ERROR",

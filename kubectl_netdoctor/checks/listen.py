@@ -204,7 +204,7 @@ def listener_findings(ctx: Context, pods: list[dict]) -> tuple[list[Finding], li
             checks.append((pod, svc_port, proto, port, tables))
     bad_pods = {pod["metadata"]["name"] for pod, _, proto, port, tables in checks
                 if _scope(tables, proto, port)[0] in (None, proc_net_tcp.LOOPBACK_ONLY)}
-    for pod, svc_port, proto, port, tables in checks:
+    for pod, _svc_port, proto, port, tables in checks:
         name = pod["metadata"]["name"]
         scope, addrs = _scope(tables, proto, port)
         table = f"/proc/net/{proto.lower()}"

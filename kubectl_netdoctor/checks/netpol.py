@@ -22,7 +22,13 @@ import yaml
 
 from kubectl_netdoctor import enforcers, netpol_eval, policy_kinds
 from kubectl_netdoctor.checks.base import (
-    Context, conclude, finding, needs_service, skipped, verified_live, verified_model,
+    Context,
+    conclude,
+    finding,
+    needs_service,
+    skipped,
+    verified_live,
+    verified_model,
 )
 from kubectl_netdoctor.errors import ClusterError
 from kubectl_netdoctor.model import Finding, Severity, StepResult

@@ -171,7 +171,6 @@ def not_ready_pods(ctx: Context, pods: list[dict]) -> Finding | None:
         evidence.append(f"pod {p['metadata']['name']}: {objects.not_ready_reason(p)}")
         evidence += ["  " + line for line in readiness_probe_line(p) + event_lines(ctx, p)]
     all_bad = not any(objects.pod_ready(p) for p in pods)
-    first = bad[0]["metadata"]["name"]
     return finding(
         "SEL_POD_NOT_READY",
         f"{len(bad)} of {len(pods)} selected pods are not Ready, so they get no traffic"

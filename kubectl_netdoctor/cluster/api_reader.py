@@ -60,7 +60,7 @@ class LiveReader:
         self.rejected: list[validate.Rejected] = []
         self._ignored: dict[tuple, list[validate.Rejected]] = {}
 
-    def isolated(self) -> "LiveReader":
+    def isolated(self) -> LiveReader:
         """The same reader with a connection pool of its own (a new ``ApiClient`` on the same configuration):
         for the probe's removal after a signal, which may have cut a request of this reader's pool midway."""
         from kubernetes import client

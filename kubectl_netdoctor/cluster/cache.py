@@ -27,7 +27,8 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from kubectl_netdoctor import labels
 from kubectl_netdoctor.cluster.reader import KINDS, Obj
@@ -175,6 +176,3 @@ class SharedReads:
 
     def default_node_image(self) -> str:
         return self._once(("default_node_image",), self.inner.default_node_image)
-
-    def request_total(self) -> int:
-        return sum(self.requests.values())

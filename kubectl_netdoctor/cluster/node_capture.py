@@ -17,8 +17,14 @@ from collections.abc import Callable
 
 from kubectl_netdoctor.cluster.api_reader import LiveReader
 from kubectl_netdoctor.cluster.probe import ExecResult, Executor, NodeAccessSession, ProbeUnavailable
-from kubectl_netdoctor.kubeproxy.capture import (CONNTRACK_FILES, parse_conntrack, rule_command, service_rule_command,
-                                                 split_conntrack, targeted_output_whole)
+from kubectl_netdoctor.kubeproxy.capture import (
+    CONNTRACK_FILES,
+    parse_conntrack,
+    rule_command,
+    service_rule_command,
+    split_conntrack,
+    targeted_output_whole,
+)
 from kubectl_netdoctor.kubeproxy.view import ServiceRef
 
 RuleCapture = tuple[dict[str, str], tuple[int, int] | None, str]

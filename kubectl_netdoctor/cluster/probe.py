@@ -19,9 +19,10 @@ import signal
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 from kubectl_netdoctor.cluster.api_reader import LiveReader
 from kubectl_netdoctor.errors import ClusterError, Forbidden
@@ -61,7 +62,7 @@ def idle_command(lifetime_s: int) -> list[str]:
     return ["sh", "-c", f"i=0; while [ $i -lt {lifetime_s} ] && [ ! -e {DONE_FILE} ]; do sleep 1; i=$((i+1)); done"]
 
 
-_ACTIVE: set["ProbeSession"] = set()
+_ACTIVE: set[ProbeSession] = set()
 _ACTIVE_LOCK = threading.Lock()
 
 

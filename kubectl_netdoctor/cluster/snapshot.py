@@ -17,14 +17,15 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from kubectl_netdoctor import labels, policy_kinds, validate
-from kubectl_netdoctor.parsers import safeload
 from kubectl_netdoctor.cluster.reader import KINDS, Obj
 from kubectl_netdoctor.errors import SnapshotError
 from kubectl_netdoctor.kubeproxy.capture import CAPTURE_KINDS
+from kubectl_netdoctor.parsers import safeload
 
 CAPTURE_KIND = "NodeCapture"
 OBJECT_SUFFIXES = (".yaml", ".yml", ".json")
@@ -138,7 +139,7 @@ class SnapshotReader:
 
     @classmethod
     def from_objects(cls, objs: list[Obj], captures: dict[str, dict[str, str]] | None = None,
-                     source: str = "memory") -> "SnapshotReader":
+                     source: str = "memory") -> SnapshotReader:
         """A reader over objects already in memory (tests, and snapshots built by code)."""
         self = cls.__new__(cls)
         self.path, self.source = Path(source), f"snapshot {source}"
@@ -179,7 +180,7 @@ class SnapshotReader:
             raise SnapshotError(str(f), str(err)) from None
 
     # -- Reader --------------------------------------------------------------
-    def _indexed(self) -> "_Index":
+    def _indexed(self) -> _Index:
         """Objects by kind and namespace, built once on first read (``_objects`` is final by then)."""
         if self._index is None:
             self._index = _Index(self._objects)
@@ -238,9 +239,6 @@ class SnapshotReader:
                          | {r.namespace for r in self.rejected  # a malformed one: get() then names its fault
                             if r.kind == "Service" and r.name == service and r.namespace})
         return holders[0] if len(holders) == 1 else "default"
-
-    def namespaces_in_snapshot(self) -> list[str]:
-        return sorted({o["metadata"]["namespace"] for o in self._objects if o["metadata"].get("namespace")})
 
 
 class _Index:

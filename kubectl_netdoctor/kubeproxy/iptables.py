@@ -38,8 +38,16 @@ from dataclasses import replace
 
 from kubectl_netdoctor.errors import SnapshotError
 from kubectl_netdoctor.kubeproxy.view import (
-    CLUSTER_IP, EXTERNAL_IP, LOAD_BALANCER, NODE_PORT,
-    Backend, KubeProxyView, NoEndpointsRule, ProxiedService, ServiceRef, split_host_port,
+    CLUSTER_IP,
+    EXTERNAL_IP,
+    LOAD_BALANCER,
+    NODE_PORT,
+    Backend,
+    KubeProxyView,
+    NoEndpointsRule,
+    ProxiedService,
+    ServiceRef,
+    split_host_port,
 )
 from kubectl_netdoctor.parsers.iptables_save import Chain, IptablesSave, Rule, gc_paused, parse_iptables_save
 

@@ -24,8 +24,17 @@ from collections.abc import Iterable
 
 from kubectl_netdoctor.errors import SnapshotError
 from kubectl_netdoctor.kubeproxy.view import (
-    CLUSTER_IP, EXTERNAL_IP, NODE_PORT, Backend, KubeProxyView, NoEndpointsRule, ProxiedService, ServiceRef,
-    join_host_port, normalise_ip, split_host_port,
+    CLUSTER_IP,
+    EXTERNAL_IP,
+    NODE_PORT,
+    Backend,
+    KubeProxyView,
+    NoEndpointsRule,
+    ProxiedService,
+    ServiceRef,
+    join_host_port,
+    normalise_ip,
+    split_host_port,
 )
 from kubectl_netdoctor.parsers.nft import parse_nft
 from kubectl_netdoctor.parsers.nft_ruleset import NftElement, NftRule, NftTable
@@ -177,7 +186,7 @@ def _external(t: NftTable, chain: str) -> tuple[str | None, str]:
     for r in t.rules(chain):
         if r.conditional:
             continue  # kube-proxy's short-circuits for pod and host traffic
-        for verb, tgt in r.jumps:
+        for _verb, tgt in r.jumps:
             if tgt == MARK_MASQ:
                 masq = r.evidence
             elif tgt.startswith(("service-", "local-")):

@@ -210,7 +210,7 @@ class ServiceRef:
         return [f"{base}:{port}" if port else base for port, _ in self.ports]
 
     @classmethod
-    def of(cls, svc: dict) -> "ServiceRef":
+    def of(cls, svc: dict) -> ServiceRef:
         meta, spec = svc.get("metadata") or {}, svc.get("spec") or {}
         ports = spec.get("ports") or []
         addresses = [ip for ip in (spec.get("clusterIPs") or [spec.get("clusterIP")]) if ip and ip != "None"]

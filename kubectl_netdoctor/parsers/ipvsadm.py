@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from kubectl_netdoctor.errors import SnapshotError
 from kubectl_netdoctor.parsers.addresses import split_host_port
 
-PROTOCOLS = ("TCP", "UDP", "SCTP", "FWM")
 _VS = re.compile(r"^(TCP|UDP|SCTP|FWM)\s+(\S+)(?:\s+(.*))?$")
 _RS = re.compile(r"^->\s+(\S+)(?:\s+(.*))?$")
 

@@ -8,7 +8,6 @@ from typing import Any
 from kubectl_netdoctor.errors import SnapshotError
 from kubectl_netdoctor.parsers.nft_ruleset import NftElement, NftRule, NftSet, NftTable, TableBuilder
 
-
 _NUMGEN = re.compile(r"numgen\s+random\s+mod\s+(\d{1,10})(?:\s+offset\s+\d+)?\s+vmap\s+\{([^}]*)\}")
 _VMAP_ENTRY = re.compile(r"(\d{1,10})\s*:\s*(goto|jump)\s+([^\s,}]+)")
 _JUMP = re.compile(r"(?:^|\s)(jump|goto)\s+(\"[^\"]+\"|[^\s;{}]+)")

@@ -166,7 +166,7 @@ def _check_int(value: int) -> None:
 def _shallow(text: str) -> bool:
     """Cheap proof that libyaml's recursive composer is safe: at most MAX_DEPTH levels of flow
     brackets (counting brackets inside strings too, so it can only overestimate) and of indentation."""
-    if re.search(r"^[ \t-]{%d}" % MAX_DEPTH, text, re.MULTILINE):
+    if re.search(rf"^[ \t-]{{{MAX_DEPTH}}}", text, re.MULTILINE):
         return False
     depth = 0
     for m in _BRACKETS.finditer(text):

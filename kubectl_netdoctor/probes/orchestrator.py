@@ -7,6 +7,7 @@ The transport never calls back up here.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -24,8 +25,18 @@ from kubectl_netdoctor.errors import Forbidden
 from kubectl_netdoctor.kubeproxy import config as kubeproxy_config
 from kubectl_netdoctor.kubeproxy.view import ServiceRef
 from kubectl_netdoctor.parsers.probe_output import (
-    LookupResult, Resolv, group_by_url, http_script, nslookup_script, parse_http, parse_nslookup,
-    parse_resolv_conf, parse_tcp, parse_udp, tcp_script, udp_script,
+    LookupResult,
+    Resolv,
+    group_by_url,
+    http_script,
+    nslookup_script,
+    parse_http,
+    parse_nslookup,
+    parse_resolv_conf,
+    parse_tcp,
+    parse_udp,
+    tcp_script,
+    udp_script,
 )
 from kubectl_netdoctor.probes.evidence import DIRECT_DNS, DNS, HTTP, TCP, UDP, LiveEvidence, Targets
 
@@ -316,12 +327,11 @@ def _rules_tasks(ctx: Context, executor: Executor, targets: Targets, node_image:
     for node, (how, pod) in _rule_sources(ctx, targets, None if ctx.options.read_only else node_image).items():
         mode = kubeproxy_config.capture_mode(ctx.configmap(*kubeproxy_config.CONFIGMAP))
         if how == "kube-proxy":
-            run = (lambda pod=pod, mode=mode: node_capture.capture_from_pod(executor, pod, mode, service))
+            run = functools.partial(node_capture.capture_from_pod, executor, pod, mode, service)
         elif how == "node-access":
-            run = (lambda node=node, mode=mode: node_capture.capture_via_node_pod(executor.reader, node, node_image,
-                                                                                  mode))
+            run = functools.partial(node_capture.capture_via_node_pod, executor.reader, node, node_image, mode)
         else:
-            run = (lambda mode=mode: node_capture.capture_locally(mode))
+            run = functools.partial(node_capture.capture_locally, mode)
         tasks.append(rules_task(node, run))
     return tasks
 

@@ -33,14 +33,34 @@ from kubectl_netdoctor import dnsnames, objects
 from kubectl_netdoctor.cluster.probe import ExecResult, Executor, ProbeSession, ProbeUnavailable, signals_held, stop_all
 from kubectl_netdoctor.context import Client, Context
 from kubectl_netdoctor.parsers.probe_output import (
-    LookupResult, group_by_url, http_script, nslookup_script, parse_http, parse_nslookup, parse_resolv_conf,
-    parse_tcp, tcp_script,
+    LookupResult,
+    group_by_url,
+    http_script,
+    nslookup_script,
+    parse_http,
+    parse_nslookup,
+    parse_resolv_conf,
+    parse_tcp,
+    tcp_script,
 )
 from kubectl_netdoctor.probes.evidence import DIRECT_DNS, DNS, HTTP, TCP, UDP, LiveEvidence, Targets
 from kubectl_netdoctor.probes.orchestrator import (
-    ENDPOINT_HTTP_ATTEMPTS, HTTP_ATTEMPTS, PROBE_WAIT_S, ProbeTask, _batch_failed, _listeners_via_ephemeral,
-    _progress, _rules_tasks, _store_script, listener_task, lookup_names, probe_targets, run_parallel, run_tasks,
-    udp_task, unavailable_message,
+    ENDPOINT_HTTP_ATTEMPTS,
+    HTTP_ATTEMPTS,
+    PROBE_WAIT_S,
+    ProbeTask,
+    _batch_failed,
+    _listeners_via_ephemeral,
+    _progress,
+    _rules_tasks,
+    _store_script,
+    listener_task,
+    lookup_names,
+    probe_targets,
+    run_parallel,
+    run_tasks,
+    udp_task,
+    unavailable_message,
 )
 
 UNAVAILABLE = "\0unavailable:"
@@ -77,7 +97,7 @@ class SharedProbes:
         self._udp_evidence: dict[int, LiveEvidence] = {}
 
     # -- life cycle -------------------------------------------------------------------------
-    def __enter__(self) -> "SharedProbes":
+    def __enter__(self) -> SharedProbes:
         def on_term(signum: int, frame: Any) -> None:
             raise KeyboardInterrupt
 

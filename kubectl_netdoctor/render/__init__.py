@@ -3,7 +3,8 @@ Service and ``render_scan(scan, stream, verbose=False)`` for a scan. Checks neve
 
 from __future__ import annotations
 
-from typing import Callable, TextIO
+from collections.abc import Callable
+from typing import TextIO
 
 from kubectl_netdoctor.model import Report, ScanReport
 

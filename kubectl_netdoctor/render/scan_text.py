@@ -11,7 +11,8 @@ from rich.table import Table
 from rich.text import Text
 
 from kubectl_netdoctor.model import ScannedService, ScanReport, Status, Verdict
-from kubectl_netdoctor.render.text import PIPE_WIDTH, VERDICT_STYLE, render as render_report
+from kubectl_netdoctor.render.text import PIPE_WIDTH, VERDICT_STYLE
+from kubectl_netdoctor.render.text import render as render_report
 
 TOP_FINDING_WIDTH = 90
 """The headline is cut here in the table; the details below carry all of it."""

@@ -71,5 +71,5 @@ def render(report: Report, stream: TextIO, width: int | None = None, verbose: bo
     if notes:
         console.print()
         console.print(Text("notes (-v for their evidence):", style="bold"))
-        for step, f in notes:
+        for _step, f in notes:
             console.print(Text.assemble(("  - ", "cyan"), (f.code, "cyan"), f"  {f.message}"))

@@ -9,15 +9,14 @@ holds, and a NetworkPolicy that rejects the client.
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 
 import yaml
 
 from kubectl_netdoctor.checks import listen, selectors
-from kubectl_netdoctor.probes.evidence import LiveEvidence
-from kubectl_netdoctor.probes.orchestrator import probe_targets
 from kubectl_netdoctor.model import Basis, Severity, Status
 from kubectl_netdoctor.parsers import probe_output as po
+from kubectl_netdoctor.probes.evidence import LiveEvidence
+from kubectl_netdoctor.probes.orchestrator import probe_targets
 from tests.conftest import FIXTURES, codes
 
 PROBE = "probe pod shop/netdoctor-probe-1a2b3c"

@@ -7,14 +7,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from test_proxy import MemoryReader, load_objects, set_mode  # noqa: E402  (tests/checks is on the path)
 
 from kubectl_netdoctor.checks import proxy
 from kubectl_netdoctor.context import Client, Context
 from kubectl_netdoctor.kubeproxy.capture import parse_capture
 from kubectl_netdoctor.model import Severity, Status
 from kubectl_netdoctor.parsers.iptables_save import parse_iptables_save
-
-from test_proxy import MemoryReader, load_objects, set_mode  # noqa: E402  (tests/checks is on the path)
 
 CAPTURES = Path(__file__).resolve().parent.parent / "fixtures" / "captures"
 OLD = (CAPTURES / "kube-proxy-1.20" / "worker-1.iptables-save").read_text()

@@ -13,17 +13,25 @@ from pathlib import Path
 
 import pytest
 import yaml
+from test_proxy import (  # noqa: E402  (tests/checks is on the path)
+    W1_NAT,
+    W2_NAT,
+    MemoryReader,
+    delete_endpoint,
+    drop_line,
+    edit,
+    find,
+    load_balancer,
+    load_captures,
+    load_objects,
+    set_mode,
+)
 
 from kubectl_netdoctor.checks import proxy
 from kubectl_netdoctor.context import Client, Context
 from kubectl_netdoctor.model import Basis, Severity, Status
 from kubectl_netdoctor.parsers.probe_output import TcpResult, UdpResult
 from kubectl_netdoctor.probes.evidence import LiveEvidence
-
-from test_proxy import (  # noqa: E402  (tests/checks is on the path)
-    W1_NAT, W2_NAT, MemoryReader, delete_endpoint, drop_line, edit, find, load_balancer, load_captures, load_objects,
-    set_mode,
-)
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 PROBE = "probe pod shop/netdoctor-probe-x2k9"

@@ -15,13 +15,20 @@ sys.path.insert(0, str(TESTS / "parsers"))  # the iptables-save generator
 sys.path.insert(0, str(TESTS / "kubeproxy"))  # views: what makes two views read the same
 import gen_iptables  # noqa: E402
 import gen_nft  # noqa: E402
+from views import assert_same_view, refs_of, service_ports  # noqa: E402
+
 from kubectl_netdoctor.cluster.node_capture import capture_with  # noqa: E402
 from kubectl_netdoctor.cluster.probe import ExecResult  # noqa: E402
 from kubectl_netdoctor.kubeproxy import nftables  # noqa: E402
-from kubectl_netdoctor.kubeproxy.capture import (CONNTRACK_FILES, CONNTRACK_MARKER, parse_capture,  # noqa: E402
-                                                 parse_conntrack, service_rule_command, split_conntrack)
+from kubectl_netdoctor.kubeproxy.capture import (  # noqa: E402
+    CONNTRACK_FILES,
+    CONNTRACK_MARKER,
+    parse_capture,
+    parse_conntrack,
+    service_rule_command,
+    split_conntrack,
+)
 from kubectl_netdoctor.kubeproxy.view import ServiceRef  # noqa: E402
-from views import assert_same_view, refs_of, service_ports  # noqa: E402
 
 # `iptables -t TABLE -S [CHAIN]` and `iptables-save` answered from a saved capture, the way
 # iptables prints them: -P for built-in chains, -N for the others, then the chain's -A lines.

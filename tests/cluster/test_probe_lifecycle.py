@@ -60,7 +60,7 @@ class Reader:
         self.request, self.get = server.request, server.get
         self.isolated_readers: list[Reader] = []
 
-    def isolated(self) -> "Reader":
+    def isolated(self) -> Reader:
         twin = Reader(self.api)
         self.isolated_readers.append(twin)
         return twin

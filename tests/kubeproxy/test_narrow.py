@@ -15,6 +15,7 @@ sys.path.insert(0, str(TESTS / "parsers"))  # the iptables-save generator
 sys.path.insert(0, str(TESTS / "kubeproxy"))  # views: what makes two views read the same
 import gen_iptables  # noqa: E402
 from views import assert_same_view, refs_of, service_ports  # noqa: E402
+
 from kubectl_netdoctor.errors import SnapshotError  # noqa: E402
 from kubectl_netdoctor.kubeproxy import iptables, nftables  # noqa: E402
 from kubectl_netdoctor.kubeproxy.view import KubeProxyView, ServiceRef  # noqa: E402

@@ -18,6 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import gen_iptables  # noqa: E402
+
 from kubectl_netdoctor.kubeproxy.iptables import kube_proxy_view  # noqa: E402
 from kubectl_netdoctor.parsers.iptables_save import parse_iptables_save  # noqa: E402
 

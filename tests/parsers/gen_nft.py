@@ -13,8 +13,11 @@ from __future__ import annotations
 import base64
 import hashlib
 
-from gen_iptables import GenService  # noqa: F401 (re-exported for the tests)
-from gen_iptables import POD_CIDR, generate_services  # noqa: F401
+from gen_iptables import (  # noqa: F401
+    POD_CIDR,
+    GenService,  # noqa: F401 (re-exported for the tests)
+    generate_services,
+)
 
 NODE_IP = "192.0.2.17"
 SERVICE_CIDR = "10.96.0.0/12"

@@ -10,6 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the generator sits next to this file, any import mode
 import gen_iptables  # noqa: E402
+
 from kubectl_netdoctor.errors import SnapshotError
 from kubectl_netdoctor.kubeproxy.iptables import kube_proxy_view
 from kubectl_netdoctor.parsers.iptables_save import parse_iptables_save, save_header, split_words

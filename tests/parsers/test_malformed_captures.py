@@ -9,7 +9,7 @@ import pytest
 
 from kubectl_netdoctor.errors import SnapshotError
 from kubectl_netdoctor.kubeproxy.capture import parse_capture
-from kubectl_netdoctor.parsers import ipvsadm, iptables_save, nft_json, proc_net_tcp
+from kubectl_netdoctor.parsers import iptables_save, ipvsadm, nft_json, proc_net_tcp
 
 TABLE = {"family": "ip", "table": "kube-proxy"}
 

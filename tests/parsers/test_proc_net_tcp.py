@@ -8,8 +8,19 @@ import pytest
 
 from kubectl_netdoctor.errors import SnapshotError
 from kubectl_netdoctor.parsers.proc_net_tcp import (
-    ALL_ADDRESSES, LOOPBACK_ONLY, SPECIFIC_IP, TCP, UDP, bind_scope, decode_address, listen_scope, listeners,
-    parse_proc_net_tcp, split_tables, udp_bound, udp_scope,
+    ALL_ADDRESSES,
+    LOOPBACK_ONLY,
+    SPECIFIC_IP,
+    TCP,
+    UDP,
+    bind_scope,
+    decode_address,
+    listen_scope,
+    listeners,
+    parse_proc_net_tcp,
+    split_tables,
+    udp_bound,
+    udp_scope,
 )
 
 CAPTURES = Path(__file__).resolve().parent.parent / "fixtures" / "captures"
