@@ -15,9 +15,9 @@ ROOT = "kubectl_netdoctor"
 
 # Lowest first. A module's layer is that of the longest matching prefix.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("pure", ("errors", "defaults", "model", "codes", "labels", "objects", "dnsnames", "netpol_eval",
-              "policy_kinds", "enforcers", "templates", "parsers", "validate", "args", "durations")),
-    ("knowledge", ("kubeproxy", "probes.evidence")),
+    ("pure", ("errors", "defaults", "model", "codes", "labels", "objects", "dnsnames", "templates", "parsers",
+              "validate", "args", "durations")),
+    ("knowledge", ("kubeproxy", "netpol", "probes.evidence")),
     ("transport", ("cluster",)),
     ("context", ("context", "config")),
     ("steps", ("checks", "probes.orchestrator", "probes")),
@@ -165,11 +165,12 @@ if __name__ == "__main__":
     print("package graph:")
     pkgs: dict[str, set[str]] = {}
     for m, deps in g.items():
-        top = m.split(".")[0] if m.split(".")[0] in ("checks", "cluster", "kubeproxy", "parsers", "probes", "render") \
+        top = m.split(".")[0] if m.split(".")[0] in ("checks", "cluster", "kubeproxy", "netpol", "parsers", "probes",
+                                                      "render") \
             else m
         for d in deps:
-            dtop = d.split(".")[0] if d.split(".")[0] in ("checks", "cluster", "kubeproxy", "parsers", "probes",
-                                                           "render") else d
+            dtop = d.split(".")[0] if d.split(".")[0] in ("checks", "cluster", "kubeproxy", "netpol", "parsers",
+                                                           "probes", "render") else d
             if dtop != top:
                 pkgs.setdefault(top, set()).add(dtop)
     for p in sorted(pkgs):

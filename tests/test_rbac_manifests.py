@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 import yaml
 
-from kubectl_netdoctor.policy_kinds import POLICY_KINDS
+from kubectl_netdoctor.netpol.kinds import POLICY_KINDS
 
 REPO = Path(__file__).resolve().parent.parent
 README = REPO / "README.md"

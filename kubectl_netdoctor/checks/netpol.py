@@ -1,6 +1,6 @@
 """Step 8: would NetworkPolicy let this client reach the Service's pods?
 
-Static: the verdict comes from evaluating the policies (:mod:`kubectl_netdoctor.netpol_eval`),
+Static: the verdict comes from evaluating the policies (:mod:`kubectl_netdoctor.netpol.evaluate`),
 not from probes. For every selected pod and Service port it evaluates the
 server's ingress and, for in-cluster clients, the client's egress to the pod's
 targetPort (policies see traffic after kube-proxy's DNAT), plus the client's
@@ -20,7 +20,6 @@ from dataclasses import dataclass
 
 import yaml
 
-from kubectl_netdoctor import enforcers, netpol_eval, policy_kinds
 from kubectl_netdoctor.checks.base import (
     Context,
     conclude,
@@ -32,7 +31,10 @@ from kubectl_netdoctor.checks.base import (
 )
 from kubectl_netdoctor.errors import ClusterError
 from kubectl_netdoctor.model import Finding, Severity, StepResult
-from kubectl_netdoctor.netpol_eval import Decision, Endpoint
+from kubectl_netdoctor.netpol import enforcers, evaluate
+from kubectl_netdoctor.netpol.evaluate import Decision, Endpoint
+from kubectl_netdoctor.netpol.kinds import LABELS as POLICY_KIND_LABELS
+from kubectl_netdoctor.netpol.kinds import by_label
 from kubectl_netdoctor.objects import Obj, pod_ip, resolve_target_port
 
 STEP_ID = "netpol"
@@ -67,7 +69,7 @@ class _Eval:
     @property
     def where(self) -> str:
         meta = self.pod["metadata"]
-        to = "to " if self.decision.direction == netpol_eval.EGRESS else ""
+        to = "to " if self.decision.direction == evaluate.EGRESS else ""
         ip = pod_ip(self.pod) or "<no IP>"
         return f"{to}pod {meta.get('namespace')}/{meta['name']} {ip}:{self.port}/{self.protocol}"
 
@@ -94,7 +96,7 @@ def run(ctx: Context, svc: Obj) -> StepResult:
     read_notes: list[str] = list(client_notes)
     ns_objects = _optional(ctx.namespaces, read_notes,
                            "namespaces (namespaceSelector sees only kubernetes.io/metadata.name)")
-    ns_table = netpol_eval.namespace_labels(ns_objects or [])
+    ns_table = evaluate.namespace_labels(ns_objects or [])
     system_pods, scanned = _system_pods(ctx, ns_objects, read_notes)
     crds = _optional(ctx.policy_crds, read_notes, "CNI-specific policies") or []
 
@@ -109,7 +111,7 @@ def run(ctx: Context, svc: Obj) -> StepResult:
 
     evals, unresolved = [], []
     for pod in servers:
-        server = netpol_eval.pod_endpoint(pod)
+        server = evaluate.pod_endpoint(pod)
         for sp in svc_ports:
             target = resolve_target_port(sp, pod)
             proto = sp.get("protocol", "TCP")
@@ -117,7 +119,7 @@ def run(ctx: Context, svc: Obj) -> StepResult:
                 unresolved.append(f"pod {ctx.namespace}/{pod['metadata']['name']}: targetPort "
                                   f"{sp.get('targetPort')!r} of port {sp.get('port')} is not declared; not evaluated")
                 continue
-            conn = netpol_eval.evaluate_connection(policies, ns_table, client, server, target, proto)
+            conn = evaluate.evaluate_connection(policies, ns_table, client, server, target, proto)
             evals.append((_Eval(pod, target, proto, sp.get("port"), conn.ingress),
                           _Eval(pod, target, proto, sp.get("port"), conn.egress) if conn.egress else None))
     if not evals:
@@ -133,12 +135,12 @@ def run(ctx: Context, svc: Obj) -> StepResult:
     if not_enforced:
         findings.insert(0, not_enforced)
     findings += contradictions
-    findings += _direction_findings(ctx, svc, client, netpol_eval.INGRESS, ingress, demote, extra)
+    findings += _direction_findings(ctx, svc, client, evaluate.INGRESS, ingress, demote, extra)
     if egress:
-        findings += _direction_findings(ctx, svc, client, netpol_eval.EGRESS, egress, demote, read_notes)
+        findings += _direction_findings(ctx, svc, client, evaluate.EGRESS, egress, demote, read_notes)
     dns = None
     if client.kind != "external":
-        dns = netpol_eval.evaluate_dns_egress(client_policies, ns_table, client,
+        dns = evaluate.evaluate_dns_egress(client_policies, ns_table, client,
                                          [p for p in system_pods if _is_dns_pod(p)])
         findings += _dns_findings(client, dns, system_pods, demote)
     tested = [i for i in seen if seen[i] is not None]
@@ -282,17 +284,17 @@ def model_denials(ctx: Context) -> dict[tuple[str, int], tuple[str, ...]]:
         if not policies:
             return {}
         try:
-            ns_table = netpol_eval.namespace_labels(ctx.namespaces())
+            ns_table = evaluate.namespace_labels(ctx.namespaces())
         except ClusterError:
-            ns_table = netpol_eval.namespace_labels([])
+            ns_table = evaluate.namespace_labels([])
         out: dict[tuple[str, int], tuple[str, ...]] = {}
         for pod in ctx.selected_pods():
-            server = netpol_eval.pod_endpoint(pod)
+            server = evaluate.pod_endpoint(pod)
             for sp in ctx.service_ports():
                 target = resolve_target_port(sp, pod)
                 if target is None:
                     continue
-                conn = netpol_eval.evaluate_connection(policies, ns_table, client, server, target,
+                conn = evaluate.evaluate_connection(policies, ns_table, client, server, target,
                                                        sp.get("protocol", "TCP"))
                 denied = [d for d in (conn.ingress, conn.egress) if d is not None and not d.allowed]
                 if denied:
@@ -306,11 +308,11 @@ def model_denials(ctx: Context) -> dict[tuple[str, int], tuple[str, ...]]:
 def _client_endpoint(ctx: Context) -> tuple[Endpoint, list[str]]:
     c = ctx.client
     if c.kind == "pod" and c.pod:
-        return netpol_eval.pod_endpoint(c.pod), []
+        return evaluate.pod_endpoint(c.pod), []
     if c.kind in ("pod", "namespace") and c.namespace:
         notes = [] if c.kind == "namespace" else ["client pod object missing: evaluated as any pod of its namespace"]
-        return netpol_eval.namespace_endpoint(c.namespace), notes
-    return netpol_eval.external_endpoint(), []
+        return evaluate.namespace_endpoint(c.namespace), notes
+    return evaluate.external_endpoint(), []
 
 
 def _optional(fetch, notes: list[str], what: str):
@@ -338,7 +340,7 @@ def _system_pods(ctx: Context, ns_objects: list[Obj] | None, notes: list[str]) -
 def _dedupe(policies: list[Obj]) -> list[Obj]:
     seen, out = set(), []
     for p in policies:
-        key = (netpol_eval.policy_namespace(p), netpol_eval.policy_name(p))
+        key = (evaluate.policy_namespace(p), evaluate.policy_name(p))
         if key not in seen:
             seen.add(key)
             out.append(p)
@@ -347,8 +349,8 @@ def _dedupe(policies: list[Obj]) -> list[Obj]:
 
 def _is_dns_pod(pod: Obj) -> bool:
     meta = pod.get("metadata") or {}
-    return meta.get("namespace") == netpol_eval.DNS_NAMESPACE and all(
-        (meta.get("labels") or {}).get(k) == v for k, v in netpol_eval.DNS_POD_LABELS.items())
+    return meta.get("namespace") == evaluate.DNS_NAMESPACE and all(
+        (meta.get("labels") or {}).get(k) == v for k, v in evaluate.DNS_POD_LABELS.items())
 
 
 def stable_labels(labels: dict[str, str] | None) -> dict[str, str]:
@@ -394,7 +396,7 @@ def _not_enforced(ctx: Context, system_pods: list[Obj], scanned: list[str], serv
         return None, False
     flannel, _ = detect_cni(system_pods)
     where = ", ".join(sorted({ctx.namespace} | ({client_ns} if client_ns and client_policies else set())))
-    names = sorted({netpol_eval.policy_name(p) for p in list(server_policies) + list(client_policies)})
+    names = sorted({evaluate.policy_name(p) for p in list(server_policies) + list(client_policies)})
     looked = (f"no running and Ready pod of {enforcers.known_names()} in namespaces {', '.join(scanned)}")
     fix = (f"Run a NetworkPolicy enforcer on every node ({enforcers.known_names()}), or a CNI that enforces; "
            "check with: kubectl -n kube-system get pods -o wide | grep -iE "
@@ -434,7 +436,7 @@ def _not_enforced(ctx: Context, system_pods: list[Obj], scanned: list[str], serv
 
 def _crd_kind(entry: str) -> str:
     """``Calico NetworkPolicy shop/deny`` -> ``Calico NetworkPolicy``; ``X (forbidden ...), may exist`` -> ``X``."""
-    for kind in sorted(policy_kinds.LABELS, key=len, reverse=True):
+    for kind in sorted(POLICY_KIND_LABELS, key=len, reverse=True):
         if entry.startswith(kind + " ") or entry == kind:
             return kind
     return entry.split(" (", 1)[0].rsplit(" ", 1)[0] if " " in entry else entry
@@ -443,7 +445,7 @@ def _crd_kind(entry: str) -> str:
 def _crd_finding(entries: list[str]) -> Finding:
     kinds = _unique(_crd_kind(e) for e in entries)
     shown = entries[:20] + ([f"... and {len(entries) - 20} more"] if len(entries) > 20 else [])
-    commands = [f"kubectl get {known.kubectl_resource if (known := policy_kinds.by_label(k)) else k} -A"
+    commands = [f"kubectl get {known.kubectl_resource if (known := by_label(k)) else k} -A"
                 for k in kinds]
     if any(k.startswith("Calico") for k in kinds):
         commands.append("calicoctl get networkpolicy -A -o yaml; calicoctl get globalnetworkpolicy -o yaml")
@@ -471,10 +473,10 @@ def _selects_nothing(ctx: Context, server_policies: list[Obj], client_policies: 
         pods = _optional(lambda ns=ns: ctx.pods(ns), notes, f"pods in {ns}")
         if pods is None:
             continue
-        for policy in netpol_eval.policies_selecting_nothing(policies, pods):
-            name = netpol_eval.policy_name(policy)
+        for policy in evaluate.policies_selecting_nothing(policies, pods):
+            name = evaluate.policy_name(policy)
             selector = (policy.get("spec") or {}).get("podSelector") or {}
-            evidence = [netpol_eval.describe_policy(policy), f"{len(pods)} pod(s) in {ns}, none matches"]
+            evidence = [evaluate.describe_policy(policy), f"{len(pods)} pod(s) in {ns}, none matches"]
             for key, want in sorted((selector.get("matchLabels") or {}).items()):
                 have = sorted({(p["metadata"].get("labels") or {}).get(key) for p in pods} - {None})
                 evidence.append(f"label {key}: policy wants {want!r}, pods have "
@@ -482,7 +484,7 @@ def _selects_nothing(ctx: Context, server_policies: list[Obj], client_policies: 
             out.append(finding(
                 "NP_SELECTS_NOTHING",
                 f"NetworkPolicy {ns}/{name} selects no pod (podSelector "
-                f"{netpol_eval.describe_selector(selector)}): it protects nothing",
+                f"{evaluate.describe_selector(selector)}): it protects nothing",
                 evidence,
                 f"Fix the podSelector (typo? labels of the wrong namespace?): kubectl -n {ns} describe networkpolicy "
                 f"{name}; kubectl -n {ns} get pods --show-labels",
@@ -503,7 +505,7 @@ def _host_network(servers: list[Obj], client: Endpoint) -> list[Finding]:
     return [finding(
         "NP_HOST_NETWORK_PEER",
         "hostNetwork pods take part: NetworkPolicy treats their traffic as node traffic",
-        evidence + [netpol_eval.HOST_NETWORK_NOTE],
+        evidence + [evaluate.HOST_NETWORK_NOTE],
         "Prefer hostNetwork: false for application pods; to admit a hostNetwork client, allow the node "
         "IPs with an ipBlock",
     )]
@@ -542,11 +544,11 @@ def _direction_findings(ctx: Context, svc: Obj, client: Endpoint, direction: str
     return out
 
 
-def _miss_line(m: netpol_eval.RuleMiss) -> str:
+def _miss_line(m: evaluate.RuleMiss) -> str:
     return f"{m.rule.policy} {m.rule.text} -- does not admit: {m.detail}"
 
 
-def _rule_line(r: netpol_eval.RuleRef) -> str:
+def _rule_line(r: evaluate.RuleRef) -> str:
     return f"{r.policy} {r.text}"
 
 
@@ -563,7 +565,7 @@ def _port_hint(e: _Eval) -> list[str]:
 def _denied_finding(ctx: Context, svc: Obj, client: Endpoint, direction: str, denied: list[_Eval],
                     pods_total: int, demote: bool, extra: list[str]) -> Finding:
     isolating = _unique(n for e in denied for n in e.decision.isolated_by)
-    policy_ns = ctx.namespace if direction == netpol_eval.INGRESS else client.namespace
+    policy_ns = ctx.namespace if direction == evaluate.INGRESS else client.namespace
     ports = _unique(f"{e.port}/{e.protocol}" for e in denied)
     evidence = [f"{e.where}: {e.decision.reason}" for e in denied]
     explained: set[str] = set()  # one explanation per rule: pods differ only in name
@@ -576,7 +578,7 @@ def _denied_finding(ctx: Context, svc: Obj, client: Endpoint, direction: str, de
         evidence += list(e.decision.notes)
     evidence = _unique(evidence + extra)
     pods = len({e.pod["metadata"]["name"] for e in denied})
-    if direction == netpol_eval.INGRESS:
+    if direction == evaluate.INGRESS:
         code = "NP_INGRESS_DENIED"
         message = (f"Ingress to {pods}/{pods_total} pod(s) of Service {ctx.namespace}/{ctx.name} "
                    f"on {', '.join(ports)} is denied for {client.name}: isolated by {', '.join(isolating)} "
@@ -597,11 +599,11 @@ def _allowed_finding(ctx: Context, client: Endpoint, direction: str, allowed: li
                      extra: list[str]) -> Finding:
     rules = _unique(r.label for e in allowed for r in e.decision.allowed_by)
     isolated = [e for e in allowed if e.decision.isolated_by]
-    subject = f"the pods of Service {ctx.namespace}/{ctx.name}" if direction == netpol_eval.INGRESS else client.name
+    subject = f"the pods of Service {ctx.namespace}/{ctx.name}" if direction == evaluate.INGRESS else client.name
     if not isolated:
-        ns = ctx.namespace if direction == netpol_eval.INGRESS else client.namespace
+        ns = ctx.namespace if direction == evaluate.INGRESS else client.namespace
         message = (f"{direction.capitalize()}: no NetworkPolicy in namespace {ns} selects {subject}: "
-                   f"not isolated, {client.name if direction == netpol_eval.INGRESS else 'its traffic'} is allowed")
+                   f"not isolated, {client.name if direction == evaluate.INGRESS else 'its traffic'} is allowed")
     else:
         message = f"{direction.capitalize()} from {client.name} allowed by {', '.join(rules)}"
         if len(isolated) < len(allowed):
@@ -610,8 +612,8 @@ def _allowed_finding(ctx: Context, client: Endpoint, direction: str, allowed: li
     evidence = [f"{e.where}: {e.decision.reason}" for e in isolated]
     if open_:
         d = open_[0].decision
-        whom = "the pods" if direction == netpol_eval.INGRESS else d.subject
-        ns = ctx.namespace if direction == netpol_eval.INGRESS else client.namespace
+        whom = "the pods" if direction == evaluate.INGRESS else d.subject
+        ns = ctx.namespace if direction == evaluate.INGRESS else client.namespace
         evidence.append(f"not isolated for {direction}: no NetworkPolicy in namespace {ns} selects {whom} with "
                         f"policyType {direction.capitalize()}: {', '.join(e.where for e in open_)}")
     evidence += [_rule_line(r) for e in allowed for r in e.decision.allowed_by]
@@ -655,7 +657,7 @@ def _dns_findings(client: Endpoint, dns: dict[str, Decision], system_pods: list[
     if demote:
         message = "not enforced by the CNI, but would be: " + message
         severity = Severity.WARNING
-    rule = yaml.safe_dump([netpol_eval.dns_egress_rule()], sort_keys=False, default_flow_style=False)
+    rule = yaml.safe_dump([evaluate.dns_egress_rule()], sort_keys=False, default_flow_style=False)
     fix = (f"Add this rule under spec.egress of {' or '.join(isolating)} "
            f"(kubectl -n {client.namespace} edit networkpolicy {isolating[0]}):\n{rule}"
            + "".join(f"Inspect: kubectl -n {client.namespace} describe networkpolicy {n}\n" for n in isolating))
@@ -697,12 +699,12 @@ def _ingress_fix(ctx: Context, svc: Obj, client: Endpoint, denied: list[_Eval], 
     if client.kind == "pod":
         peer_source = Endpoint(kind="pod", namespace=client.namespace, labels=stable_labels(dict(client.labels)),
                                ip=client.ip, name=client.name)
-    rule = netpol_eval.rule_for(netpol_eval.INGRESS, [netpol_eval.peer_for(peer_source, ctx.namespace)], _ports(denied))
+    rule = evaluate.rule_for(evaluate.INGRESS, [evaluate.peer_for(peer_source, ctx.namespace)], _ports(denied))
     name = _dns_name(f"allow-{_client_short(client)}-to-{ctx.name}")
     lines = [f"Admit {client.name} with a policy that selects the Service's pods (policies add up; this "
              "opens only these ports from this client):",
              "kubectl apply -f - <<'EOF'",
-             _policy_yaml(name, ctx.namespace, {"matchLabels": selector}, netpol_eval.INGRESS, rule).rstrip(),
+             _policy_yaml(name, ctx.namespace, {"matchLabels": selector}, evaluate.INGRESS, rule).rstrip(),
              "EOF"]
     if client.kind == "external" and not client.ip:
         lines.append("Narrow the ipBlock 0.0.0.0/0 to the client's CIDR (as the pod sees it after any SNAT).")
@@ -716,13 +718,13 @@ def _ingress_fix(ctx: Context, svc: Obj, client: Endpoint, denied: list[_Eval], 
 def _egress_fix(ctx: Context, svc: Obj, client: Endpoint, denied: list[_Eval], isolating: list[str]) -> str:
     selector = dict((svc.get("spec") or {}).get("selector") or {})
     target = Endpoint(kind="pod", namespace=ctx.namespace, labels=selector, name=f"service {ctx.name} pods")
-    rule = netpol_eval.rule_for(netpol_eval.EGRESS, [netpol_eval.peer_for(target, client.namespace)], _ports(denied))
+    rule = evaluate.rule_for(evaluate.EGRESS, [evaluate.peer_for(target, client.namespace)], _ports(denied))
     labels = stable_labels(dict(client.labels))
     pod_selector = {"matchLabels": labels} if labels else {}
     name = _dns_name(f"allow-{_client_short(client)}-to-{ctx.name}")
     lines = [f"Let {client.name} out to the Service's pods (the targetPort, not the Service port):",
              "kubectl apply -f - <<'EOF'",
-             _policy_yaml(name, client.namespace or "", pod_selector, netpol_eval.EGRESS, rule).rstrip(),
+             _policy_yaml(name, client.namespace or "", pod_selector, evaluate.EGRESS, rule).rstrip(),
              "EOF",
              f"Or add the rule under spec.egress of {' or '.join(isolating)}. A new Egress policy isolates every "
              "pod it selects that was not isolated before."]
@@ -735,7 +737,7 @@ def _egress_fix(ctx: Context, svc: Obj, client: Endpoint, denied: list[_Eval], i
 def _summary(client: Endpoint, ingress: list[_Eval], egress: list[_Eval], dns: dict[str, Decision] | None,
              demote: bool) -> str:
     parts = []
-    for direction, evals in ((netpol_eval.INGRESS, ingress), (netpol_eval.EGRESS, egress)):
+    for direction, evals in ((evaluate.INGRESS, ingress), (evaluate.EGRESS, egress)):
         if not evals:
             continue
         denied = [e for e in evals if not e.decision.allowed]

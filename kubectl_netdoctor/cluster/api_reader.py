@@ -13,10 +13,11 @@ import json
 import os
 from typing import Any
 
-from kubectl_netdoctor import policy_kinds, validate
+from kubectl_netdoctor import validate
 from kubectl_netdoctor.cluster import k8s_import
 from kubectl_netdoctor.cluster.reader import KINDS, Obj
 from kubectl_netdoctor.errors import ApiTimeout, ApiUnreachable, ClusterError, Forbidden
+from kubectl_netdoctor.netpol import kinds
 
 # kind -> API path prefix (namespaced kinds get /namespaces/{ns} inserted)
 API_PATHS = {
@@ -180,7 +181,7 @@ class LiveReader:
         groups = self.api_groups()
         items: list[Obj] = []
         refused: list[str] = []
-        for kind in (k for k in policy_kinds.POLICY_KINDS if k.listed_live):
+        for kind in (k for k in kinds.POLICY_KINDS if k.listed_live):
             group, resource, namespaced, label = kind.group, kind.resource, kind.namespaced, kind.label
             version = self._preferred_version(group) if group in groups else None
             if not version:
@@ -201,7 +202,7 @@ class LiveReader:
 
     def policy_crds(self, namespaces: list[str]) -> list[str]:
         items, refused = self.policy_crd_items(namespaces)
-        return sorted(policy_kinds.describe(i) for i in items) + [f"{r}, may exist" for r in refused]
+        return sorted(kinds.describe(i) for i in items) + [f"{r}, may exist" for r in refused]
 
 
 def _root_cause(err: BaseException) -> str:

@@ -21,10 +21,11 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from kubectl_netdoctor import labels, policy_kinds, validate
+from kubectl_netdoctor import labels, validate
 from kubectl_netdoctor.cluster.reader import KINDS, Obj
 from kubectl_netdoctor.errors import SnapshotError
 from kubectl_netdoctor.kubeproxy.capture import CAPTURE_KINDS
+from kubectl_netdoctor.netpol import kinds
 from kubectl_netdoctor.parsers import safeload
 
 CAPTURE_KIND = "NodeCapture"
@@ -228,8 +229,8 @@ class SnapshotReader:
 
     def policy_crds(self, namespaces: list[str]) -> list[str]:
         return sorted(
-            policy_kinds.describe(o) for o in self._objects
-            if policy_kinds.kind_of(o) is not None and o["metadata"].get("namespace") in (None, *namespaces)
+            kinds.describe(o) for o in self._objects
+            if kinds.kind_of(o) is not None and o["metadata"].get("namespace") in (None, *namespaces)
         )
 
     def default_namespace_for(self, service: str) -> str:
@@ -255,7 +256,7 @@ class _Index:
         self.by_name: dict[tuple[str, str | None, str], Obj] = {}
         for o in objects:
             kind = o.get("kind")
-            if kind in KINDS and policy_kinds.kind_of(o) is not None:  # a CNI policy CRD of a core kind name
+            if kind in KINDS and kinds.kind_of(o) is not None:  # a CNI policy CRD of a core kind name
                 continue
             self.kinds.setdefault(kind, []).append(o)
             meta = o["metadata"]

@@ -7,10 +7,10 @@ out is NP_ALLOWED_BUT_DROPPED. Objects are real manifests (tests/fixtures/netpol
 
 from __future__ import annotations
 
-from kubectl_netdoctor import enforcers
 from kubectl_netdoctor.checks import netpol as check
 from kubectl_netdoctor.checks.base import Context
 from kubectl_netdoctor.model import Basis, Severity, Status
+from kubectl_netdoctor.netpol import enforcers
 from kubectl_netdoctor.parsers import probe_output as po
 from kubectl_netdoctor.probes.evidence import LiveEvidence
 from kubectl_netdoctor.probes.orchestrator import probe_targets

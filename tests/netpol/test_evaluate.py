@@ -1,4 +1,4 @@
-"""Table-driven tests of the pure NetworkPolicy evaluator (kubectl_netdoctor.netpol_eval)."""
+"""Table-driven tests of the pure NetworkPolicy evaluator (kubectl_netdoctor.netpol.evaluate)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from kubectl_netdoctor import netpol_eval
-from kubectl_netdoctor.netpol_eval import (
+from kubectl_netdoctor.netpol import evaluate
+from kubectl_netdoctor.netpol.evaluate import (
     describe_rule,
     dns_egress_rule,
     evaluate_connection,
@@ -68,7 +68,7 @@ ALLOW_FRONTEND = policy("allow-frontend-to-backend", "prod", {
 
 
 def ingress(policies, client, server=BACKEND, port=8080, proto="TCP"):
-    c = client if isinstance(client, netpol_eval.Endpoint) else pod_endpoint(client)
+    c = client if isinstance(client, evaluate.Endpoint) else pod_endpoint(client)
     return evaluate_ingress(policies, NAMESPACES, c, pod_endpoint(server), port, proto)
 
 
@@ -310,7 +310,7 @@ def test_unknown_external_ip_is_admitted_by_zero_cidr_and_by_rules_without_from(
 def test_ip_block_matches_pod_ips_and_says_so():
     d = ingress([ingress_policy(rules=IPBLOCK_RULES)], pod("c", "batch", {}, "10.244.4.20"))
     assert d.allowed
-    assert netpol_eval.IPBLOCK_POD_IP_NOTE in d.notes
+    assert evaluate.IPBLOCK_POD_IP_NOTE in d.notes
 
 
 # -- any pod in a namespace ----------------------------------------------------------
@@ -422,7 +422,7 @@ def test_policies_selecting_nothing():
     fine = ingress_policy(rules=[], name="fine")
     pods = [BACKEND, FRONTEND, WEB_FRONTEND]
     idle = policies_selecting_nothing([typo, other_ns, fine], pods)
-    assert [netpol_eval.policy_name(p) for p in idle] == ["typo", "wrong-ns"]
+    assert [evaluate.policy_name(p) for p in idle] == ["typo", "wrong-ns"]
 
 
 def test_describe_rule_one_line():

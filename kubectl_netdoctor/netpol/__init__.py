@@ -1,0 +1,10 @@
+"""Everything the tool knows about NetworkPolicy, in one place.
+
+- :mod:`.evaluate`: the evaluator of ``networking.k8s.io/v1`` NetworkPolicy: would this connection
+  be allowed, by which rule, and which rule would admit it.
+- :mod:`.kinds`: the CNI-specific policy kinds the evaluator does not model.
+- :mod:`.enforcers`: the agents that turn policies into packet filters, recognised by their pods.
+
+No I/O here: the readers (``cluster/``) fetch the objects, the netpol step (``checks/netpol.py``)
+words the findings.
+"""
