@@ -35,6 +35,15 @@ from kubectl_netdoctor.netpol import enforcers, evaluate
 from kubectl_netdoctor.netpol.evaluate import Decision, Endpoint
 from kubectl_netdoctor.netpol.kinds import LABELS as POLICY_KIND_LABELS
 from kubectl_netdoctor.netpol.kinds import by_label
+from kubectl_netdoctor.netpol.policy import (
+    EGRESS,
+    INGRESS,
+    describe_policy,
+    describe_selector,
+    policies_selecting_nothing,
+    policy_name,
+    policy_namespace,
+)
 from kubectl_netdoctor.objects import Obj, pod_ip, resolve_target_port
 
 STEP_ID = "netpol"
@@ -69,7 +78,7 @@ class _Eval:
     @property
     def where(self) -> str:
         meta = self.pod["metadata"]
-        to = "to " if self.decision.direction == evaluate.EGRESS else ""
+        to = "to " if self.decision.direction == EGRESS else ""
         ip = pod_ip(self.pod) or "<no IP>"
         return f"{to}pod {meta.get('namespace')}/{meta['name']} {ip}:{self.port}/{self.protocol}"
 
@@ -135,9 +144,9 @@ def run(ctx: Context, svc: Obj) -> StepResult:
     if not_enforced:
         findings.insert(0, not_enforced)
     findings += contradictions
-    findings += _direction_findings(ctx, svc, client, evaluate.INGRESS, ingress, demote, extra)
+    findings += _direction_findings(ctx, svc, client, INGRESS, ingress, demote, extra)
     if egress:
-        findings += _direction_findings(ctx, svc, client, evaluate.EGRESS, egress, demote, read_notes)
+        findings += _direction_findings(ctx, svc, client, EGRESS, egress, demote, read_notes)
     dns = None
     if client.kind != "external":
         dns = evaluate.evaluate_dns_egress(client_policies, ns_table, client,
@@ -340,7 +349,7 @@ def _system_pods(ctx: Context, ns_objects: list[Obj] | None, notes: list[str]) -
 def _dedupe(policies: list[Obj]) -> list[Obj]:
     seen, out = set(), []
     for p in policies:
-        key = (evaluate.policy_namespace(p), evaluate.policy_name(p))
+        key = (policy_namespace(p), policy_name(p))
         if key not in seen:
             seen.add(key)
             out.append(p)
@@ -396,7 +405,7 @@ def _not_enforced(ctx: Context, system_pods: list[Obj], scanned: list[str], serv
         return None, False
     flannel, _ = detect_cni(system_pods)
     where = ", ".join(sorted({ctx.namespace} | ({client_ns} if client_ns and client_policies else set())))
-    names = sorted({evaluate.policy_name(p) for p in list(server_policies) + list(client_policies)})
+    names = sorted({policy_name(p) for p in list(server_policies) + list(client_policies)})
     looked = (f"no running and Ready pod of {enforcers.known_names()} in namespaces {', '.join(scanned)}")
     fix = (f"Run a NetworkPolicy enforcer on every node ({enforcers.known_names()}), or a CNI that enforces; "
            "check with: kubectl -n kube-system get pods -o wide | grep -iE "
@@ -473,10 +482,10 @@ def _selects_nothing(ctx: Context, server_policies: list[Obj], client_policies: 
         pods = _optional(lambda ns=ns: ctx.pods(ns), notes, f"pods in {ns}")
         if pods is None:
             continue
-        for policy in evaluate.policies_selecting_nothing(policies, pods):
-            name = evaluate.policy_name(policy)
+        for policy in policies_selecting_nothing(policies, pods):
+            name = policy_name(policy)
             selector = (policy.get("spec") or {}).get("podSelector") or {}
-            evidence = [evaluate.describe_policy(policy), f"{len(pods)} pod(s) in {ns}, none matches"]
+            evidence = [describe_policy(policy), f"{len(pods)} pod(s) in {ns}, none matches"]
             for key, want in sorted((selector.get("matchLabels") or {}).items()):
                 have = sorted({(p["metadata"].get("labels") or {}).get(key) for p in pods} - {None})
                 evidence.append(f"label {key}: policy wants {want!r}, pods have "
@@ -484,7 +493,7 @@ def _selects_nothing(ctx: Context, server_policies: list[Obj], client_policies: 
             out.append(finding(
                 "NP_SELECTS_NOTHING",
                 f"NetworkPolicy {ns}/{name} selects no pod (podSelector "
-                f"{evaluate.describe_selector(selector)}): it protects nothing",
+                f"{describe_selector(selector)}): it protects nothing",
                 evidence,
                 f"Fix the podSelector (typo? labels of the wrong namespace?): kubectl -n {ns} describe networkpolicy "
                 f"{name}; kubectl -n {ns} get pods --show-labels",
@@ -565,7 +574,7 @@ def _port_hint(e: _Eval) -> list[str]:
 def _denied_finding(ctx: Context, svc: Obj, client: Endpoint, direction: str, denied: list[_Eval],
                     pods_total: int, demote: bool, extra: list[str]) -> Finding:
     isolating = _unique(n for e in denied for n in e.decision.isolated_by)
-    policy_ns = ctx.namespace if direction == evaluate.INGRESS else client.namespace
+    policy_ns = ctx.namespace if direction == INGRESS else client.namespace
     ports = _unique(f"{e.port}/{e.protocol}" for e in denied)
     evidence = [f"{e.where}: {e.decision.reason}" for e in denied]
     explained: set[str] = set()  # one explanation per rule: pods differ only in name
@@ -578,7 +587,7 @@ def _denied_finding(ctx: Context, svc: Obj, client: Endpoint, direction: str, de
         evidence += list(e.decision.notes)
     evidence = _unique(evidence + extra)
     pods = len({e.pod["metadata"]["name"] for e in denied})
-    if direction == evaluate.INGRESS:
+    if direction == INGRESS:
         code = "NP_INGRESS_DENIED"
         message = (f"Ingress to {pods}/{pods_total} pod(s) of Service {ctx.namespace}/{ctx.name} "
                    f"on {', '.join(ports)} is denied for {client.name}: isolated by {', '.join(isolating)} "
@@ -599,11 +608,11 @@ def _allowed_finding(ctx: Context, client: Endpoint, direction: str, allowed: li
                      extra: list[str]) -> Finding:
     rules = _unique(r.label for e in allowed for r in e.decision.allowed_by)
     isolated = [e for e in allowed if e.decision.isolated_by]
-    subject = f"the pods of Service {ctx.namespace}/{ctx.name}" if direction == evaluate.INGRESS else client.name
+    subject = f"the pods of Service {ctx.namespace}/{ctx.name}" if direction == INGRESS else client.name
     if not isolated:
-        ns = ctx.namespace if direction == evaluate.INGRESS else client.namespace
+        ns = ctx.namespace if direction == INGRESS else client.namespace
         message = (f"{direction.capitalize()}: no NetworkPolicy in namespace {ns} selects {subject}: "
-                   f"not isolated, {client.name if direction == evaluate.INGRESS else 'its traffic'} is allowed")
+                   f"not isolated, {client.name if direction == INGRESS else 'its traffic'} is allowed")
     else:
         message = f"{direction.capitalize()} from {client.name} allowed by {', '.join(rules)}"
         if len(isolated) < len(allowed):
@@ -612,8 +621,8 @@ def _allowed_finding(ctx: Context, client: Endpoint, direction: str, allowed: li
     evidence = [f"{e.where}: {e.decision.reason}" for e in isolated]
     if open_:
         d = open_[0].decision
-        whom = "the pods" if direction == evaluate.INGRESS else d.subject
-        ns = ctx.namespace if direction == evaluate.INGRESS else client.namespace
+        whom = "the pods" if direction == INGRESS else d.subject
+        ns = ctx.namespace if direction == INGRESS else client.namespace
         evidence.append(f"not isolated for {direction}: no NetworkPolicy in namespace {ns} selects {whom} with "
                         f"policyType {direction.capitalize()}: {', '.join(e.where for e in open_)}")
     evidence += [_rule_line(r) for e in allowed for r in e.decision.allowed_by]
@@ -699,12 +708,12 @@ def _ingress_fix(ctx: Context, svc: Obj, client: Endpoint, denied: list[_Eval], 
     if client.kind == "pod":
         peer_source = Endpoint(kind="pod", namespace=client.namespace, labels=stable_labels(dict(client.labels)),
                                ip=client.ip, name=client.name)
-    rule = evaluate.rule_for(evaluate.INGRESS, [evaluate.peer_for(peer_source, ctx.namespace)], _ports(denied))
+    rule = evaluate.rule_for(INGRESS, [evaluate.peer_for(peer_source, ctx.namespace)], _ports(denied))
     name = _dns_name(f"allow-{_client_short(client)}-to-{ctx.name}")
     lines = [f"Admit {client.name} with a policy that selects the Service's pods (policies add up; this "
              "opens only these ports from this client):",
              "kubectl apply -f - <<'EOF'",
-             _policy_yaml(name, ctx.namespace, {"matchLabels": selector}, evaluate.INGRESS, rule).rstrip(),
+             _policy_yaml(name, ctx.namespace, {"matchLabels": selector}, INGRESS, rule).rstrip(),
              "EOF"]
     if client.kind == "external" and not client.ip:
         lines.append("Narrow the ipBlock 0.0.0.0/0 to the client's CIDR (as the pod sees it after any SNAT).")
@@ -718,13 +727,13 @@ def _ingress_fix(ctx: Context, svc: Obj, client: Endpoint, denied: list[_Eval], 
 def _egress_fix(ctx: Context, svc: Obj, client: Endpoint, denied: list[_Eval], isolating: list[str]) -> str:
     selector = dict((svc.get("spec") or {}).get("selector") or {})
     target = Endpoint(kind="pod", namespace=ctx.namespace, labels=selector, name=f"service {ctx.name} pods")
-    rule = evaluate.rule_for(evaluate.EGRESS, [evaluate.peer_for(target, client.namespace)], _ports(denied))
+    rule = evaluate.rule_for(EGRESS, [evaluate.peer_for(target, client.namespace)], _ports(denied))
     labels = stable_labels(dict(client.labels))
     pod_selector = {"matchLabels": labels} if labels else {}
     name = _dns_name(f"allow-{_client_short(client)}-to-{ctx.name}")
     lines = [f"Let {client.name} out to the Service's pods (the targetPort, not the Service port):",
              "kubectl apply -f - <<'EOF'",
-             _policy_yaml(name, client.namespace or "", pod_selector, evaluate.EGRESS, rule).rstrip(),
+             _policy_yaml(name, client.namespace or "", pod_selector, EGRESS, rule).rstrip(),
              "EOF",
              f"Or add the rule under spec.egress of {' or '.join(isolating)}. A new Egress policy isolates every "
              "pod it selects that was not isolated before."]
@@ -737,7 +746,7 @@ def _egress_fix(ctx: Context, svc: Obj, client: Endpoint, denied: list[_Eval], i
 def _summary(client: Endpoint, ingress: list[_Eval], egress: list[_Eval], dns: dict[str, Decision] | None,
              demote: bool) -> str:
     parts = []
-    for direction, evals in ((evaluate.INGRESS, ingress), (evaluate.EGRESS, egress)):
+    for direction, evals in ((INGRESS, ingress), (EGRESS, egress)):
         if not evals:
             continue
         denied = [e for e in evals if not e.decision.allowed]

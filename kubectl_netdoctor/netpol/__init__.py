@@ -1,5 +1,6 @@
 """Everything the tool knows about NetworkPolicy, in one place.
 
+- :mod:`.policy`: one policy object: its name, ``policyTypes`` and ``podSelector``, in one line.
 - :mod:`.evaluate`: the evaluator of ``networking.k8s.io/v1`` NetworkPolicy: would this connection
   be allowed, by which rule, and which rule would admit it.
 - :mod:`.kinds`: the CNI-specific policy kinds the evaluator does not model.

@@ -42,15 +42,24 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from kubectl_netdoctor.labels import label_selector_to_string, matches_label_selector
+from kubectl_netdoctor.labels import matches_label_selector
+from kubectl_netdoctor.netpol.policy import (
+    EGRESS,
+    INGRESS,
+    PEERS_KEY,
+    POLICY_TYPE,
+    describe_peer,
+    describe_port,
+    describe_rule,
+    describe_selector,
+    pod_selector_matches,
+    policy_name,
+    policy_namespace,
+    policy_types,
+)
 from kubectl_netdoctor.objects import container_ports, pod_ip
 
 Obj = dict[str, Any]
-
-INGRESS = "ingress"
-EGRESS = "egress"
-_TYPE = {INGRESS: "Ingress", EGRESS: "Egress"}
-_PEERS_KEY = {INGRESS: "from", EGRESS: "to"}
 
 NS_NAME_LABEL = "kubernetes.io/metadata.name"
 DNS_NAMESPACE = "kube-system"
@@ -172,7 +181,7 @@ class RuleRef:
         """``allow-frontend ingress[0] from[1] ports[0]``: where to look in the YAML."""
         out = f"{self.policy} {self.direction}[{self.rule_index}]"
         if self.peer_index is not None:
-            out += f" {_PEERS_KEY[self.direction]}[{self.peer_index}]"
+            out += f" {PEERS_KEY[self.direction]}[{self.peer_index}]"
         if self.port_index is not None:
             out += f" ports[{self.port_index}]"
         return out
@@ -230,28 +239,7 @@ class Connection:
         return self.ingress.allowed and (self.egress is None or self.egress.allowed)
 
 
-# -- policy basics ------------------------------------------------------------
-
-def policy_name(policy: Obj) -> str:
-    return (policy.get("metadata") or {}).get("name", "?")
-
-
-def policy_namespace(policy: Obj) -> str:
-    return (policy.get("metadata") or {}).get("namespace", "")
-
-
-def policy_types(policy: Obj) -> tuple[str, ...]:
-    """``spec.policyTypes``, or the API server's default when it is omitted."""
-    spec = policy.get("spec") or {}
-    if spec.get("policyTypes"):
-        return tuple(spec["policyTypes"])
-    return ("Ingress", "Egress") if spec.get("egress") else ("Ingress",)
-
-
-def pod_selector_matches(policy: Obj, labels: Mapping[str, str] | None) -> bool:
-    """The policy's ``podSelector`` (missing or ``{}`` = every pod) against pod labels."""
-    return matches_label_selector((policy.get("spec") or {}).get("podSelector") or {}, labels)
-
+# -- which policies apply -----------------------------------------------------
 
 def selects(policy: Obj, endpoint: Endpoint) -> bool:
     """The policy applies to the endpoint (same namespace, podSelector matches), ignoring policyTypes."""
@@ -267,75 +255,7 @@ def isolating_policies(policies: Iterable[Obj], endpoint: Endpoint, direction: s
     """
     if endpoint.host_network:
         return []
-    return [p for p in policies if selects(p, endpoint) and _TYPE[direction] in policy_types(p)]
-
-
-def policies_selecting_nothing(policies: Iterable[Obj], pods: Iterable[Obj]) -> list[Obj]:
-    """Policies whose podSelector matches none of the given pods of their namespace."""
-    pods = list(pods)
-    out = []
-    for policy in policies:
-        ns = policy_namespace(policy)
-        if not any((p.get("metadata") or {}).get("namespace") == ns
-                   and pod_selector_matches(policy, (p.get("metadata") or {}).get("labels"))
-                   for p in pods):
-            out.append(policy)
-    return out
-
-
-# -- formatting ---------------------------------------------------------------
-
-def describe_selector(selector: Mapping[str, Any] | None) -> str:
-    text = label_selector_to_string(selector)
-    return text if text else "{} (all)"
-
-
-def describe_peer(peer: Mapping[str, Any]) -> str:
-    """``ns kubernetes.io/metadata.name=web AND pods app=frontend``, ``ipBlock 10.0.0.0/8 except 10.1.0.0/16``."""
-    if "ipBlock" in peer:
-        block = peer.get("ipBlock") or {}
-        text = f"ipBlock {block.get('cidr', '?')}"
-        if block.get("except"):
-            text += f" except {', '.join(block['except'])}"
-        return text
-    parts = []
-    if peer.get("namespaceSelector") is not None:
-        parts.append(f"namespaces {describe_selector(peer['namespaceSelector'])}")
-    if peer.get("podSelector") is not None:
-        where = "pods" if peer.get("namespaceSelector") is not None else "pods (same namespace)"
-        parts.append(f"{where} {describe_selector(peer['podSelector'])}")
-    return " AND ".join(parts) if parts else "{} (empty peer: invalid, matches nothing)"
-
-
-def describe_port(entry: Mapping[str, Any]) -> str:
-    """``8080/TCP``, ``http/TCP``, ``32000-32768/TCP``, ``all/UDP``."""
-    proto = entry.get("protocol", "TCP")
-    port = entry.get("port")
-    if port is None:
-        return f"all/{proto}"
-    if entry.get("endPort") is not None:
-        return f"{port}-{entry['endPort']}/{proto}"
-    return f"{port}/{proto}"
-
-
-def describe_rule(policy: Obj, direction: str, index: int) -> str:
-    """One line: ``ingress[0]: from [pods app=frontend] OR [ipBlock ...] on ports [8080/TCP]``."""
-    rules = (policy.get("spec") or {}).get(direction) or []
-    rule = rules[index] if 0 <= index < len(rules) else {}
-    key = _PEERS_KEY[direction]
-    peers = rule.get(key) or []
-    ports = rule.get("ports") or []
-    who = " OR ".join(f"[{describe_peer(p)}]" for p in peers) if peers else "anywhere"
-    where = ", ".join(describe_port(p) for p in ports) if ports else "all ports"
-    return f"{direction}[{index}]: {key} {who} on {where}"
-
-
-def describe_policy(policy: Obj) -> str:
-    """``ns/name: podSelector app=web, policyTypes Ingress,Egress, 1 ingress rule(s), 0 egress rule(s)``."""
-    spec = policy.get("spec") or {}
-    return (f"{policy_namespace(policy)}/{policy_name(policy)}: podSelector "
-            f"{describe_selector(spec.get('podSelector'))}, policyTypes {','.join(policy_types(policy))}, "
-            f"{len(spec.get('ingress') or [])} ingress rule(s), {len(spec.get('egress') or [])} egress rule(s)")
+    return [p for p in policies if selects(p, endpoint) and POLICY_TYPE[direction] in policy_types(p)]
 
 
 # -- matching -----------------------------------------------------------------
@@ -459,10 +379,10 @@ def _evaluate(policies: Iterable[Obj], ns_table: Mapping[str, Mapping[str, str]]
     if subject.kind == "namespace":
         notes.append(f"{subject.name} is evaluated as a pod with no labels")
         escaped = [p for p in policies if policy_namespace(p) == subject.namespace
-                   and _TYPE[direction] in policy_types(p) and not pod_selector_matches(p, {})]
+                   and POLICY_TYPE[direction] in policy_types(p) and not pod_selector_matches(p, {})]
         if escaped:
             notes.append(
-                f"{_TYPE[direction]} policies that an unlabelled pod escapes but labelled pods in "
+                f"{POLICY_TYPE[direction]} policies that an unlabelled pod escapes but labelled pods in "
                 f"{subject.namespace} would be isolated by: "
                 + "; ".join(f"{policy_name(p)} (podSelector "
                             f"{describe_selector((p.get('spec') or {}).get('podSelector'))})" for p in escaped))
@@ -472,14 +392,14 @@ def _evaluate(policies: Iterable[Obj], ns_table: Mapping[str, Mapping[str, str]]
     if not isolating:
         ns = subject.namespace or "?"
         reason = (f"not isolated for {direction}: no NetworkPolicy in namespace {ns} selects {subject.name} "
-                  f"with policyType {_TYPE[direction]}")
+                  f"with policyType {POLICY_TYPE[direction]}")
         return Decision(True, isolated_by=(), allowed_by=(), misses=(), reason=reason,
                         notes=tuple(notes), **common)
 
     allowed: list[RuleRef] = []
     misses: list[RuleMiss] = []
     ip_block_used = False
-    key = _PEERS_KEY[direction]
+    key = PEERS_KEY[direction]
     for policy in isolating:
         pname, pns = policy_name(policy), policy_namespace(policy)
         for i, rule in enumerate((policy.get("spec") or {}).get(direction) or []):
@@ -606,7 +526,7 @@ def peer_for(endpoint: Endpoint, own_namespace: str | None) -> dict[str, Any]:
 
 def rule_for(direction: str, peers: list[dict[str, Any]], ports: Iterable[tuple[int | str, str]]) -> dict[str, Any]:
     """A rule dict (``{from|to: [...], ports: [...]}``) ready to paste under ``spec.<direction>``."""
-    return {_PEERS_KEY[direction]: peers,
+    return {PEERS_KEY[direction]: peers,
             "ports": [{"port": p, "protocol": proto} for p, proto in ports]}
 
 

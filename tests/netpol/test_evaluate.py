@@ -1,4 +1,5 @@
-"""Table-driven tests of the pure NetworkPolicy evaluator (kubectl_netdoctor.netpol.evaluate)."""
+"""Table-driven tests of the pure NetworkPolicy evaluator (kubectl_netdoctor.netpol.evaluate) and of the
+policy basics it reads (kubectl_netdoctor.netpol.policy)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import pytest
 
 from kubectl_netdoctor.netpol import evaluate
 from kubectl_netdoctor.netpol.evaluate import (
-    describe_rule,
     dns_egress_rule,
     evaluate_connection,
     evaluate_dns_egress,
@@ -19,9 +19,8 @@ from kubectl_netdoctor.netpol.evaluate import (
     namespace_labels,
     peer_for,
     pod_endpoint,
-    policies_selecting_nothing,
-    policy_types,
 )
+from kubectl_netdoctor.netpol.policy import describe_rule, policies_selecting_nothing, policy_name, policy_types
 
 # -- builders -----------------------------------------------------------------
 
@@ -422,7 +421,7 @@ def test_policies_selecting_nothing():
     fine = ingress_policy(rules=[], name="fine")
     pods = [BACKEND, FRONTEND, WEB_FRONTEND]
     idle = policies_selecting_nothing([typo, other_ns, fine], pods)
-    assert [evaluate.policy_name(p) for p in idle] == ["typo", "wrong-ns"]
+    assert [policy_name(p) for p in idle] == ["typo", "wrong-ns"]
 
 
 def test_describe_rule_one_line():
