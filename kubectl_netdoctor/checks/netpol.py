@@ -57,11 +57,6 @@ VOLATILE_LABELS = frozenset({
     "batch.kubernetes.io/job-completion-index",
 })
 
-# Namespaces a CNI commonly installs itself into, besides kube-system.
-CNI_NAMESPACES = ("kube-flannel", "calico-system", "cilium")
-# Names (in pod names, app labels or images) of CNIs / agents that enforce NetworkPolicy.
-ENFORCING_CNIS = ("calico", "canal", "cilium", "kube-router", "weave", "antrea",
-                  "kube-network-policies", "kube-ovn", "ovnkube")
 NODE_LOCAL_DNS_LABEL = ("k8s-app", "node-local-dns")
 
 
@@ -111,8 +106,7 @@ def run(ctx: Context, svc: Obj) -> StepResult:
 
     findings: list[Finding] = []
     enforcement = enforcers.detect(system_pods)
-    not_enforced, demote = _not_enforced(ctx, system_pods, scanned, server_policies, client_policies, client_ns,
-                                         enforcement)
+    not_enforced, demote = _not_enforced(ctx, scanned, server_policies, client_policies, client_ns, enforcement)
     if crds:
         findings.append(_crd_finding(crds))
     findings += _selects_nothing(ctx, server_policies, client_policies, client_ns, read_notes)
@@ -334,12 +328,12 @@ def _optional(fetch, notes: list[str], what: str):
 
 
 def _system_pods(ctx: Context, ns_objects: list[Obj] | None, notes: list[str]) -> tuple[list[Obj], list[str]]:
-    """kube-system pods (read once: CNI detection and DNS pods), plus those of known CNI namespaces that
-    exist; and the namespaces actually read."""
+    """kube-system pods (read once: CNI detection and DNS pods), plus those of the namespaces the known
+    agents install themselves into, where they exist; and the namespaces actually read."""
     scanned = ["kube-system"]
     pods = _optional(lambda: ctx.pods("kube-system"), notes, "kube-system pods (CNI and DNS pods)") or []
     present = {(n.get("metadata") or {}).get("name") for n in ns_objects or []}
-    for ns in CNI_NAMESPACES:
+    for ns in enforcers.NAMESPACES:
         if ns in present:
             scanned.append(ns)
             pods = pods + (_optional(lambda ns=ns: ctx.pods(ns), notes, f"pods in {ns}") or [])
@@ -369,47 +363,19 @@ def stable_labels(labels: dict[str, str] | None) -> dict[str, str]:
 
 # -- side findings ------------------------------------------------------------
 
-def _pod_signals(pod: Obj) -> str:
-    meta = pod.get("metadata") or {}
-    images = [c.get("image", "") for c in (pod.get("spec") or {}).get("containers") or []]
-    return " ".join([meta.get("name", "")] + list((meta.get("labels") or {}).values()) + images).lower()
-
-
-def _is_flannel(pod: Obj) -> bool:
-    lbl = (pod.get("metadata") or {}).get("labels") or {}
-    name = (pod.get("metadata") or {}).get("name", "")
-    return "flannel" in (lbl.get("app"), lbl.get("k8s-app")) or name.startswith("kube-flannel")
-
-
-def detect_cni(pods: Iterable[Obj]) -> tuple[list[str], list[str]]:
-    """``(flannel pod names, policy-enforcing pod names)`` among system pods."""
-    flannel, enforcing = [], []
-    for pod in pods:
-        name = f"{pod['metadata'].get('namespace')}/{pod['metadata'].get('name')}"
-        signals = _pod_signals(pod)
-        if any(cni in signals for cni in ENFORCING_CNIS):
-            enforcing.append(name)
-        elif _is_flannel(pod):
-            flannel.append(name)
-    return flannel, enforcing
-
-
-def _not_enforced(ctx: Context, system_pods: list[Obj], scanned: list[str], server_policies: list[Obj],
-                  client_policies: list[Obj], client_ns: str | None, enforcement: enforcers.Enforcement
-                  ) -> tuple[Finding | None, bool]:
+def _not_enforced(ctx: Context, scanned: list[str], server_policies: list[Obj], client_policies: list[Obj],
+                  client_ns: str | None, enforcement: enforcers.Enforcement) -> tuple[Finding | None, bool]:
     """NP_NOT_ENFORCED when policies exist and no known enforcer runs and is Ready, and whether the
     model's denials should be demoted without live evidence: yes where the objects prove it (flannel
     alone, or the enforcer's pods are down), no where no enforcer is recognised at all (a CNI this
     tool does not know may still enforce)."""
     if not (server_policies or client_policies) or enforcement.enforced:
         return None, False
-    flannel, _ = detect_cni(system_pods)
     where = ", ".join(sorted({ctx.namespace} | ({client_ns} if client_ns and client_policies else set())))
     names = sorted({policy_name(p) for p in list(server_policies) + list(client_policies)})
     looked = (f"no running and Ready pod of {enforcers.known_names()} in namespaces {', '.join(scanned)}")
     fix = (f"Run a NetworkPolicy enforcer on every node ({enforcers.known_names()}), or a CNI that enforces; "
-           "check with: kubectl -n kube-system get pods -o wide | grep -iE "
-           "'kube-router|calico|cilium|antrea|kindnet|network-policies|weave'")
+           f"check with: kubectl -n kube-system get pods -o wide | grep -iE '{enforcers.grep_pattern()}'")
     if enforcement.down:
         return finding(
             "NP_NOT_ENFORCED",
@@ -421,6 +387,7 @@ def _not_enforced(ctx: Context, system_pods: list[Obj], scanned: list[str], serv
             "Bring the enforcer back: kubectl -n kube-system get pods -o wide; kubectl -n kube-system describe "
             "pod <enforcer pod>; its logs say why it stopped",
         ), True
+    flannel = enforcement.flannel
     if flannel:
         return finding(
             "NP_NOT_ENFORCED",

@@ -4,7 +4,8 @@
 - :mod:`.evaluate`: the evaluator of ``networking.k8s.io/v1`` NetworkPolicy: would this connection
   be allowed, by which rule, and which rule would admit it.
 - :mod:`.kinds`: the CNI-specific policy kinds the evaluator does not model.
-- :mod:`.enforcers`: the agents that turn policies into packet filters, recognised by their pods.
+- :mod:`.enforcers`: one table of the pod network's agents (those that turn policies into packet
+  filters, and flannel, which does not), and what the system pods say about enforcement.
 
 No I/O here: the readers (``cluster/``) fetch the objects, the netpol step (``checks/netpol.py``)
 words the findings.

@@ -10,7 +10,6 @@ from __future__ import annotations
 from kubectl_netdoctor.checks import netpol as check
 from kubectl_netdoctor.checks.base import Context
 from kubectl_netdoctor.model import Basis, Severity, Status
-from kubectl_netdoctor.netpol import enforcers
 from kubectl_netdoctor.parsers import probe_output as po
 from kubectl_netdoctor.probes.evidence import LiveEvidence
 from kubectl_netdoctor.probes.orchestrator import probe_targets
@@ -35,15 +34,6 @@ def run(*files: str, base=BASE, outcome: str | None = None, listeners: dict | No
     if outcome:
         ctx.live = LiveEvidence(targets=probe_targets(ctx), probe=PROBE, tcp=tcp(outcome), listeners=listeners or {})
     return check.run(ctx)
-
-
-def test_enforcers_are_recognised_by_their_pods():
-    assert enforcers.detect(load("cni/kube-router.yaml")).running == (
-        "kube-router: kube-system/kube-router-x2bq9",)
-    down = enforcers.detect(load("cni/kube-router-down.yaml"))
-    assert not down.enforced and down.down == ("kube-router: kube-system/kube-router-x2bq9 (CrashLoopBackOff)",)
-    assert enforcers.detect(load("cni/calico.yaml")).enforced
-    assert not enforcers.detect(load("cni/flannel.yaml", "cluster/pods-kube-system.yaml")).enforced
 
 
 def test_policies_without_any_known_enforcer_are_flagged_but_the_model_still_decides():
