@@ -9,7 +9,11 @@ from __future__ import annotations
 
 from kubectl_netdoctor import objects, templates
 from kubectl_netdoctor.checks.base import Context, Obj, conclude, finding, needs_service, skipped, verified_live
+from kubectl_netdoctor.errors import ClusterError
 from kubectl_netdoctor.model import Finding, ProbeResult, StepResult
+from kubectl_netdoctor.netpol.evaluate import namespace_labels
+from kubectl_netdoctor.netpol.pod_ports import client_endpoint, denials, evaluate_pod_ports
+from kubectl_netdoctor.netpol.policy import unique_policies
 from kubectl_netdoctor.parsers import proc_net_tcp
 from kubectl_netdoctor.probes.evidence import tcp_probe_result
 
@@ -261,10 +265,8 @@ def unreachable_fix(ctx: Context, failing: list[tuple], outcomes: list[str]) -> 
     """What to do about endpoints that fail a direct connect. The same symptom has different owners:
     a NetworkPolicy that denies this client (whether its enforcer rejects or drops), a filter the
     model does not see, or the app itself. The advice must not contradict the netpol step."""
-    from kubectl_netdoctor.checks import netpol
-
-    denials = netpol.model_denials(ctx)
-    policies = list(dict.fromkeys(n for ip, port, pod, r in failing for n in denials.get((pod, port), ())))
+    denied = policy_denials(ctx)
+    policies = list(dict.fromkeys(n for ip, port, pod, r in failing for n in denied.get((pod, port), ())))
     if policies:
         how = " and ".join(sorted({"rejected (refused)" if r.outcome == "refused" else "dropped (timeout)"
                                    for *_, r in failing}))
@@ -280,6 +282,31 @@ def unreachable_fix(ctx: Context, failing: list[tuple], outcomes: list[str]) -> 
                 "something in between rejects it (a policy enforcer's REJECT, a CNI policy, a node firewall); "
                 "see the netpol step")
     return f"kubectl -n {ctx.namespace} logs {pod}; check the app listens on 0.0.0.0:{port}"
+
+
+def policy_denials(ctx: Context) -> dict[tuple[str, int], tuple[str, ...]]:
+    """``(pod name, targetPort)`` -> the isolating policies, for each selected pod-port the policies deny to
+    this client, as the netpol step evaluates them (:mod:`kubectl_netdoctor.netpol`). Empty when unreadable."""
+    def compute() -> dict[tuple[str, int], tuple[str, ...]]:
+        if ctx.service() is None:
+            return {}
+        client, _ = client_endpoint(ctx.client.kind, ctx.client.namespace, ctx.client.pod)
+        client_ns = client.namespace if client.kind != "external" else None
+        try:
+            server_policies = ctx.network_policies(ctx.namespace)
+            client_policies = (ctx.network_policies(client_ns) if client_ns and client_ns != ctx.namespace
+                               else server_policies if client_ns else [])
+        except ClusterError:
+            return {}
+        policies = unique_policies(list(server_policies) + list(client_policies))
+        if not policies:
+            return {}
+        try:
+            ns_table = namespace_labels(ctx.namespaces())
+        except ClusterError:
+            ns_table = namespace_labels([])
+        return denials(evaluate_pod_ports(policies, ns_table, client, ctx.selected_pods(), ctx.service_ports())[0])
+    return ctx._once(("netpol-model-denials",), compute)
 
 
 def _listens_on_all(ctx: Context, pod: str, port: int) -> bool:

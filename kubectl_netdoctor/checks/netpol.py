@@ -35,6 +35,7 @@ from kubectl_netdoctor.netpol import enforcers, evaluate
 from kubectl_netdoctor.netpol.evaluate import Decision, Endpoint
 from kubectl_netdoctor.netpol.kinds import LABELS as POLICY_KIND_LABELS
 from kubectl_netdoctor.netpol.kinds import by_label
+from kubectl_netdoctor.netpol.pod_ports import client_endpoint, evaluate_pod_ports, source_notes
 from kubectl_netdoctor.netpol.policy import (
     EGRESS,
     INGRESS,
@@ -42,9 +43,9 @@ from kubectl_netdoctor.netpol.policy import (
     describe_selector,
     policies_selecting_nothing,
     policy_name,
-    policy_namespace,
+    unique_policies,
 )
-from kubectl_netdoctor.objects import Obj, pod_ip, resolve_target_port
+from kubectl_netdoctor.objects import Obj, pod_ip
 
 STEP_ID = "netpol"
 TITLE = "NetworkPolicy"
@@ -57,7 +58,6 @@ VOLATILE_LABELS = frozenset({
     "batch.kubernetes.io/job-completion-index",
 })
 
-NODE_LOCAL_DNS_LABEL = ("k8s-app", "node-local-dns")
 
 
 @dataclass(frozen=True)
@@ -87,7 +87,7 @@ def run(ctx: Context, svc: Obj) -> StepResult:
     if not svc_ports:
         return skipped(STEP_ID, TITLE, "no Service port to evaluate")
 
-    client, client_notes = _client_endpoint(ctx)
+    client, client_notes = client_endpoint(ctx.client.kind, ctx.client.namespace, ctx.client.pod)
     client_ns = client.namespace if client.kind != "external" else None
     try:
         server_policies = ctx.network_policies(ctx.namespace)
@@ -95,7 +95,7 @@ def run(ctx: Context, svc: Obj) -> StepResult:
                            else server_policies if client_ns else [])
     except ClusterError as err:
         return skipped(STEP_ID, TITLE, f"cannot read NetworkPolicies: {err}", blocked=True)
-    policies = _dedupe(list(server_policies) + list(client_policies))
+    policies = unique_policies(list(server_policies) + list(client_policies))
 
     read_notes: list[str] = list(client_notes)
     ns_objects = _optional(ctx.namespaces, read_notes,
@@ -112,24 +112,17 @@ def run(ctx: Context, svc: Obj) -> StepResult:
     findings += _selects_nothing(ctx, server_policies, client_policies, client_ns, read_notes)
     findings += _host_network(servers, client)
 
-    evals, unresolved = [], []
-    for pod in servers:
-        server = evaluate.pod_endpoint(pod)
-        for sp in svc_ports:
-            target = resolve_target_port(sp, pod)
-            proto = sp.get("protocol", "TCP")
-            if target is None:
-                unresolved.append(f"pod {ctx.namespace}/{pod['metadata']['name']}: targetPort "
-                                  f"{sp.get('targetPort')!r} of port {sp.get('port')} is not declared; not evaluated")
-                continue
-            conn = evaluate.evaluate_connection(policies, ns_table, client, server, target, proto)
-            evals.append((_Eval(pod, target, proto, sp.get("port"), conn.ingress),
-                          _Eval(pod, target, proto, sp.get("port"), conn.egress) if conn.egress else None))
+    pod_ports, left_out = evaluate_pod_ports(policies, ns_table, client, servers, svc_ports)
+    evals = [(_Eval(pp.pod, pp.port, pp.protocol, pp.service_port, pp.connection.ingress),
+              _Eval(pp.pod, pp.port, pp.protocol, pp.service_port, pp.connection.egress)
+              if pp.connection.egress else None) for pp in pod_ports]
+    unresolved = [f"pod {ctx.namespace}/{pod['metadata']['name']}: targetPort {sp.get('targetPort')!r} of port "
+                  f"{sp.get('port')} is not declared; not evaluated" for pod, sp in left_out]
     if not evals:
         return skipped(STEP_ID, TITLE, "no pod declares the Service's targetPort: nothing to evaluate",
                        findings=findings)
 
-    extra = _source_notes(svc, client) + read_notes + unresolved
+    extra = source_notes(svc, client) + read_notes + unresolved
     ingress = [i for i, _ in evals]
     egress = [e for _, e in evals if e is not None]
     seen = live_outcomes(ctx, client, evals)
@@ -144,7 +137,7 @@ def run(ctx: Context, svc: Obj) -> StepResult:
     dns = None
     if client.kind != "external":
         dns = evaluate.evaluate_dns_egress(client_policies, ns_table, client,
-                                         [p for p in system_pods if _is_dns_pod(p)])
+                                         [p for p in system_pods if evaluate.is_dns_pod(p)])
         findings += _dns_findings(client, dns, system_pods, demote)
     tested = [i for i in seen if seen[i] is not None]
     agree = sum(1 for i in tested if _connected(seen[i]) == _allowed(evals[i]))
@@ -268,55 +261,7 @@ def reconcile(ctx: Context, client: Endpoint, evals: list[tuple], seen: dict, de
     return out, demote, not_enforced
 
 
-def model_denials(ctx: Context) -> dict[tuple[str, int], tuple[str, ...]]:
-    """``(pod name, targetPort)`` -> the isolating policies, for each selected pod-port the policies deny
-    to this client. For earlier steps, so their advice does not contradict this one (a refused or
-    dropped connect that a policy explains is not the app's fault). Empty when unreadable."""
-    def compute() -> dict[tuple[str, int], tuple[str, ...]]:
-        if ctx.service() is None:
-            return {}
-        client, _ = _client_endpoint(ctx)
-        client_ns = client.namespace if client.kind != "external" else None
-        try:
-            server_policies = ctx.network_policies(ctx.namespace)
-            client_policies = (ctx.network_policies(client_ns) if client_ns and client_ns != ctx.namespace
-                               else server_policies if client_ns else [])
-        except ClusterError:
-            return {}
-        policies = _dedupe(list(server_policies) + list(client_policies))
-        if not policies:
-            return {}
-        try:
-            ns_table = evaluate.namespace_labels(ctx.namespaces())
-        except ClusterError:
-            ns_table = evaluate.namespace_labels([])
-        out: dict[tuple[str, int], tuple[str, ...]] = {}
-        for pod in ctx.selected_pods():
-            server = evaluate.pod_endpoint(pod)
-            for sp in ctx.service_ports():
-                target = resolve_target_port(sp, pod)
-                if target is None:
-                    continue
-                conn = evaluate.evaluate_connection(policies, ns_table, client, server, target,
-                                                       sp.get("protocol", "TCP"))
-                denied = [d for d in (conn.ingress, conn.egress) if d is not None and not d.allowed]
-                if denied:
-                    out[(pod["metadata"]["name"], target)] = tuple(_unique(n for d in denied for n in d.isolated_by))
-        return out
-    return ctx._once(("netpol-model-denials",), compute)
-
-
 # -- inputs -------------------------------------------------------------------
-
-def _client_endpoint(ctx: Context) -> tuple[Endpoint, list[str]]:
-    c = ctx.client
-    if c.kind == "pod" and c.pod:
-        return evaluate.pod_endpoint(c.pod), []
-    if c.kind in ("pod", "namespace") and c.namespace:
-        notes = [] if c.kind == "namespace" else ["client pod object missing: evaluated as any pod of its namespace"]
-        return evaluate.namespace_endpoint(c.namespace), notes
-    return evaluate.external_endpoint(), []
-
 
 def _optional(fetch, notes: list[str], what: str):
     """A read that improves the answer but is not required; its failure becomes a note."""
@@ -338,22 +283,6 @@ def _system_pods(ctx: Context, ns_objects: list[Obj] | None, notes: list[str]) -
             scanned.append(ns)
             pods = pods + (_optional(lambda ns=ns: ctx.pods(ns), notes, f"pods in {ns}") or [])
     return pods, scanned
-
-
-def _dedupe(policies: list[Obj]) -> list[Obj]:
-    seen, out = set(), []
-    for p in policies:
-        key = (policy_namespace(p), policy_name(p))
-        if key not in seen:
-            seen.add(key)
-            out.append(p)
-    return out
-
-
-def _is_dns_pod(pod: Obj) -> bool:
-    meta = pod.get("metadata") or {}
-    return meta.get("namespace") == evaluate.DNS_NAMESPACE and all(
-        (meta.get("labels") or {}).get(k) == v for k, v in evaluate.DNS_POD_LABELS.items())
 
 
 def stable_labels(labels: dict[str, str] | None) -> dict[str, str]:
@@ -487,20 +416,6 @@ def _host_network(servers: list[Obj], client: Endpoint) -> list[Finding]:
     )]
 
 
-def _source_notes(svc: Obj, client: Endpoint) -> list[str]:
-    if client.kind != "external":
-        return []
-    spec = svc.get("spec") or {}
-    svc_type = spec.get("type", "ClusterIP")
-    if svc_type not in ("NodePort", "LoadBalancer"):
-        return [f"the Service is {svc_type}: not reachable from outside the cluster at all"]
-    if spec.get("externalTrafficPolicy", "Cluster") != "Local":
-        return [f"{svc_type} with externalTrafficPolicy Cluster: kube-proxy SNATs the source to a node IP, so "
-                "policies see a node address, not the client's; externalTrafficPolicy: Local keeps the client IP"]
-    return [f"{svc_type} with externalTrafficPolicy Local: the client IP is preserved (unless an "
-            "external load balancer proxies it)"]
-
-
 # -- the verdict --------------------------------------------------------------
 
 def _unique(items: Iterable[str]) -> list[str]:
@@ -600,8 +515,7 @@ def _allowed_finding(ctx: Context, client: Endpoint, direction: str, allowed: li
 def _dns_findings(client: Endpoint, dns: dict[str, Decision], system_pods: list[Obj],
                   demote: bool) -> list[Finding]:
     blocked = [p for p in ("UDP", "TCP") if not dns[p].allowed]
-    node_local = any((p["metadata"].get("labels") or {}).get(NODE_LOCAL_DNS_LABEL[0]) == NODE_LOCAL_DNS_LABEL[1]
-                     for p in system_pods)
+    node_local = any(evaluate.is_node_local_dns_pod(p) for p in system_pods)
     evidence = []
     for proto in ("UDP", "TCP"):
         d = dns[proto]

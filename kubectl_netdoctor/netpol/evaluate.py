@@ -65,6 +65,7 @@ NS_NAME_LABEL = "kubernetes.io/metadata.name"
 DNS_NAMESPACE = "kube-system"
 DNS_POD_LABELS: Mapping[str, str] = {"k8s-app": "kube-dns"}
 DNS_PORT = 53
+NODE_LOCAL_DNS_LABELS: Mapping[str, str] = {"k8s-app": "node-local-dns"}
 
 IPBLOCK_POD_IP_NOTE = (
     "ipBlock is matched against pod IPs too (most CNIs do; the API intends ipBlock for "
@@ -136,6 +137,21 @@ def dns_endpoints(dns_pods: Iterable[Obj]) -> list[Endpoint]:
         ]}]},
     }
     return [pod_endpoint(stand_in)]
+
+
+def is_dns_pod(pod: Obj) -> bool:
+    """A cluster DNS pod: in kube-system with the kube-dns labels."""
+    meta = pod.get("metadata") or {}
+    return meta.get("namespace") == DNS_NAMESPACE and _has_labels(meta, DNS_POD_LABELS)
+
+
+def is_node_local_dns_pod(pod: Obj) -> bool:
+    """A NodeLocal DNSCache pod: pods may send DNS to it at a link-local address on their node."""
+    return _has_labels(pod.get("metadata") or {}, NODE_LOCAL_DNS_LABELS)
+
+
+def _has_labels(meta: Mapping[str, Any], wanted: Mapping[str, str]) -> bool:
+    return all((meta.get("labels") or {}).get(k) == v for k, v in wanted.items())
 
 
 def namespace_labels(namespaces: Iterable[Obj]) -> dict[str, dict[str, str]]:

@@ -44,6 +44,17 @@ def pod_selector_matches(policy: Obj, labels: Mapping[str, str] | None) -> bool:
     return matches_label_selector((policy.get("spec") or {}).get("podSelector") or {}, labels)
 
 
+def unique_policies(policies: Iterable[Obj]) -> list[Obj]:
+    """The policies without repeats (the server's and the client's namespace may be the same), in order."""
+    seen, out = set(), []
+    for p in policies:
+        key = (policy_namespace(p), policy_name(p))
+        if key not in seen:
+            seen.add(key)
+            out.append(p)
+    return out
+
+
 def policies_selecting_nothing(policies: Iterable[Obj], pods: Iterable[Obj]) -> list[Obj]:
     """Policies whose podSelector matches none of the given pods of their namespace."""
     pods = list(pods)
