@@ -1,19 +1,20 @@
 """The run context every step reads through: who calls, with which options, and a memoised reader.
 
-Built once per diagnosis by the CLI; the live probes (:mod:`kubectl_netdoctor.probes`)
-fill ``live`` before the walk, the checks read it.
+Built once per target by the engine (:mod:`kubectl_netdoctor.engine`); the live probes
+(:mod:`kubectl_netdoctor.probes`) fill ``live`` before the walk, the hops read it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from kubectl_netdoctor import labels
 from kubectl_netdoctor.cluster.reader import Obj, Reader
+from kubectl_netdoctor.defaults import DEFAULT_PROBE_IMAGE
+from kubectl_netdoctor.evidence import LiveEvidence
 from kubectl_netdoctor.model import StepResult
-from kubectl_netdoctor.probes.evidence import LiveEvidence
 
 T = TypeVar("T")
 
@@ -36,8 +37,22 @@ class Client:
 
 
 @dataclass(frozen=True)
+class ClientSpec:
+    """Who calls, as the command line names it: ``namespace`` (any pod in the target's own namespace,
+    or in ``namespace`` when given: ``--from-namespace``), ``pod`` (``--from-pod NS/POD``, split) or
+    ``external``. Resolved into a :class:`Client` per target once the reader is open."""
+
+    kind: str = "namespace"
+    namespace: str | None = None
+    """``--from-namespace``, or the namespace of ``--from-pod`` (None: the target's own)."""
+    pod: str | None = None
+    """The pod name of ``--from-pod``."""
+
+
+@dataclass(frozen=True)
 class Options:
-    """Every run-wide setting, built once from the command line and read from here only."""
+    """The one validated run request: every run-wide setting, built once from the command line (by
+    :mod:`kubectl_netdoctor.options`) and read from here only, by every entry point and path kind."""
 
     port: str | None = None
     """Only diagnose this Service port (name or number)."""
@@ -47,24 +62,50 @@ class Options:
     """Path of the L7 GETs (``--http-path``)."""
     timeout: float = 10.0
     """Seconds per API request (``--timeout``); the live reader is opened with it."""
-    probe_image: str | None = None
-    """Image of the probe pod / ephemeral container: ``--probe-image``; None until the CLI resolves it
-    ($NETDOCTOR_PROBE_IMAGE, else the config file, else the default) for a live run."""
+    probe_image: str = DEFAULT_PROBE_IMAGE
+    """Image of the probe pod / ephemeral container (its origin: ``origin("probe_image")``)."""
     node_access: bool = False
     """``--node-access``: read a node's rules from a privileged hostNetwork pod where kube-proxy's cannot."""
     node_image: str | None = None
     """Image of that node-access pod; None: kube-proxy's image at the server's version."""
     progress: bool = False
     """Show a live status line on stderr while the probes run."""
+    namespace: str | None = None
+    """``-n`` as given (None: the reader's default); the target's own namespace is :attr:`Context.namespace`."""
+    snapshot: str | None = None
+    """``--snapshot PATH``: diagnose offline. The one place "offline?" is decided (:attr:`offline`)."""
+    kubeconfig: str | None = None
+    context: str | None = None
+    client: ClientSpec = field(default_factory=ClientSpec)
+    wait_s: float = 0.0
+    """``--wait``: diagnose again until every verdict is ok or this many seconds have passed (0: once)."""
+    output: str = "text"
+    verbose: bool = False
+    origins: Mapping[str, str] = field(default_factory=dict)
+    """Setting name -> where it was set (``--probe-image``, ``$NETDOCTOR_PROBE_IMAGE``, ``probeImage in
+    FILE``); a setting not named here has its default."""
+
+    @property
+    def offline(self) -> bool:
+        return self.snapshot is not None
+
+    def origin(self, name: str) -> str:
+        """Where setting ``name`` came from: a flag, the environment, the config file, or the default."""
+        return self.origins.get(name, "the default")
 
 
 @dataclass
 class Context:
+    """One target of one run: what is diagnosed (``kind`` ``namespace``/``name``), from which client,
+    with which options; the reads are memoised so the hops share them."""
+
     reader: Reader
     namespace: str
     name: str
     client: Client
     options: Options = field(default_factory=Options)
+    kind: str = "Service"
+    """The path kind (:mod:`kubectl_netdoctor.paths`): what ``namespace``/``name`` name."""
     live: LiveEvidence | None = None
     """What the live probes saw, or None without probes (``probe_skip_reason`` says why)."""
     probe_skip_reason: str = "live probes are not run against a snapshot"
@@ -87,10 +128,9 @@ class Context:
              field_selector: str | None = None) -> list[Obj]:
         key = ("list", kind, namespace, label_selector, field_selector)
         found = self._once(key, lambda: self.reader.list(kind, namespace, label_selector, field_selector))
-        ignored = getattr(self.reader, "ignored", None)  # readers drop malformed objects; which did this read miss?
-        if ignored is not None:
-            self.ignored_reads += self._once(("ignored",) + key[1:],
-                                             lambda: ignored(kind, namespace, label_selector, field_selector))
+        # readers drop malformed objects; which did this read miss?
+        self.ignored_reads += self._once(("ignored",) + key[1:], lambda: self.reader.ignored(
+            kind, namespace, label_selector, field_selector))
         return found
 
     def service(self) -> Obj | None:

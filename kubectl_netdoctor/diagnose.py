@@ -80,7 +80,7 @@ def _run_step(module: ModuleType, ctx: Context) -> StepResult:
     except (ApiUnreachable, ApiTimeout):
         raise  # the cluster is gone: no later step can do better
     except SnapshotError as err:
-        if ctx.reader.source.startswith("snapshot"):
+        if ctx.options.offline:
             raise  # the user's file is malformed: a usage error naming the file and line
         return skipped(module.STEP_ID, module.TITLE, f"unreadable live capture: {err}", blocked=True)
     except ClusterError as err:
@@ -117,12 +117,10 @@ def _note_ignored(result: StepResult, rejected: list) -> StepResult:
     return replace(result, status=status, findings=result.findings + (note,))
 
 
-def diagnose(ctx: Context, steps: Iterable[ModuleType] | None = None,
-             on_step: Callable[[StepResult], None] | None = None, *, note_unread: bool = True) -> Report:
-    """Run the steps in order. ``note_unread`` False leaves the note on malformed objects no step read
-    to the caller (a scan notes them once, for all its Services: :func:`add_unread_note`)."""
-    if steps is None:
-        from kubectl_netdoctor.checks.registry import STEPS as steps
+def diagnose(ctx: Context, steps: Iterable[ModuleType], on_step: Callable[[StepResult], None] | None = None,
+             *, note_unread: bool = True) -> Report:
+    """Walk a path: run its hops (``steps``) in order. ``note_unread`` False leaves the note on malformed
+    objects no step read to the caller (a round notes them once, for all its targets: :func:`add_unread_note`)."""
     results = []
     for module in steps:
         result = run_step(module, ctx)
@@ -131,8 +129,8 @@ def diagnose(ctx: Context, steps: Iterable[ModuleType] | None = None,
         if on_step:
             on_step(result)
     if note_unread:
-        results = _with_unread_note(results, getattr(ctx.reader, "rejected", []), set(ctx.ignored_reads))
-    return Report(ctx.namespace, ctx.name, tuple(results), ctx.reader.source, ctx.client.describe())
+        results = _with_unread_note(results, ctx.reader.rejected, set(ctx.ignored_reads))
+    return Report(ctx.namespace, ctx.name, tuple(results), ctx.reader.source, ctx.client.describe(), ctx.kind)
 
 
 def _with_unread_note(results: list[StepResult], rejected: Iterable, read: set) -> list[StepResult]:

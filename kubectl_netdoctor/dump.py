@@ -1,7 +1,7 @@
 """``kubectl netdoctor snapshot``: save what the diagnosis reads, in kubectl's own List shape.
 
 Above the transport: it reads through the live reader and takes the node captures
-concurrently with the probe orchestrator's runner.
+concurrently with the probes' task runner.
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ def node_rule_captures(reader: LiveReader, objs: list[Obj]) -> dict[str, dict[st
     from kubectl_netdoctor.cluster.probe import Executor
     from kubectl_netdoctor.errors import Forbidden
     from kubectl_netdoctor.kubeproxy.config import capture_mode
-    from kubectl_netdoctor.probes.orchestrator import run_parallel
+    from kubectl_netdoctor.probes.tasks import run_parallel
 
     configmap = next((o for o in objs if o.get("kind") == "ConfigMap" and o["metadata"]["name"] == "kube-proxy"), None)
     mode = capture_mode(configmap)

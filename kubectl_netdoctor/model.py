@@ -171,15 +171,18 @@ class StepResult:
 
 @dataclass(frozen=True)
 class Report:
-    """The whole diagnosis of one Service."""
+    """The whole diagnosis of one target: its path's hops (``steps``) in order."""
 
     namespace: str
     service: str
+    """The target's name (a Service's, for the path kind ``Service``)."""
     steps: tuple[StepResult, ...]
     source: str
     """Where the objects came from: ``cluster <context>`` or ``snapshot <path>``."""
     client: str = ""
     """Who is assumed to be calling: ``pod ns/name``, ``any pod in ns X`` or ``external``."""
+    kind: str = "Service"
+    """The path kind (:mod:`kubectl_netdoctor.paths`): what ``namespace``/``service`` name."""
 
     @property
     def verdict(self) -> Verdict:
@@ -194,12 +197,25 @@ class Report:
         """The first failing step in flowchart order: the hop to fix first."""
         return next((s for s in self.steps if s.status is Status.FAIL), None)
 
+    @property
+    def label(self) -> str:
+        """The target as a list names it within its namespace: ``web`` for a Service (the default path
+        kind), ``Ingress/shop`` for another kind."""
+        return self.service if self.kind == "Service" else f"{self.kind}/{self.service}"
+
+    def target_dict(self) -> dict[str, Any]:
+        """``service`` for the path kind Service (netdoctor/v1 as it always was); ``target`` with its
+        ``kind`` for every other path kind."""
+        if self.kind == "Service":
+            return {"service": {"namespace": self.namespace, "name": self.service}}
+        return {"target": {"kind": self.kind, "namespace": self.namespace, "name": self.service}}
+
     def to_dict(self) -> dict[str, Any]:
         broken = self.broken_step
         return {
             "schema": "netdoctor/v1",
             "verdict": self.verdict.value,
-            "service": {"namespace": self.namespace, "name": self.service},
+            **self.target_dict(),
             "source": self.source,
             "client": self.client,
             "broken_step": broken.id if broken else None,
@@ -239,6 +255,7 @@ class ScannedService:
     def summary_dict(self) -> dict[str, Any]:
         broken, top = self.report.broken_step, self.top_finding
         return {
+            "kind": self.report.kind,
             "namespace": self.report.namespace,
             "name": self.report.service,
             "verdict": self.report.verdict.value,
@@ -259,6 +276,12 @@ class ScanReport:
     elapsed_s: float = 0.0
     attempts: int = 1
     """Diagnosis rounds run (more than 1 under ``--wait``); the report is the last."""
+
+    @property
+    def noun(self) -> str:
+        """What the round diagnosed, for headings: the one kind of all its targets (``Service``), else ``target``."""
+        kinds = {s.report.kind for s in self.services} or {"Service"}
+        return kinds.pop() if len(kinds) == 1 else "target"
 
     @property
     def reports(self) -> tuple[Report, ...]:

@@ -1,11 +1,11 @@
 """``kubectl netdoctor scan``: every Service in scope, diagnosed in one run.
 
-A scan round is: list what the walks read once per namespace
-(:class:`~kubectl_netdoctor.cluster.cache.SharedReads`), run the live probes of every
-Service at once through one probe per client namespace (the ``probe`` hook:
-:class:`~kubectl_netdoctor.probes.shared.SharedProbes`), then walk each Service's flowchart
-from that shared state. ``--wait`` repeats rounds (:func:`wait_until_ok`), for ``scan`` and
-for ``svc`` (:func:`wait_for_service`).
+What is scanned (the scope, the snapshots, the targets) is decided here; the round itself is
+the engine's (:func:`kubectl_netdoctor.engine.run_round`): the reads are shared
+(:class:`~kubectl_netdoctor.cluster.cache.SharedReads`: a fixed number of lists per namespace),
+the live probes of every target run at once through one probe per client
+(:class:`~kubectl_netdoctor.probes.prober.Prober`), then each target's path is walked from
+that shared state. ``--wait`` repeats rounds (:func:`kubectl_netdoctor.engine.wait_until_ok`).
 
 Offline, ``--snapshot DIR`` may be a directory of several snapshots, such as
 ``examples/``: when two or more files in it each hold Nodes (each is a whole ``kubectl
@@ -18,15 +18,15 @@ other directory is one snapshot, as for ``svc``.
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kubectl_netdoctor.durations import format_duration
+from kubectl_netdoctor.context import Options
 from kubectl_netdoctor.errors import UsageError
-from kubectl_netdoctor.model import ScannedService, ScanReport, Verdict
+from kubectl_netdoctor.model import ScanReport
+from kubectl_netdoctor.paths import PathKind
 
 _NODE_KIND = re.compile(r"""^\s*(?:-\s+)?kind:\s*["']?Node["']?\s*$|"kind"\s*:\s*"Node\"""", re.M)
 
@@ -43,17 +43,6 @@ class Scope:
     def describe(self) -> str:
         where = f"namespace {self.namespace}" if self.namespace else "all namespaces"
         return where + (f", Services -l {self.selector}" if self.selector else "")
-
-
-@dataclass(frozen=True)
-class ClientSpec:
-    """Who calls the Services: ``namespace`` (any pod in the Service's own namespace, or in
-    ``namespace`` when given: ``--from-namespace``), ``pod`` (``--from-pod``) or ``external``."""
-
-    kind: str = "namespace"
-    namespace: str | None = None
-    pod: str | None = None
-    """``NS/POD`` or ``POD`` for ``kind == "pod"``."""
 
 
 def check_selector(selector: str | None) -> None:
@@ -166,162 +155,45 @@ def check_namespace(reader: Any, namespace: str | None) -> None:
         raise UsageError(f"namespace {namespace!r} does not exist" + (f"; did you mean {', '.join(near)}?" if near else ""))
 
 
-def client_for(spec: ClientSpec, reader: Any, namespace: str) -> Any:
-    from kubectl_netdoctor.context import Client
-
-    if spec.kind == "external":
-        return Client("external")
-    if spec.kind == "pod":
-        ref = spec.pod or ""
-        if ref.count("/") > 1 or ref.startswith("/") or ref.endswith("/") or not ref:
-            raise UsageError(f"--from-pod {ref!r}: expected NS/POD or POD")
-        pod_ns, pod_name = ref.split("/", 1) if "/" in ref else (namespace, ref)
-        pod = reader.get("Pod", pod_ns, pod_name)
-        if pod is None:
-            raise UsageError(f"--from-pod: pod {pod_ns}/{pod_name} not found")
-        return Client("pod", pod_ns, pod)
-    return Client("namespace", spec.namespace or namespace)
-
-
-ProbeHook = Callable[[list[Any]], None]
-"""Given every Service's Context of a round, sets each one's ``live`` and ``probe_skip_reason``."""
-
-
-def scan_round(readers: list[Any], scope: Scope, client: ClientSpec, options: Any, source: str,
-               probe: ProbeHook | None = None, snapshot: bool = False) -> ScanReport:
-    """One diagnosis of every Service in scope. ``readers``: one live reader (shared reads), or
-    the snapshot(s)."""
-    from kubectl_netdoctor.context import Context
-    from kubectl_netdoctor.diagnose import add_unread_note, diagnose
-
-    start = time.monotonic()
-    contexts = [Context(reader, ns, name, client_for(client, reader, ns), options)
-                for reader, ns, name in targets(readers, scope, snapshot)]
-    contexts.sort(key=lambda c: (c.namespace, c.name))
-    if probe is not None and contexts:
-        probe(contexts)
-    services = []
-    for ctx in contexts:
-        t0 = time.monotonic()
-        report = diagnose(ctx, note_unread=False)
-        services.append(ScannedService(report, time.monotonic() - t0))
-    if services:  # malformed objects no step of any Service read: noted once, not once per Service
-        read = {r for ctx in contexts for r in ctx.ignored_reads}
-        rejected = list(dict.fromkeys(r for reader in readers for r in getattr(reader, "rejected", [])))
-        first = services[0]
-        services[0] = replace(first, report=add_unread_note(first.report, rejected, read))
-    return ScanReport(tuple(services), source, scope.describe(), time.monotonic() - start)
-
-
 # -- the command ---------------------------------------------------------------------
 
-def run(*, namespace: str | None, all_namespaces: bool, selector: str | None, client: ClientSpec,
-        snapshot: str | None, open_reader: Callable[[], Any], options: Any, wait_s: float = 0.0,
-        progress: Callable[[str], None] = lambda _m: None) -> ScanReport:
-    """``kubectl netdoctor scan``: one round, or rounds until every Service is ok under ``--wait``."""
-    if snapshot:
-        worlds, left_out = snapshot_worlds(snapshot)
+def snapshot_round(readers: list[Any], scope: Scope, path: PathKind, options: Options, source: str) -> ScanReport:
+    """One round over the targets in scope of a snapshot (or several): no probes."""
+    from kubectl_netdoctor import engine
+
+    contexts = [engine.context_for(reader, path, ns, name, options)
+                for reader, ns, name in targets(readers, scope, snapshot=True)]
+    return engine.run_round(contexts, path, None, readers, source, scope.describe())
+
+
+def run(*, path: PathKind, namespace: str | None, all_namespaces: bool, selector: str | None, options: Options,
+        progress: Callable[[str], None] = lambda _m: None, open_reader: Callable[[Options], Any] | None = None
+        ) -> ScanReport:
+    """``kubectl netdoctor scan``: one round over every target in scope, or rounds until every one is
+    ok under ``--wait``. ``open_reader``: the live reader's factory (default: the API server's)."""
+    from kubectl_netdoctor import engine
+
+    if options.offline:
+        worlds, left_out = snapshot_worlds(options.snapshot)
         if left_out:
             progress(f"note: not read, not whole snapshots: {', '.join(left_out[:6])}"
-                     + (f" and {len(left_out) - 6} more" if len(left_out) > 6 else "") + f" (in {snapshot})")
+                     + (f" and {len(left_out) - 6} more" if len(left_out) > 6 else "") + f" (in {options.snapshot})")
         scope = Scope(None if all_namespaces else (namespace or default_snapshot_namespace(worlds)), selector)
-        return scan_round(worlds, scope, client, options, f"snapshot {snapshot}", snapshot=True)
+        return snapshot_round(worlds, scope, path, options, f"snapshot {options.snapshot}")
 
     from kubectl_netdoctor.cluster.cache import SharedReads
-    from kubectl_netdoctor.probes.shared import SharedProbes
 
-    live = open_reader()
+    live = (open_reader or engine.open_reader)(options)
     scope = Scope(None if all_namespaces else (namespace or live.default_namespace), selector)
-    with SharedProbes(live, options, lifetime_s=int(wait_s) + 300) as probes:
+    with engine.probing(live, options) as prober:
         def once() -> ScanReport:
             shared = SharedReads(live, all_namespaces=scope.namespace is None)
             shared.prefetch([scope.namespace] if scope.namespace else [])
             check_namespace(shared, scope.namespace)
-            return scan_round([shared], scope, client, options, live.source, probe=probes.run)
+            contexts = [engine.context_for(shared, path, ns, name, options)
+                        for _, ns, name in targets([shared], scope)]
+            return engine.run_round(contexts, path, prober, [shared], live.source, scope.describe())
 
-        if wait_s:
-            return wait_until_ok(once, wait_s, progress)
+        if options.wait_s:
+            return engine.wait_until_ok(once, options.wait_s, progress)
         return once()
-
-
-def wait_for_service(name: str, namespace: str | None, client: ClientSpec, open_reader: Callable[[], Any],
-                     options: Any, wait_s: float, progress: Callable[[str], None]) -> tuple[Any, float]:
-    """``svc NAME --wait``: diagnose the one Service in rounds until it is ok or the time is up, through
-    one probe pod (or ephemeral container) kept for every round. Returns the last report and its time."""
-    from kubectl_netdoctor.context import Context
-    from kubectl_netdoctor.diagnose import diagnose
-    from kubectl_netdoctor.probes.shared import SharedProbes
-
-    live = open_reader()
-    namespace = namespace or live.default_namespace_for(name)
-    with SharedProbes(live, options, lifetime_s=int(wait_s) + 300) as probes:
-        def once() -> ScanReport:
-            start = time.monotonic()
-            ctx = Context(live, namespace, name, client_for(client, live, namespace), options)
-            probes.run([ctx])
-            report = diagnose(ctx)
-            took = time.monotonic() - start
-            return ScanReport((ScannedService(report, took),), live.source, f"Service {namespace}/{name}", took)
-
-        result = wait_until_ok(once, wait_s, progress)
-    return result.services[0].report, result.services[0].elapsed_s
-
-
-# -- --wait -------------------------------------------------------------------------
-
-WAIT_INTERVAL_S = 2.0
-"""Pause between rounds: long enough to let a controller act, short against a CI step's budget."""
-
-
-def not_ok_lines(reports: list[Any]) -> list[str]:
-    """One line per Service that is not ok: verdict, where, and the headline finding or the block."""
-    from kubectl_netdoctor.render.scan_text import headline
-
-    lines = []
-    for entry in reports:
-        report = entry.report
-        if report.verdict is Verdict.OK:
-            continue
-        broken = report.broken_step
-        where = f" at {broken.id}" if broken else ""
-        lines.append(f"{report.namespace}/{report.service}: {report.verdict.value}{where}: {headline(entry)}")
-    return lines
-
-
-def wait_until_ok(run_round: Callable[[], ScanReport], wait_s: float,
-                  progress: Callable[[str], None], interval_s: float = WAIT_INTERVAL_S,
-                  clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep
-                  ) -> ScanReport:
-    """Diagnose again until every verdict is ok or ``wait_s`` has passed; return the last round.
-
-    The last round starts at the latest when the time is up, so the report is never older than
-    the deadline. Each round that is not ok says on ``progress`` what still fails and why."""
-    start = clock()
-    attempts = 0
-    while True:
-        result = run_round()
-        attempts += 1
-        elapsed = clock() - start
-        if result.verdict is Verdict.OK:
-            if attempts > 1:
-                progress(f"wait: all {len(result.services)} Service(s) ok after {elapsed:.0f}s ({attempts} rounds)")
-            return _with_attempts(result, attempts, elapsed)
-        remaining = wait_s - elapsed
-        failing = not_ok_lines(list(result.services))
-        if remaining <= 0:
-            progress(f"wait: time is up after {elapsed:.0f}s ({attempts} rounds): "
-                     f"{len(failing)} Service(s) still not ok; the report is the last diagnosis")
-            return _with_attempts(result, attempts, elapsed)
-        progress(f"wait: {elapsed:.0f}s of {format_duration(wait_s)}, {len(failing)} of {len(result.services)} "
-                 f"Service(s) not ok; again in {format_duration(min(interval_s, remaining))}")
-        for line in failing[:20]:
-            progress(f"  {line}")
-        if len(failing) > 20:
-            progress(f"  ... and {len(failing) - 20} more")
-        sleep(min(interval_s, remaining))
-
-
-def _with_attempts(result: ScanReport, attempts: int, elapsed: float) -> ScanReport:
-    from dataclasses import replace
-
-    return replace(result, attempts=attempts, elapsed_s=elapsed if attempts > 1 else result.elapsed_s)

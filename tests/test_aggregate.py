@@ -18,6 +18,7 @@ from kubectl_netdoctor.cluster.snapshot import SnapshotReader
 from kubectl_netdoctor.context import Client, Context, Options
 from kubectl_netdoctor.diagnose import KEEP_SAME_CODE, MAX_SAME_CODE, diagnose, sum_up_repeats
 from kubectl_netdoctor.model import Finding, Severity
+from kubectl_netdoctor.paths import SERVICE
 
 sys.path.insert(0, str(Path(__file__).parent / "parsers"))
 from gen_iptables import Endpoint, GenService, render  # noqa: E402
@@ -62,7 +63,7 @@ def test_a_chain_with_thousands_of_stale_endpoints_is_six_findings():
     chain = GenService("shop", "web", "http", svc["spec"]["clusterIP"], 80, endpoints=ready + stale)
     captures = {node: {"iptables-save": render([chain], node)} for node in ("node-1", "node-2")}
     report = diagnose(Context(SnapshotReader.from_objects(items, captures), "shop", "web",
-                              Client("namespace", "shop"), Options()))
+                              Client("namespace", "shop"), Options()), SERVICE.hops)
     proxy = next(s for s in report.to_dict()["steps"] if s["id"] == "proxy")
     stale_findings = [x for x in proxy["findings"] if x["code"] == "PROXY_STALE_ENDPOINT_RULE"]
     assert len(stale_findings) == KEEP_SAME_CODE + 1

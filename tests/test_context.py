@@ -26,6 +26,9 @@ class CountingReader:
         self.calls.append(("get", kind, namespace, name))
         return self.snapshot.get(kind, namespace, name)
 
+    def ignored(self, *query):
+        return self.snapshot.ignored(*query)
+
 
 def test_kube_system_pods_are_one_request_whatever_the_selectors():
     reader = CountingReader()

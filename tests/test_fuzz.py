@@ -30,6 +30,7 @@ from kubectl_netdoctor.diagnose import diagnose
 from kubectl_netdoctor.errors import NetdoctorError
 from kubectl_netdoctor.kubeproxy.capture import parse_capture
 from kubectl_netdoctor.parsers import proc_net_tcp
+from kubectl_netdoctor.paths import SERVICE
 
 FIXTURES = Path(__file__).parent / "fixtures"
 CLUSTER = yaml.safe_load((FIXTURES / "cluster" / "healthy.yaml").read_text())["items"]
@@ -234,7 +235,7 @@ def test_mutated_capture_through_the_proxy_step(data, mode):
         captures.setdefault(node, {})["iptables-save" if suffix == "iptables-save" else "nft"] = text
     reader = SnapshotReader.from_objects(objs, captures, source="fuzz")
     try:
-        report = diagnose(Context(reader, "shop", "web", Client("namespace", "shop"), Options()))
+        report = diagnose(Context(reader, "shop", "web", Client("namespace", "shop"), Options()), SERVICE.hops)
     except NetdoctorError as err:
         assert err.exit_code == 2 and str(err).startswith("bad snapshot file "), str(err)
         return

@@ -10,13 +10,14 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from kubectl_netdoctor import scan
+from kubectl_netdoctor import engine, scan
 from kubectl_netdoctor.cli import app
 from kubectl_netdoctor.cluster.cache import CROSS_NAMESPACE_QUERIES, SharedReads
 from kubectl_netdoctor.cluster.snapshot import SnapshotReader
 from kubectl_netdoctor.context import Options
 from kubectl_netdoctor.errors import Forbidden, UsageError
 from kubectl_netdoctor.model import Verdict
+from kubectl_netdoctor.paths import SERVICE
 
 REPO = Path(__file__).parent.parent
 EXAMPLES = REPO / "examples"
@@ -262,6 +263,13 @@ class CountingReader:
     def default_namespace_for(self, service):
         return "shop"
 
+    @property
+    def rejected(self):
+        return self.inner.rejected
+
+    def ignored(self, *query):
+        return self.inner.ignored(*query)
+
     def policy_crds(self, namespaces):
         self.calls.append(("policy_crds", tuple(namespaces)))
         return []
@@ -270,12 +278,14 @@ class CountingReader:
 def scan_shared(reader, namespace: str | None = "shop"):
     shared = SharedReads(reader, all_namespaces=namespace is None)
     shared.prefetch([namespace] if namespace else [])
-    return scan.scan_round([shared], scan.Scope(namespace), scan.ClientSpec(), Options(), reader.source)
+    scope = scan.Scope(namespace)
+    contexts = [engine.context_for(shared, SERVICE, ns, name, Options()) for _, ns, name in scan.targets([shared], scope)]
+    return engine.run_round(contexts, SERVICE, None, [shared], reader.source, scope.describe())
 
 
 def test_reads_are_a_fixed_number_per_namespace_not_per_service():
     counts = {}
-    for n in (10, 60):  # e2e/test_scan.py measures 10 and 200 on a real API server
+    for n in (10, 60):  # e2e/suite/test_scan_live.py measures 10 and 200 on a real API server
         reader = CountingReader(many_services(n))
         result = scan_shared(reader)
         assert len(result.services) == n
@@ -294,8 +304,8 @@ def test_reads_are_a_fixed_number_per_namespace_not_per_service():
 
 def test_shared_reads_give_the_same_reports_as_direct_reads():
     objects = many_services(12)
-    direct = scan.scan_round([SnapshotReader.from_objects(objects, source="generated")], scan.Scope("shop"),
-                             scan.ClientSpec(), Options(), "snapshot generated")
+    direct = scan.snapshot_round([SnapshotReader.from_objects(objects, source="generated")], scan.Scope("shop"),
+                                 SERVICE, Options(snapshot="generated"), "snapshot generated")
     shared = scan_shared(CountingReader(objects))
     assert [s.report.to_dict() for s in shared.services] == [s.report.to_dict() for s in direct.services]
 
@@ -348,8 +358,7 @@ class FakeClock:
 def rounds(three):
     """ScanReports from the examples: 'ok' is healthy/web, 'problem' is not-ready/web."""
     worlds, _ = scan.snapshot_worlds(str(three))
-    return {v: scan.scan_round(worlds, scan.Scope(ns), scan.ClientSpec(), Options(), "snapshot examples",
-                               snapshot=True)
+    return {v: scan.snapshot_round(worlds, scan.Scope(ns), SERVICE, Options(snapshot=str(three)), "snapshot examples")
             for v, ns in (("ok", "healthy"), ("problem", "not-ready"))}
 
 
@@ -361,7 +370,7 @@ def test_wait_stops_at_the_first_ok_round_and_says_what_was_failing(rounds):
         clock.now += 1.0  # a round takes a second
         return next(seq)
 
-    result = scan.wait_until_ok(round_, 60, lines.append, interval_s=2, clock=clock, sleep=clock.sleep)
+    result = engine.wait_until_ok(round_, 60, lines.append, interval_s=2, clock=clock, sleep=clock.sleep)
     assert result.verdict is Verdict.OK and result.attempts == 3
     assert lines[0] == "wait: 1s of 1m, 1 of 1 Service(s) not ok; again in 2s"
     assert lines[1].startswith("  not-ready/web: problem at endpoints: EP_NO_READY_ADDRESSES port http 80->http/TCP")
@@ -376,7 +385,7 @@ def test_wait_returns_the_last_diagnosis_when_time_is_up(rounds):
         clock.now += 1.0
         return problem
 
-    result = scan.wait_until_ok(round_, 10, lines.append, interval_s=4, clock=clock, sleep=clock.sleep)
+    result = engine.wait_until_ok(round_, 10, lines.append, interval_s=4, clock=clock, sleep=clock.sleep)
     assert result.verdict is Verdict.PROBLEM
     # rounds start at 0, 5, 10 (the last one when the time is up, never later), each 1 s long
     assert result.attempts == 3 and clock.now == 11
@@ -421,9 +430,9 @@ class Healing(CountingReader):
 
 def test_live_scan_waits_until_the_namespace_heals_reading_afresh_each_round():
     reader, lines = Healing(), []
-    result = scan.run(namespace=None, all_namespaces=False, selector=None, client=scan.ClientSpec(),
-                      snapshot=None, open_reader=lambda: reader, options=Options(read_only=True),
-                      wait_s=60, progress=lines.append)
+    result = scan.run(path=SERVICE, namespace=None, all_namespaces=False, selector=None,
+                      options=Options(read_only=True, wait_s=60), progress=lines.append,
+                      open_reader=lambda options: reader)
     assert result.verdict is Verdict.OK and result.attempts == 3
     assert result.scope == "namespace shop"
     assert lines[1].startswith("  shop/web-4: problem at endpoints: EP_NO_READY_ADDRESSES")

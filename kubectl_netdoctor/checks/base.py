@@ -3,8 +3,8 @@
 A check module exposes ``STEP_ID``, ``TITLE`` and ``run(ctx) -> StepResult``.
 It reads cluster objects only through :class:`~kubectl_netdoctor.context.Context`
 (memoised, so steps share fetches), never prints, never exits. Live evidence is
-gathered before the walk (:mod:`kubectl_netdoctor.probes.orchestrator`) and read from
-``ctx.live`` (:mod:`kubectl_netdoctor.probes.evidence`), which is None when no probe
+gathered before the walk (:mod:`kubectl_netdoctor.probes.prober`) and read from
+``ctx.live`` (:mod:`kubectl_netdoctor.evidence`), which is None when no probe
 could run; ``ctx.probe_skip_reason`` then says why.
 """
 

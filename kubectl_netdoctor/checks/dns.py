@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from kubectl_netdoctor import dnsnames, objects
 from kubectl_netdoctor.checks.base import Context, Obj, conclude, finding, needs_service, verified_live
+from kubectl_netdoctor.evidence import dns_probe_result, took
 from kubectl_netdoctor.model import Finding, Severity, StepResult
-from kubectl_netdoctor.probes.evidence import dns_probe_result, took
 
 STEP_ID = "dns"
 TITLE = "DNS resolves the Service name"

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from kubectl_netdoctor import objects
 from kubectl_netdoctor.checks.base import Context, Obj, conclude, finding, needs_service, skipped, verified_live
+from kubectl_netdoctor.evidence import http_probe_result, took
 from kubectl_netdoctor.model import Finding, Severity, StepResult
-from kubectl_netdoctor.probes.evidence import http_probe_result, took
 
 STEP_ID = "http"
 TITLE = "HTTP answers (L7)"

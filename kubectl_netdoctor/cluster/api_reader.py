@@ -153,7 +153,7 @@ class LiveReader:
         return self._ignored.get((kind, namespace, label_selector, field_selector), [])
 
     def node_captures(self) -> dict[str, dict[str, str]]:
-        """Nothing saved: live rules come from the probes (:mod:`kubectl_netdoctor.probes.orchestrator`)."""
+        """Nothing saved: live rules come from the probes (:mod:`kubectl_netdoctor.probes`)."""
         return {}
 
     def capture_source(self, node: str, kind: str) -> str:

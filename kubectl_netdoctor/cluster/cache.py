@@ -58,6 +58,18 @@ class SharedReads:
         self.requests: Counter[str] = Counter()
         """What was asked of ``inner``: ``list Pod shop``, ``get ConfigMap kube-system/coredns`` ... -> count."""
 
+    @property
+    def default_namespace(self) -> str:
+        return self.inner.default_namespace
+
+    @property
+    def rejected(self) -> list[Any]:
+        return self.inner.rejected
+
+    def ignored(self, kind: str, namespace: str | None = None, label_selector: str | None = None,
+                field_selector: str | None = None) -> list[Any]:
+        return self.inner.ignored(kind, namespace, label_selector, field_selector)
+
     def __getattr__(self, name: str) -> Any:
         # Everything that is not a read (default_namespace, context_name, api, request ...) is the inner reader's.
         return getattr(self.inner, name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 Obj = dict[str, Any]
@@ -30,6 +31,11 @@ class Reader(Protocol):
     """
 
     source: str
+    """Where the objects come from: ``cluster <context>`` or ``snapshot <path>``, for the report."""
+    default_namespace: str
+    """The namespace a command without ``-n`` means: the kubeconfig context's, or a snapshot's own."""
+    rejected: Sequence[Any]
+    """Every :class:`~kubectl_netdoctor.validate.Rejected` (malformed) object left out so far."""
 
     def get(self, kind: str, namespace: str | None, name: str) -> Obj | None: ...
 
@@ -40,6 +46,16 @@ class Reader(Protocol):
         label_selector: str | None = None,
         field_selector: str | None = None,
     ) -> list[Obj]: ...
+
+    def ignored(
+        self,
+        kind: str,
+        namespace: str | None = None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+    ) -> list[Any]:
+        """The malformed objects that the same :meth:`list` left out."""
+        ...
 
     def node_captures(self) -> dict[str, dict[str, str]]:
         """Saved node rule dumps: ``{node: {"iptables-save": text, "ipvsadm": text, "nft": text}}``."""
@@ -57,3 +73,15 @@ class Reader(Protocol):
         """``Kind ns/name`` of CNI-specific policy objects (CiliumNetworkPolicy, ...) that apply to
         these namespaces or cluster-wide, for a warning that they are not modelled."""
         ...
+
+
+class WellFormed:
+    """The malformed-object half of :class:`Reader` for readers whose objects are all well formed
+    (built in memory): nothing is ever left out."""
+
+    default_namespace = "default"
+    rejected: Sequence[Any] = ()
+
+    def ignored(self, kind: str, namespace: str | None = None, label_selector: str | None = None,
+                field_selector: str | None = None) -> list[Any]:
+        return []

@@ -66,7 +66,7 @@ def blocked_message(report: Report) -> str:
 
 def testcase(entry: ScannedService) -> ET.Element:
     report = entry.report
-    case = ET.Element("testcase", {"classname": report.namespace, "name": report.service,
+    case = ET.Element("testcase", {"classname": report.namespace, "name": report.label,
                                    "time": _time(entry.elapsed_s)})
     verdict = report.verdict
     full = _clean(_text_report(report))
@@ -127,10 +127,12 @@ def dumps(entries: list[ScannedService] | tuple[ScannedService, ...], source: st
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
-def render(report: Report, stream: TextIO, verbose: bool = False, elapsed_s: float = 0.0) -> None:
+def render(report: Report, stream: TextIO, *, verbose: bool = False, elapsed_s: float = 0.0,
+           width: int | None = None) -> None:
     """``svc -o junit``: a document with the one Service. Every finding is in it; ``verbose`` changes nothing."""
     stream.write(dumps([ScannedService(report, elapsed_s)], report.source, elapsed_s))
 
 
-def render_scan(scan: ScanReport, stream: TextIO, verbose: bool = False) -> None:
+def render_scan(scan: ScanReport, stream: TextIO, *, verbose: bool = False, elapsed_s: float = 0.0,
+                width: int | None = None) -> None:
     stream.write(dumps(scan.services, scan.source, scan.elapsed_s))

@@ -41,31 +41,32 @@ def summary_line(scan: ScanReport) -> Text:
     parts = [f"{counts[v.value]} {v.value}" for v in (Verdict.OK, Verdict.PROBLEM, Verdict.INCONCLUSIVE)]
     n = len(scan.services)
     line = Text.assemble(("verdict: ", "bold"), (scan.verdict.value.upper(), VERDICT_STYLE[scan.verdict]),
-                         f"   {n} Service{'s' if n != 1 else ''}: {', '.join(parts)}",
+                         f"   {n} {scan.noun}{'s' if n != 1 else ''}: {', '.join(parts)}",
                          f"   in {_seconds(scan.elapsed_s)}")
     if scan.attempts > 1:
         line.append(f" ({scan.attempts} rounds with --wait)")
     return line
 
 
-def render(scan: ScanReport, stream: TextIO, width: int | None = None, verbose: bool = False) -> None:
+def render(scan: ScanReport, stream: TextIO, *, verbose: bool = False, elapsed_s: float = 0.0,
+           width: int | None = None) -> None:
     is_tty = hasattr(stream, "isatty") and stream.isatty()
     width = width or (None if is_tty else PIPE_WIDTH)
     console = Console(file=stream, width=width, highlight=False, soft_wrap=False)
     console.print(Text.assemble(("Scan ", "bold"), (scan.scope, "bold cyan"), f"   from {scan.source}"))
     if not scan.services:
-        console.print("no Service in scope")
+        console.print(f"no {scan.noun} in scope")
         console.print(summary_line(scan))
         return
     table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
-    for column in ("Service", "verdict", "broken hop", "top finding", "time"):
+    for column in (scan.noun, "verdict", "broken hop", "top finding", "time"):
         table.add_column(column, justify="right" if column == "time" else "left",
                          overflow="fold" if column == "top finding" else "ellipsis",
                          no_wrap=column != "top finding")
     for entry in scan.services:
         report = entry.report
         broken = report.broken_step
-        table.add_row(f"{report.namespace}/{report.service}",
+        table.add_row(f"{report.namespace}/{report.label}",
                       Text(report.verdict.value, style=VERDICT_STYLE[report.verdict]),
                       broken.id if broken else "-", escape(headline(entry)), _seconds(entry.elapsed_s))
     console.print(table)
@@ -77,5 +78,5 @@ def render(scan: ScanReport, stream: TextIO, width: int | None = None, verbose: 
         render_report(entry.report, stream, width=width, verbose=verbose)
     if not verbose and len(shown) < len(scan.services):
         console.print()
-        console.print(Text(f"({len(scan.services) - len(shown)} ok Services not shown in detail: -v shows them)",
+        console.print(Text(f"({len(scan.services) - len(shown)} ok {scan.noun}s not shown in detail: -v shows them)",
                            style="dim"))

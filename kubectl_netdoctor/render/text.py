@@ -22,14 +22,15 @@ PIPE_WIDTH = 160
 """Width when stdout is not a terminal (logs, CI): wide enough that rules and commands stay on one line."""
 
 
-def render(report: Report, stream: TextIO, width: int | None = None, verbose: bool = False) -> None:
+def render(report: Report, stream: TextIO, *, verbose: bool = False, elapsed_s: float = 0.0,
+           width: int | None = None) -> None:
     """Errors and warnings with evidence and fix; info findings as one-line notes unless ``verbose``."""
     is_tty = hasattr(stream, "isatty") and stream.isatty()
     console = Console(file=stream, width=width or (None if is_tty else PIPE_WIDTH), highlight=False,
                       soft_wrap=False)
     broken = report.broken_step
     console.print(Text.assemble(
-        ("Service ", "bold"), (f"{report.namespace}/{report.service}", "bold cyan"),
+        (f"{report.kind} ", "bold"), (f"{report.namespace}/{report.service}", "bold cyan"),
         f"   from {report.source}", f"   client: {report.client}" if report.client else "",
     ))
     table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)

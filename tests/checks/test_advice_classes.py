@@ -13,10 +13,10 @@ import copy
 import yaml
 
 from kubectl_netdoctor.checks import listen, selectors
+from kubectl_netdoctor.evidence import LiveEvidence
 from kubectl_netdoctor.model import Basis, Severity, Status
 from kubectl_netdoctor.parsers import probe_output as po
-from kubectl_netdoctor.probes.evidence import LiveEvidence
-from kubectl_netdoctor.probes.orchestrator import probe_targets
+from kubectl_netdoctor.probes.plan import probe_targets
 from tests.conftest import FIXTURES, codes
 
 PROBE = "probe pod shop/netdoctor-probe-1a2b3c"

@@ -10,10 +10,10 @@ from pathlib import Path
 
 from kubectl_netdoctor.checks import dns, http, listen
 from kubectl_netdoctor.checks.base import Client
+from kubectl_netdoctor.evidence import LiveEvidence
 from kubectl_netdoctor.model import Severity, Status
 from kubectl_netdoctor.parsers import probe_output as po
-from kubectl_netdoctor.probes.evidence import LiveEvidence
-from kubectl_netdoctor.probes.orchestrator import probe_targets
+from kubectl_netdoctor.probes.plan import probe_targets
 from tests.conftest import codes
 
 CAPTURES = Path(__file__).parent.parent / "fixtures" / "captures"

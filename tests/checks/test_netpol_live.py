@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from kubectl_netdoctor.checks import netpol as check
 from kubectl_netdoctor.checks.base import Context
+from kubectl_netdoctor.evidence import LiveEvidence
 from kubectl_netdoctor.model import Basis, Severity, Status
 from kubectl_netdoctor.parsers import probe_output as po
-from kubectl_netdoctor.probes.evidence import LiveEvidence
-from kubectl_netdoctor.probes.orchestrator import probe_targets
+from kubectl_netdoctor.probes.plan import probe_targets
 from tests.checks.test_netpol import BASE, BASE_NO_ENFORCER, MemoryReader, codes, load, one, pod_client
 
 PROBE = "ephemeral container netdoctor-probe-1a2b3c in pod web/curl-5b8f7c9d6-kx2lp"

@@ -20,16 +20,17 @@ from kubectl_netdoctor import labels
 from kubectl_netdoctor.checks import proxy
 from kubectl_netdoctor.checks.base import Client, Context
 from kubectl_netdoctor.checks.proxy import health, rules
+from kubectl_netdoctor.cluster.reader import WellFormed
+from kubectl_netdoctor.evidence import LiveEvidence
 from kubectl_netdoctor.kubeproxy.topology import endpoint_sets
 from kubectl_netdoctor.model import Severity, Status
 from kubectl_netdoctor.parsers.probe_output import TcpResult
-from kubectl_netdoctor.probes.evidence import LiveEvidence
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "proxy"
 CAPTURE_SUFFIXES = ((".iptables-save", "iptables-save"), (".ipvsadm", "ipvsadm"), (".nft.json", "nft"), (".nft", "nft"))
 
 
-class MemoryReader:
+class MemoryReader(WellFormed):
     """The Reader protocol over a list of objects: kind, namespace, ``-l`` and ``involvedObject.name=``."""
 
     source = "memory"

@@ -29,9 +29,9 @@ from test_proxy import (  # noqa: E402  (tests/checks is on the path)
 
 from kubectl_netdoctor.checks import proxy
 from kubectl_netdoctor.context import Client, Context
+from kubectl_netdoctor.evidence import LiveEvidence
 from kubectl_netdoctor.model import Basis, Severity, Status
 from kubectl_netdoctor.parsers.probe_output import TcpResult, UdpResult
-from kubectl_netdoctor.probes.evidence import LiveEvidence
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 PROBE = "probe pod shop/netdoctor-probe-x2k9"

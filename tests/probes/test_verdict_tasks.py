@@ -4,9 +4,11 @@ that could not start said exactly (image, where it was set, how to set another).
 from __future__ import annotations
 
 from kubectl_netdoctor.cluster.probe import ExecResult
-from kubectl_netdoctor.probes import orchestrator as orch
-from kubectl_netdoctor.probes.evidence import LiveEvidence
-from tests.probes.test_orchestrator import POD, Answering
+from kubectl_netdoctor.context import Options
+from kubectl_netdoctor.evidence import LiveEvidence
+from kubectl_netdoctor.probes import plan, prober
+from kubectl_netdoctor.probes import tasks as orch
+from tests.probes.test_tasks import POD, Answering
 
 UDP_ANSWER = ("UDP|10.244.0.12|5353|1|0|1.00|1.01|Server:\t\t10.244.0.12:5353~Address:\t10.244.0.12:5353~~"
               "Non-authoritative answer:~")
@@ -33,7 +35,7 @@ def udp_service(cluster) -> None:
 
 def test_targets_hold_udp_endpoints_and_the_cluster_ip(cluster):
     udp_service(cluster)
-    t = orch.probe_targets(cluster.context())
+    t = plan.probe_targets(cluster.context())
     assert t.udp_endpoints == [("10.244.0.12", 5353, "web-7c9f8d6b5-abcde", True),
                                ("10.244.1.7", 5353, "web-7c9f8d6b5-fghij", True)]
     assert t.udp_cluster_ips == [("10.96.141.22", 53, True)]
@@ -41,7 +43,7 @@ def test_targets_hold_udp_endpoints_and_the_cluster_ip(cluster):
 
 
 def test_targets_hold_one_url_per_ready_endpoint(cluster):
-    t = orch.probe_targets(cluster.context())
+    t = plan.probe_targets(cluster.context())
     assert t.http_urls == ["http://10.96.141.22:80/"]
     assert t.endpoint_urls == {"http://10.244.0.12:8080/": "web-7c9f8d6b5-abcde",
                                "http://10.244.1.7:8080/": "web-7c9f8d6b5-fghij"}
@@ -93,13 +95,13 @@ def test_an_unpullable_probe_image_says_which_where_from_and_what_to_do(monkeypa
 
     error = ("the probe image docker.io/library/busybox:1.36.1 cannot start: ErrImagePull: failed to pull and "
              "unpack image (use --probe-image)")
-    message = orch.unavailable_message(Session(), error)
+    message = prober.unavailable_message(Session(), error, Options())
     assert message.startswith("the probe image docker.io/library/busybox:1.36.1 (set by the default) cannot be "
                               "pulled: ErrImagePull: failed to pull and unpack image; set a pullable image")
     assert "--probe-image IMAGE" in message and "NETDOCTOR_PROBE_IMAGE=IMAGE" in message
     assert "--read-only" in message and str(tmp_path / "kubectl-netdoctor" / "config.yaml") in message
     Session.image = "mirror.local/toolbox:1"
-    assert "(set by --probe-image)" in orch.unavailable_message(Session(), error.replace(
-        "docker.io/library/busybox:1.36.1", "mirror.local/toolbox:1"))
-    assert orch.unavailable_message(Session(), "forbidden: create pods in ns shop").endswith(
+    assert "(set by --probe-image)" in prober.unavailable_message(Session(), error.replace(
+        "docker.io/library/busybox:1.36.1", "mirror.local/toolbox:1"), Options(origins={"probe_image": "--probe-image"}))
+    assert prober.unavailable_message(Session(), "forbidden: create pods in ns shop", Options()).endswith(
         "to diagnose without a probe pod, run with --read-only")

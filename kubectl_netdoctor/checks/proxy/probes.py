@@ -6,10 +6,10 @@ from kubectl_netdoctor import objects
 from kubectl_netdoctor.checks.base import Context, finding
 from kubectl_netdoctor.checks.proxy.reconcile import complete_rules_wording
 from kubectl_netdoctor.checks.proxy.rules import NodeRules, PortTarget
+from kubectl_netdoctor.evidence import tcp_probe_result
 from kubectl_netdoctor.kubeproxy.topology import service_spec
 from kubectl_netdoctor.kubeproxy.view import join_host_port
 from kubectl_netdoctor.model import Finding, ProbeResult, Severity
-from kubectl_netdoctor.probes.evidence import tcp_probe_result
 
 CONNTRACK_PRESSURE = 0.9
 

@@ -25,11 +25,11 @@ from kubectl_netdoctor import codes
 from kubectl_netdoctor.checks.base import Context, finding
 from kubectl_netdoctor.checks.proxy.health import Health
 from kubectl_netdoctor.checks.proxy.rules import Issue, NodeRules, PortTarget, clusterip_path
+from kubectl_netdoctor.evidence import LiveEvidence, took
 from kubectl_netdoctor.kubeproxy.topology import service_spec
 from kubectl_netdoctor.kubeproxy.view import join_host_port
 from kubectl_netdoctor.model import Finding, Severity
 from kubectl_netdoctor.parsers.iptables_save import save_header
-from kubectl_netdoctor.probes.evidence import LiveEvidence, took
 
 CLAIMS = {
     "PROXY_SERVICE_RULE_MISSING": "has no rule for it",

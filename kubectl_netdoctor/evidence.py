@@ -1,6 +1,6 @@
 """Live evidence: what the probes saw, gathered once, before the steps interpret it.
 
-All probes run up front and concurrently (:mod:`kubectl_netdoctor.probes.orchestrator`),
+All probes run up front and concurrently (:mod:`kubectl_netdoctor.probes.prober`),
 then each check reads the part it needs from ``ctx.live``. Checks never call the
 cluster for probes themselves, so they stay testable with hand-built evidence.
 This module is pure data: the checks import it and nothing else of the live seam.

@@ -1,11 +1,11 @@
-"""The orchestrator stores each typed task's result, or its failure, where the task says."""
+"""The task runner stores each typed task's result, or its failure, where the task says."""
 
 from __future__ import annotations
 
 from kubectl_netdoctor.cluster.probe import ExecResult
 from kubectl_netdoctor.errors import Forbidden
-from kubectl_netdoctor.probes.evidence import LiveEvidence
-from kubectl_netdoctor.probes.orchestrator import ProbeTask, listener_task, rules_task, run_tasks, tcp_task
+from kubectl_netdoctor.evidence import LiveEvidence
+from kubectl_netdoctor.probes.tasks import ProbeTask, listener_task, rules_task, run_tasks, tcp_task
 
 POD = {"metadata": {"namespace": "shop", "name": "web-1"}, "spec": {"containers": [{"name": "app"}]}}
 

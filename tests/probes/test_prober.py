@@ -1,4 +1,5 @@
-"""Shared probes for a scan: batched, chunked, and each Service handed exactly what ``svc`` would gather.
+"""The one prober: a round's probes batched, chunked, and each target handed exactly what a round of
+that target alone would gather (``svc`` is a round of one).
 
 A fake probe answers each script line by line as busybox would print it (``TCP|...``,
 ``HTTP|...``, ``DNS|...``), so the real script builders, chunking, parsers and task runner run.
@@ -12,9 +13,12 @@ import re
 from kubectl_netdoctor.cluster.probe import ExecResult
 from kubectl_netdoctor.context import Options
 from kubectl_netdoctor.errors import Forbidden
-from kubectl_netdoctor.probes import orchestrator, shared
-from kubectl_netdoctor.probes.evidence import LiveEvidence
-from kubectl_netdoctor.probes.shared import SharedProbes, run_chunks
+from kubectl_netdoctor.evidence import LiveEvidence
+from kubectl_netdoctor.parsers.probe_output import tcp_script
+from kubectl_netdoctor.probes import tasks
+from kubectl_netdoctor.probes.plan import service_plan
+from kubectl_netdoctor.probes.prober import Prober
+from kubectl_netdoctor.probes.tasks import packed, run_chunks
 
 RESOLV = "search shop.svc.cluster.local svc.cluster.local cluster.local\nnameserver 10.96.0.10\noptions ndots:5\n"
 PROC_NET_TCP = ("  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
@@ -30,6 +34,7 @@ class FakeProbe:
 
     def __init__(self):
         self.scripts: list[int] = []
+        self.texts: list[str] = []
 
     def describe(self):
         return "probe pod shop/netdoctor-probe-fake"
@@ -42,6 +47,7 @@ class FakeProbe:
         out = []
         jobs = [ln for ln in text.splitlines() if ln.endswith("&")]
         self.scripts.append(len(jobs))
+        self.texts.append(text)
         for ln in jobs:
             if m := re.match(r"p (\S+) (\d+) &", ln):
                 refused = m.group(2) == "9090"
@@ -79,16 +85,16 @@ class FakeExecutor:
         raise Forbidden("get", "pods/portforward", "kube-system")
 
 
-class Probes(SharedProbes):
-    """SharedProbes whose probe session and executor are the fakes."""
+class Probes(Prober):
+    """A Prober whose probe session and executor are the fakes."""
 
     def __init__(self, probe, executor):
         super().__init__(reader=None, options=Options())
         self.executor = executor
         self.probe = probe
 
-    def session(self, client, service_namespace):
-        return self.probe, ""
+    def session(self, client, target_namespace):
+        return self.probe
 
 
 def two_services(cluster):
@@ -111,14 +117,14 @@ def two_services(cluster):
 FIELDS = [f.name for f in dataclasses.fields(LiveEvidence) if f.name != "elapsed_s"]
 
 
-def test_each_service_gets_what_svc_would_have_gathered(cluster):
+def test_each_target_gets_what_a_round_of_it_alone_gathers(cluster):
     contexts = two_services(cluster)
     probe, executor = FakeProbe(), FakeExecutor()
-    Probes(probe, executor).run(contexts)
-    for ctx in contexts:
-        alone = orchestrator.gather(ctx, FakeProbe(), FakeExecutor())
+    Probes(probe, executor).run(contexts, service_plan)
+    for ctx, again in zip(contexts, two_services(cluster)):
+        Probes(FakeProbe(), FakeExecutor()).run([again], service_plan)  # what svc does
         for field in FIELDS:
-            assert getattr(ctx.live, field) == getattr(alone, field), (ctx.name, field)
+            assert getattr(ctx.live, field) == getattr(again.live, field), (ctx.name, field)
         assert ctx.probe_skip_reason == "no live probe ran"
     web, api, dns = (c.live for c in contexts)
     assert {web.probe_node, api.probe_node, dns.probe_node} == {"node-1"}  # the ClusterIP connects' node
@@ -131,15 +137,17 @@ def test_each_service_gets_what_svc_would_have_gathered(cluster):
                                                            ("10.96.141.24", 53): "answered"}
 
 
-def test_the_batches_are_shared_and_cut_into_chunks(cluster, monkeypatch):
+def test_the_batches_are_shared_and_cut_into_waves_of_one_exec(cluster, monkeypatch):
     contexts = two_services(cluster)
     probe, executor = FakeProbe(), FakeExecutor()
-    monkeypatch.setattr(shared, "TCP_CHUNK", 2)
-    Probes(probe, executor).run(contexts)
-    # TCP: 6 targets (2 endpoints x 2 ports + 2 ClusterIPs) in chunks of 2; HTTP: 2 ClusterIP URLs x 10 GETs
-    # and 4 endpoint URLs x 2 in one script (at most HTTP_CHUNK = 30 GETs); UDP: dns's 3 targets; DNS: every
-    # name of the three Services in one script
-    assert len(probe.scripts) == 6 and sorted(probe.scripts)[:5] == [2, 2, 2, 3, 28], probe.scripts
+    monkeypatch.setattr(tasks, "TCP_CHUNK", 2)
+    Probes(probe, executor).run(contexts, service_plan)
+    # One exec per batch: TCP (6 targets: 2 endpoints x 2 ports + 2 ClusterIPs, in 3 waves of 2), HTTP (2
+    # ClusterIP URLs x 10 GETs and 4 endpoint URLs x 2: 28, at most HTTP_CHUNK = 30 in a wave), UDP (dns's
+    # 3 targets), DNS (every name of the three Services, one wave)
+    assert len(probe.scripts) == 4 and sorted(probe.scripts)[:3] == [3, 6, 28], probe.scripts
+    tcp = next(t for t in probe.texts if "p 10." in t)
+    assert tcp.count("\nwait") == 3
     # one listener read per pod, not per Service; one refused rule read per node
     pod_reads = [e for e in executor.execs if e[0] == "shop"]
     assert sorted(pod_reads) == [("shop", "web-7c9f8d6b5-abcde"), ("shop", "web-7c9f8d6b5-fghij")]
@@ -148,9 +156,9 @@ def test_the_batches_are_shared_and_cut_into_chunks(cluster, monkeypatch):
 
 def test_a_client_without_probe_says_why_for_every_service(cluster):
     contexts = two_services(cluster)
-    probes = SharedProbes(reader=None, options=Options(read_only=True))
+    probes = Prober(reader=None, options=Options(read_only=True))
     probes.executor = FakeExecutor()
-    probes.run(contexts)
+    probes.run(contexts, service_plan)
     for ctx in contexts:
         assert ctx.probe_skip_reason == "--read-only: no probe pod is created"
         assert {k: ctx.live.skipped[k] for k in ("tcp", "http", "dns")} == {
@@ -158,22 +166,39 @@ def test_a_client_without_probe_says_why_for_every_service(cluster):
         assert ctx.live.listeners  # exec-only probes still ran
 
 
-def test_chunks_join_and_a_failed_chunk_only_loses_its_items():
-    class Flaky(FakeProbe):
+def test_waves_share_one_exec_and_a_timed_out_exec_keeps_what_it_printed():
+    class Slow(FakeProbe):
+        """Times out in the wave that connects to 10.0.0.3, after the waves before it printed."""
+
         def script(self, text, timeout=30.0):
+            self.timeouts = [*getattr(self, "timeouts", []), timeout]
             if "p 10.0.0.3 " in text:
-                return ExecResult(None, "", "", "exec timed out after 18s")
+                done = text.split("p 10.0.0.3 ")[0]
+                printed = super().script(done, timeout).stdout if re.search(r"^p .* &$", done, re.M) else ""
+                return ExecResult(None, printed, "", "exec timed out after 28s")
             return super().script(text, timeout)
 
-    result = run_chunks(Flaky(), [("10.0.0.1", 80), ("10.0.0.2", 80), ("10.0.0.3", 80)], 2,
-                        lambda part: orchestrator.tcp_script(part, 3))
-    assert result.rc == 0 and result.error == "exec timed out after 18s"
+    probe = Slow()
+    result = run_chunks(probe, [("10.0.0.1", 80), ("10.0.0.2", 80), ("10.0.0.3", 80)], 2,
+                        lambda part: tcp_script(part, 3))
+    assert len(probe.scripts) == 1 and probe.timeouts == [2 * (tasks.PROBE_WAIT_S + 2) + 15]
+    assert result.rc == 0 and result.error == "exec timed out after 28s"
     assert [ln.split("|")[1] for ln in result.stdout.splitlines()] == ["10.0.0.1", "10.0.0.2"]
-    failed = run_chunks(Flaky(), [("10.0.0.3", 80)], 2, lambda part: orchestrator.tcp_script(part, 3))
+    failed = run_chunks(Slow(), [("10.0.0.3", 80)], 2, lambda part: tcp_script(part, 3))
     assert failed.rc is None and failed.stdout == ""
+
+
+def test_a_batch_too_big_for_one_exec_is_split_at_a_wave(monkeypatch):
+    monkeypatch.setattr(tasks, "SCRIPT_BYTES", 1500)
+    probe = FakeProbe()
+    targets = [(f"10.0.0.{i}", 80) for i in range(1, 41)]
+    result = run_chunks(probe, targets, 10, lambda part: tcp_script(part, 3))
+    assert len(probe.scripts) > 1 and sum(probe.scripts) == 40
+    assert all(n % 10 == 0 for n in probe.scripts)  # whole waves only
+    assert sorted(ln.split("|")[1] for ln in result.stdout.splitlines()) == sorted(h for h, _ in targets)
 
 
 def test_gets_are_packed_into_scripts_without_splitting_a_url():
     gets = {"a": 10, "b": 10, "c": 10, "d": 2, "e": 10}
-    assert shared._packed(gets, 30) == [{"a": 10, "b": 10, "c": 10}, {"d": 2, "e": 10}]
-    assert shared._packed({"big": 40}, 30) == [{"big": 40}]
+    assert packed(gets, 30) == [{"a": 10, "b": 10, "c": 10}, {"d": 2, "e": 10}]
+    assert packed({"big": 40}, 30) == [{"big": 40}]
