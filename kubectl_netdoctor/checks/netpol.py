@@ -18,8 +18,6 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-import yaml
-
 from kubectl_netdoctor.checks.base import (
     Context,
     conclude,
@@ -33,8 +31,8 @@ from kubectl_netdoctor.errors import ClusterError
 from kubectl_netdoctor.model import Finding, Severity, StepResult
 from kubectl_netdoctor.netpol import enforcers, evaluate
 from kubectl_netdoctor.netpol.evaluate import Decision, Endpoint
-from kubectl_netdoctor.netpol.kinds import LABELS as POLICY_KIND_LABELS
-from kubectl_netdoctor.netpol.kinds import by_label
+from kubectl_netdoctor.netpol.fixes import dns_egress_fix, egress_fix, ingress_fix
+from kubectl_netdoctor.netpol.kinds import by_label, label_of_entry
 from kubectl_netdoctor.netpol.pod_ports import client_endpoint, evaluate_pod_ports, source_notes
 from kubectl_netdoctor.netpol.policy import (
     EGRESS,
@@ -49,14 +47,6 @@ from kubectl_netdoctor.objects import Obj, pod_ip
 
 STEP_ID = "netpol"
 TITLE = "NetworkPolicy"
-
-# Labels that controllers stamp per pod or per revision: useless (or harmful) in a selector.
-VOLATILE_LABELS = frozenset({
-    "pod-template-hash", "controller-revision-hash", "pod-template-generation",
-    "statefulset.kubernetes.io/pod-name", "apps.kubernetes.io/pod-index",
-    "batch.kubernetes.io/controller-uid", "controller-uid",
-    "batch.kubernetes.io/job-completion-index",
-})
 
 
 
@@ -285,11 +275,6 @@ def _system_pods(ctx: Context, ns_objects: list[Obj] | None, notes: list[str]) -
     return pods, scanned
 
 
-def stable_labels(labels: dict[str, str] | None) -> dict[str, str]:
-    """Pod labels minus the per-pod/per-revision ones controllers add."""
-    return {k: v for k, v in (labels or {}).items() if k not in VOLATILE_LABELS}
-
-
 # -- side findings ------------------------------------------------------------
 
 def _not_enforced(ctx: Context, scanned: list[str], server_policies: list[Obj], client_policies: list[Obj],
@@ -339,16 +324,8 @@ def _not_enforced(ctx: Context, scanned: list[str], server_policies: list[Obj], 
     ), False
 
 
-def _crd_kind(entry: str) -> str:
-    """``Calico NetworkPolicy shop/deny`` -> ``Calico NetworkPolicy``; ``X (forbidden ...), may exist`` -> ``X``."""
-    for kind in sorted(POLICY_KIND_LABELS, key=len, reverse=True):
-        if entry.startswith(kind + " ") or entry == kind:
-            return kind
-    return entry.split(" (", 1)[0].rsplit(" ", 1)[0] if " " in entry else entry
-
-
 def _crd_finding(entries: list[str]) -> Finding:
-    kinds = _unique(_crd_kind(e) for e in entries)
+    kinds = _unique(label_of_entry(e) for e in entries)
     shown = entries[:20] + ([f"... and {len(entries) - 20} more"] if len(entries) > 20 else [])
     commands = [f"kubectl get {known.kubectl_resource if (known := by_label(k)) else k} -A"
                 for k in kinds]
@@ -457,7 +434,9 @@ def _denied_finding(ctx: Context, svc: Obj, client: Endpoint, direction: str, de
                     pods_total: int, demote: bool, extra: list[str]) -> Finding:
     isolating = _unique(n for e in denied for n in e.decision.isolated_by)
     policy_ns = ctx.namespace if direction == INGRESS else client.namespace
-    ports = _unique(f"{e.port}/{e.protocol}" for e in denied)
+    targets = list(dict.fromkeys((e.port, e.protocol) for e in denied))
+    ports = [f"{port}/{protocol}" for port, protocol in targets]
+    selector = (svc.get("spec") or {}).get("selector") or {}
     evidence = [f"{e.where}: {e.decision.reason}" for e in denied]
     explained: set[str] = set()  # one explanation per rule: pods differ only in name
     for e in denied:
@@ -474,13 +453,13 @@ def _denied_finding(ctx: Context, svc: Obj, client: Endpoint, direction: str, de
         message = (f"Ingress to {pods}/{pods_total} pod(s) of Service {ctx.namespace}/{ctx.name} "
                    f"on {', '.join(ports)} is denied for {client.name}: isolated by {', '.join(isolating)} "
                    f"(ns {policy_ns}), no rule admits it")
-        fix = _ingress_fix(ctx, svc, client, denied, isolating)
+        fix = ingress_fix(ctx.namespace, ctx.name, selector, client, targets, isolating)
     else:
         code = "NP_EGRESS_DENIED"
         message = (f"Egress from {client.name} to the pods of Service {ctx.namespace}/{ctx.name} on "
                    f"{', '.join(ports)} is denied: isolated by {', '.join(isolating)} (ns {policy_ns}), "
                    "no rule allows it")
-        fix = _egress_fix(ctx, svc, client, denied, isolating)
+        fix = egress_fix(ctx.namespace, ctx.name, selector, client, targets, isolating)
     if demote:
         message = "not enforced by the CNI, but would be: " + message
     return finding(code, message, evidence, fix, severity=Severity.WARNING if demote else None)
@@ -547,79 +526,8 @@ def _dns_findings(client: Endpoint, dns: dict[str, Decision], system_pods: list[
     if demote:
         message = "not enforced by the CNI, but would be: " + message
         severity = Severity.WARNING
-    rule = yaml.safe_dump([evaluate.dns_egress_rule()], sort_keys=False, default_flow_style=False)
-    fix = (f"Add this rule under spec.egress of {' or '.join(isolating)} "
-           f"(kubectl -n {client.namespace} edit networkpolicy {isolating[0]}):\n{rule}"
-           + "".join(f"Inspect: kubectl -n {client.namespace} describe networkpolicy {n}\n" for n in isolating))
-    return [finding("NP_DNS_EGRESS_BLOCKED", message, evidence, fix.rstrip(), severity=severity)]
-
-
-# -- fixes --------------------------------------------------------------------
-
-def _dns_name(text: str) -> str:
-    return re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-")[:40].strip("-") or "client"
-
-
-def _client_short(client: Endpoint) -> str:
-    if client.kind == "external":
-        return "external"
-    if client.kind == "namespace":
-        return f"ns-{client.namespace}"
-    labels = stable_labels(dict(client.labels))
-    return labels.get("app.kubernetes.io/name") or labels.get("app") or client.name.split("/")[-1]
-
-
-def _policy_yaml(name: str, namespace: str, pod_selector: dict, direction: str, rule: dict) -> str:
-    doc = {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "NetworkPolicy",
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": {"podSelector": pod_selector, "policyTypes": [direction.capitalize()], direction: [rule]},
-    }
-    return yaml.safe_dump(doc, sort_keys=False, default_flow_style=False)
-
-
-def _ports(evals: list[_Eval]) -> list[tuple[int, str]]:
-    return list(dict.fromkeys((e.port, e.protocol) for e in evals))
-
-
-def _ingress_fix(ctx: Context, svc: Obj, client: Endpoint, denied: list[_Eval], isolating: list[str]) -> str:
-    selector = dict((svc.get("spec") or {}).get("selector") or {})
-    peer_source = client
-    if client.kind == "pod":
-        peer_source = Endpoint(kind="pod", namespace=client.namespace, labels=stable_labels(dict(client.labels)),
-                               ip=client.ip, name=client.name)
-    rule = evaluate.rule_for(INGRESS, [evaluate.peer_for(peer_source, ctx.namespace)], _ports(denied))
-    name = _dns_name(f"allow-{_client_short(client)}-to-{ctx.name}")
-    lines = [f"Admit {client.name} with a policy that selects the Service's pods (policies add up; this "
-             "opens only these ports from this client):",
-             "kubectl apply -f - <<'EOF'",
-             _policy_yaml(name, ctx.namespace, {"matchLabels": selector}, INGRESS, rule).rstrip(),
-             "EOF"]
-    if client.kind == "external" and not client.ip:
-        lines.append("Narrow the ipBlock 0.0.0.0/0 to the client's CIDR (as the pod sees it after any SNAT).")
-    if client.kind == "pod" and not stable_labels(dict(client.labels)):
-        lines.append("The client pod has no stable labels, so the rule admits every pod of its namespace; "
-                     "label the client and select that label instead.")
-    lines += [f"Inspect: kubectl -n {ctx.namespace} describe networkpolicy {n}" for n in isolating]
-    return "\n".join(lines)
-
-
-def _egress_fix(ctx: Context, svc: Obj, client: Endpoint, denied: list[_Eval], isolating: list[str]) -> str:
-    selector = dict((svc.get("spec") or {}).get("selector") or {})
-    target = Endpoint(kind="pod", namespace=ctx.namespace, labels=selector, name=f"service {ctx.name} pods")
-    rule = evaluate.rule_for(EGRESS, [evaluate.peer_for(target, client.namespace)], _ports(denied))
-    labels = stable_labels(dict(client.labels))
-    pod_selector = {"matchLabels": labels} if labels else {}
-    name = _dns_name(f"allow-{_client_short(client)}-to-{ctx.name}")
-    lines = [f"Let {client.name} out to the Service's pods (the targetPort, not the Service port):",
-             "kubectl apply -f - <<'EOF'",
-             _policy_yaml(name, client.namespace or "", pod_selector, EGRESS, rule).rstrip(),
-             "EOF",
-             f"Or add the rule under spec.egress of {' or '.join(isolating)}. A new Egress policy isolates every "
-             "pod it selects that was not isolated before."]
-    lines += [f"Inspect: kubectl -n {client.namespace} describe networkpolicy {n}" for n in isolating]
-    return "\n".join(lines)
+    return [finding("NP_DNS_EGRESS_BLOCKED", message, evidence, dns_egress_fix(client.namespace, isolating),
+                    severity=severity)]
 
 
 # -- summary ------------------------------------------------------------------

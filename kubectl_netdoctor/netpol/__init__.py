@@ -5,6 +5,7 @@
   be allowed, by which rule, and which rule would admit it.
 - :mod:`.pod_ports`: a Service's pods on each of its ports against one client: what the netpol step
   words, and which pod-ports the policies deny (for the steps whose advice must agree with it).
+- :mod:`.fixes`: the policy that would admit a denied client, as YAML to apply.
 - :mod:`.kinds`: the CNI-specific policy kinds the evaluator does not model.
 - :mod:`.enforcers`: one table of the pod network's agents (those that turn policies into packet
   filters, and flannel, which does not), and what the system pods say about enforcement.

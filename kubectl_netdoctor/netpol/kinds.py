@@ -69,3 +69,12 @@ def by_label(label: str) -> PolicyKind | None:
 
 
 LABELS: tuple[str, ...] = tuple(dict.fromkeys(k.label for k in POLICY_KINDS))
+
+
+def label_of_entry(entry: str) -> str:
+    """The kind a reader's ``policy_crds`` entry names: ``Calico NetworkPolicy shop/deny`` -> ``Calico
+    NetworkPolicy``; ``X (forbidden ...), may exist`` -> ``X``."""
+    for label in sorted(LABELS, key=len, reverse=True):
+        if entry.startswith(label + " ") or entry == label:
+            return label
+    return entry.split(" (", 1)[0].rsplit(" ", 1)[0] if " " in entry else entry
