@@ -57,7 +57,7 @@ sys.path.insert(0, str(REPO))
 from harness import (CLUSTER_DIR, IMAGES, STATE_DIR, Kubectl, _find_kubectl, netdoctor_cmd,  # noqa: E402
                      wait_for)
 
-from kubectl_netdoctor import netpol_eval as ev  # noqa: E402
+from kubectl_netdoctor.netpol import evaluate as ev  # noqa: E402
 
 NAMESPACES = ("x", "y", "z")
 PODS = ("a", "b", "c")
