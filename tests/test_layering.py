@@ -1,7 +1,7 @@
 """The import graph between layers, computed from the source (every import, also those inside functions).
 
 Lower layers never import higher ones, modules import no circle, the checks read the live seam
-only through its evidence, and ``cluster/`` (transport) imports neither the orchestrator nor the checks.
+only through its evidence, and ``cluster/`` (transport) imports neither the prober nor the checks.
 Run as a script to print the graph: ``python3 tests/test_layering.py``.
 """
 
@@ -17,11 +17,12 @@ ROOT = "kubectl_netdoctor"
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("pure", ("errors", "defaults", "model", "codes", "labels", "objects", "dnsnames", "templates", "parsers",
               "validate", "args", "durations")),
-    ("knowledge", ("kubeproxy", "netpol", "probes.evidence")),
+    ("knowledge", ("kubeproxy", "netpol", "evidence")),
     ("transport", ("cluster",)),
     ("context", ("context", "config")),
-    ("steps", ("checks", "probes.orchestrator", "probes")),
-    ("runner", ("diagnose", "dump", "render", "cleanup", "scan")),
+    ("steps", ("checks",)),
+    ("live", ("probes",)),
+    ("runner", ("diagnose", "engine", "paths", "dump", "render", "cleanup", "scan")),
     ("front door", ("cli", "entry", "")),
 )
 RANK = {name: i for i, (name, _) in enumerate(LAYERS)}
@@ -136,14 +137,14 @@ def test_no_layer_imports_a_higher_one():
 def test_checks_read_the_live_seam_only_through_its_evidence():
     g = graph()
     bad = [f"{m} -> {d}" for m, deps in g.items() if m.startswith("checks") for d in deps
-           if d.startswith("probes.orchestrator") or (d.startswith("cluster") and d != "cluster.reader")]
+           if d.startswith("probes") or (d.startswith("cluster") and d != "cluster.reader")]
     assert bad == []
 
 
 def test_transport_imports_no_orchestration():
     g = graph()
     bad = [f"{m} -> {d}" for m, deps in g.items() if m.startswith("cluster") for d in deps
-           if d.startswith(("probes.orchestrator", "checks", "context", "diagnose", "dump", "cli"))]
+           if d.startswith(("probes", "checks", "context", "diagnose", "engine", "dump", "cli"))]
     assert bad == []
 
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 from kubectl_netdoctor import objects, templates
 from kubectl_netdoctor.checks.base import Context, Obj, conclude, finding, needs_service, skipped, verified_live
 from kubectl_netdoctor.errors import ClusterError
+from kubectl_netdoctor.evidence import tcp_probe_result
 from kubectl_netdoctor.model import Finding, ProbeResult, StepResult
 from kubectl_netdoctor.netpol.evaluate import namespace_labels
 from kubectl_netdoctor.netpol.pod_ports import client_endpoint, denials, evaluate_pod_ports
 from kubectl_netdoctor.netpol.policy import unique_policies
 from kubectl_netdoctor.parsers import proc_net_tcp
-from kubectl_netdoctor.probes.evidence import tcp_probe_result
 
 STEP_ID = "listen"
 TITLE = "Pod IP:targetPort answers"

@@ -10,7 +10,7 @@ import yaml
 
 from kubectl_netdoctor.checks import netpol as check
 from kubectl_netdoctor.checks.base import Client, Context
-from kubectl_netdoctor.cluster.reader import KINDS
+from kubectl_netdoctor.cluster.reader import KINDS, WellFormed
 from kubectl_netdoctor.errors import Forbidden
 from kubectl_netdoctor.labels import matches_selector_string
 from kubectl_netdoctor.model import Severity, Status, StepResult
@@ -31,7 +31,7 @@ def load(*names: str) -> list[Obj]:
     return objs
 
 
-class MemoryReader:
+class MemoryReader(WellFormed):
     """Just enough of the Reader protocol, answering from a list of objects."""
 
     source = "memory"
