@@ -42,22 +42,24 @@ demo: $(SETUP)
 
 # Lint, then the unit, parser, golden and CLI tests: no cluster.
 test: $(SETUP)
-	$(PYTHON) -m ruff check kubectl_netdoctor tests
+	$(PYTHON) -m ruff check kubectl_netdoctor tests e2e
 	$(PYTHON) -m pytest tests -m "not e2e" -q
 
-# The real cluster from source (e2e/cluster/up) and the e2e suite against it.
+# The real cluster from source (e2e/cluster/up) and the e2e suite (e2e/suite/) against it. The fault
+# catalogue's scenarios run several at once (NETDOCTOR_E2E_SCENARIO_WORKERS, default 8), the ones
+# marked `shared: true` alone, last.
 e2e: $(SETUP)
-	$(TOOL_PATH) $(PYTHON) -m pytest e2e -m e2e -v
+	$(TOOL_PATH) $(PYTHON) -m pytest e2e/suite -m e2e -v
 
 # The live NetworkPolicy conformance matrix: the tool's evaluator against the cluster's enforcer
 # (kube-router), cell by cell; ends with "netpol conformance: N cases, M disagreements".
 e2e-netpol: $(SETUP)
-	$(TOOL_PATH) $(PYTHON) e2e/netpol_conformance.py
+	$(TOOL_PATH) $(PYTHON) e2e/scripts/netpol_conformance.py
 
 # The fault catalogue again with kube-proxy in nftables mode (e2e/cluster/up restarts the
 # cluster in that mode, ~20 s; the next `make e2e` switches it back).
 e2e-nftables: $(SETUP)
-	$(TOOL_PATH) KUBE_PROXY_MODE=nftables NETDOCTOR_E2E_RESULTS=e2e/results/nftables $(PYTHON) -m pytest e2e/test_scenarios.py -m e2e -v
+	$(TOOL_PATH) KUBE_PROXY_MODE=nftables NETDOCTOR_E2E_RESULTS=e2e/results/nftables $(PYTHON) -m pytest e2e/suite/test_scenarios.py -m e2e -v
 
 # What CI runs: everything.
 check: test e2e e2e-netpol e2e-nftables

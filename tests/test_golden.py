@@ -1,6 +1,6 @@
 """Golden JSON: the full report for each bundled example snapshot must not change by accident.
 
-The examples are real snapshots from the e2e cluster (e2e/make_examples.py). When a
+The examples are real snapshots from the e2e cluster (e2e/scripts/make_examples.py). When a
 change to a check is intended, regenerate and review the diff:
 
     NETDOCTOR_UPDATE_GOLDEN=1 python -m pytest tests/test_golden.py

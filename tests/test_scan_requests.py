@@ -4,7 +4,7 @@ A small HTTP server on 127.0.0.1 answers the read API from a generated cluster (
 :func:`test_scan.many_services` objects) and counts every request; the real command runs
 against it through the official client (``--read-only``: this server cannot run probes, and
 the exec / port-forward calls it refuses are counted apart). The request count must not grow
-with the number of Services. e2e/test_scan.py measures the same on the real cluster, probes
+with the number of Services. e2e/suite/test_scan_live.py measures the same on the real cluster, probes
 included.
 """
 

@@ -17,9 +17,9 @@ import os
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
 from harness import STATE_DIR, Kubectl, wait_for
 

@@ -1,7 +1,9 @@
-"""Helpers shared by the e2e tests and scripts (cluster, kubectl, images, waits).
+"""Helpers shared by the e2e suite and scripts (cluster, kubectl, images, waits).
 
 Kept out of conftest.py so that test modules and scripts can import them by a
 name of their own: ``from harness import ...`` (tests/ has a conftest.py too).
+``e2e/suite/conftest.py`` and each script under ``e2e/scripts/`` put ``e2e/lib`` on
+``sys.path`` first.
 """
 
 from __future__ import annotations
@@ -11,15 +13,18 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import pytest
 
-E2E_DIR = Path(__file__).resolve().parent
+#: ``e2e/``: this module lives in ``e2e/lib/``.
+E2E_DIR = Path(__file__).resolve().parent.parent
 CLUSTER_DIR = E2E_DIR / "cluster"
 STATE_DIR = Path(os.environ.get("NETDOCTOR_E2E_DIR", "/var/lib/netdoctor-e2e"))
 #: Scenario results of the last run (outside STATE_DIR, which e2e/cluster/down removes).
@@ -108,6 +113,8 @@ class Kubectl:
 
     binary: str
     kubeconfig: str
+    _client: Any = field(default=None, init=False, repr=False, compare=False)
+    _client_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
 
     def __call__(self, *args: str, input: str | None = None, check: bool = True,
                  timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -119,6 +126,23 @@ class Kubectl:
 
     def json(self, *args: str) -> Any:
         return json.loads(self(*args, "-o", "json").stdout)
+
+    def get(self, path: str, **query: str) -> Any:
+        """``GET path`` (``/api/v1/namespaces/NS/pods``), in this process through the official client
+        and one shared connection pool. For polls: a kubectl process costs about 0.2 s of CPU, and
+        scenarios that wait side by side would otherwise spend the node's two CPUs on them."""
+        with self._client_lock:
+            if self._client is None:
+                from kubernetes import client, config
+
+                cfg = client.Configuration()
+                config.load_kube_config(config_file=self.kubeconfig, client_configuration=cfg)
+                cfg.connection_pool_maxsize = 16
+                self._client = client.ApiClient(cfg)
+        resp = self._client.call_api(path, "GET", query_params=list(query.items()), auth_settings=["BearerToken"],
+                                     header_params={"Accept": "application/json"}, _preload_content=False,
+                                     _return_http_data_only=True, _request_timeout=30)
+        return json.loads(resp.data)
 
     def apply(self, manifest: str, namespace: str | None = None) -> None:
         ns = ["-n", namespace] if namespace else []
@@ -172,8 +196,9 @@ def create_namespace(kubectl: Kubectl, prefix: str) -> str:
     safe = "".join(c if c.isalnum() else "-" for c in prefix.lower()).strip("-")[:40].strip("-")
     name = f"e2e-{safe}-{uuid.uuid4().hex[:6]}"
     kubectl("create", "namespace", name)
-    # Pods cannot be created before the namespace's default ServiceAccount exists.
-    wait_for(lambda: kubectl("-n", name, "get", "serviceaccount", "default", check=False).returncode == 0,
+    # Pods cannot be created before the namespace's default ServiceAccount exists (polled in-process:
+    # a 404 is "not yet").
+    wait_for(lambda: kubectl.get(f"/api/v1/namespaces/{name}/serviceaccounts/default"),
              30, what=f"default ServiceAccount in {name}")
     return name
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Wall time of a full live diagnosis, 1 endpoint vs 30, plus --help and an offline run.
 
-A benchmark, not a test: ``python e2e/bench_probes.py [--runs 5] [--replicas 30]``.
+A benchmark, not a test: ``python e2e/scripts/bench_probes.py [--runs 5] [--replicas 30]``.
 It deploys the healthy scenario (``e2e/scenarios/healthy``) into a fresh namespace
 that enforces Pod Security "restricted", times ``kubectl netdoctor svc web -o json``
 (a real process, the toolbox probe image) as deployed and again with the Deployment
@@ -27,9 +27,9 @@ import time
 from pathlib import Path
 from string import Template
 
-E2E_DIR = Path(__file__).resolve().parent
+E2E_DIR = Path(__file__).resolve().parent.parent
 REPO = E2E_DIR.parent
-sys.path.insert(0, str(E2E_DIR))
+sys.path.insert(0, str(E2E_DIR / "lib"))
 
 from harness import IMAGES, STATE_DIR, Kubectl, _find_kubectl, create_namespace, wait_for  # noqa: E402
 

@@ -3,8 +3,8 @@
 
 A benchmark, not a test (issue 11, "cost flat in cluster size")::
 
-    python3 e2e/bench_scale.py [--sizes 10,5000] [--runs 3] [--out DIR]   # on the e2e cluster
-    python3 e2e/bench_scale.py --synthetic [--sizes 10,5000]              # offline only, no cluster
+    python3 e2e/scripts/bench_scale.py [--sizes 10,5000] [--runs 3] [--out DIR]   # on the e2e cluster
+    python3 e2e/scripts/bench_scale.py --synthetic [--sizes 10,5000]              # offline only, no cluster
 
 On the cluster it creates namespace ``nd-scale`` with one backend pod (the httpapp
 image, label ``app=scale-web``) and one client pod (the toolbox image), then N
@@ -73,12 +73,12 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable
 from pathlib import Path
 
-E2E_DIR = Path(__file__).resolve().parent
+E2E_DIR = Path(__file__).resolve().parent.parent
 REPO = E2E_DIR.parent
 FIXTURE = REPO / "tests" / "fixtures" / "cluster" / "healthy.yaml"
 NAMESPACE = "nd-scale"
@@ -569,7 +569,7 @@ def api_requests(cmd: list[str], tool_dir: Path) -> str:
 def run_on_cluster(args, sizes: list[int], formats: list[str], out: Path, tool_dir: Path) -> int:
     import fcntl
 
-    sys.path.insert(0, str(E2E_DIR))
+    sys.path.insert(0, str(E2E_DIR / "lib"))
     from harness import IMAGES, Kubectl, _find_kubectl, wait_for
 
     if not Path(args.kubeconfig).exists():
@@ -621,9 +621,10 @@ def run_on_cluster(args, sizes: list[int], formats: list[str], out: Path, tool_d
             last = f"{NAMESPACE}/s{n - 1}"
             entries = ("nft list map ip kube-proxy service-ips" if mode == "nftables"
                        else "iptables -t nat -S KUBE-SERVICES")
-            wait_for(lambda: int((kubectl("-n", "kube-system", "exec", kube_proxy_pod, "--", "sh", "-c",
-                                          f"{entries} | grep -c -F -e '{last}:' -e '{last}/'", check=False,
-                                          timeout=60).stdout.strip() or "0")) > 0,
+            wait_for(lambda entries=entries, last=last: int(
+                         kubectl("-n", "kube-system", "exec", kube_proxy_pod, "--", "sh", "-c",
+                                 f"{entries} | grep -c -F -e '{last}:' -e '{last}/'", check=False,
+                                 timeout=60).stdout.strip() or "0") > 0,
                      180, interval=1, what=f"kube-proxy rules for {last}")
             synced = time.perf_counter() - start
             settled, busy = settle()
@@ -634,7 +635,7 @@ def run_on_cluster(args, sizes: list[int], formats: list[str], out: Path, tool_d
             kc = ["--kubeconfig", args.kubeconfig]
             seq = kubectl_sequence(kubectl_bin, args.kubeconfig, ip, kube_proxy_pod, mode)
             passive = tool_cmd("svc", TARGET, "-n", NAMESPACE, "--read-only", "-o", "json", *kc)
-            specs = [("kubectl sequence", lambda: run_measured(seq, tool_dir, shell=True), (0, 1))]
+            specs = [("kubectl sequence", lambda seq=seq: run_measured(seq, tool_dir, shell=True), (0, 1))]
             notes = [None]
             for label, where, python in [("", tool_dir, sys.executable)] + (
                     [(" (before)", before, before_python)] if before else []):
@@ -647,7 +648,7 @@ def run_on_cluster(args, sizes: list[int], formats: list[str], out: Path, tool_d
                     case.note = f"verdict {verdict(case.runs[0])}, API: {api_requests(*note)}"
                 cases.append(case)
             live = tool_cmd("svc", TARGET, "-n", NAMESPACE, "-o", "json", "--probe-image", IMAGES["TOOLBOX_IMAGE"], *kc)
-            case = repeat(f"live: `svc {TARGET}`", n, args.runs, lambda: run_measured(live, tool_dir),
+            case = repeat(f"live: `svc {TARGET}`", n, args.runs, lambda live=live: run_measured(live, tool_dir),
                           expect=VERDICT_EXITS)
             case.note = f"verdict {verdict(case.runs[0])}, API: {api_requests(live, tool_dir)}"
             cases.append(case)
@@ -665,7 +666,7 @@ def run_on_cluster(args, sizes: list[int], formats: list[str], out: Path, tool_d
                     bpath = out / f"snap-{n}-before.{fmt}"
                     bcmd = tool_cmd("snapshot", "-n", NAMESPACE, "-o", str(bpath), *kc, python=before_python)
                     case = repeat(f"snapshot (before): `snapshot -n {NAMESPACE} -o snap.{fmt}`", n, 1,
-                                  lambda: run_measured(bcmd, before), expect=(0,), warmup=False)
+                                  lambda bcmd=bcmd: run_measured(bcmd, before), expect=(0,), warmup=False)
                     case.note = f"{bpath.stat().st_size / 1e6:.1f} MB"
                     cases.append(case)
     finally:

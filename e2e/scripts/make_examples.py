@@ -1,6 +1,6 @@
 """Regenerate examples/: real snapshots of broken Services, taken on the e2e cluster.
 
-    python e2e/make_examples.py [scenario ...]
+    python e2e/scripts/make_examples.py [scenario ...]
 
 Each chosen scenario of e2e/scenarios/ is deployed into a namespace named after
 it, broken as the scenario says, saved with `kubectl netdoctor snapshot`, and
@@ -14,19 +14,14 @@ import sys
 from pathlib import Path
 from string import Template
 
-sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
 from harness import IMAGES, STATE_DIR, Kubectl, _find_kubectl, wait_for  # noqa: E402
-from test_scenarios import SCENARIOS_DIR, load, wait_pods  # noqa: E402
+from scenarios import SCENARIOS_DIR, load, manifests, wait_pods  # noqa: E402
 
-REPO = Path(__file__).parent.parent
+REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
 DEFAULT = ["healthy", "selector-typo", "not-ready", "targetport-name", "wrong-targetport", "default-deny",
            "egress-blocks-dns", "coredns-down", "protocol-mismatch"]
-
-
-class _Cluster:  # what wait_pods() needs
-    def __init__(self, kubectl: Kubectl):
-        self.kubectl = kubectl
 
 
 def main(names: list[str]) -> None:
@@ -38,12 +33,11 @@ def main(names: list[str]) -> None:
         ns = name
         kubectl("delete", "namespace", ns, "--ignore-not-found", "--wait=true", timeout=180)
         kubectl("create", "namespace", ns)
-        wait_for(lambda: kubectl("-n", ns, "get", "sa", "default", check=False).returncode == 0, 30)
+        wait_for(lambda ns=ns: kubectl("-n", ns, "get", "sa", "default", check=False).returncode == 0, 30)
         env = {**env_base, "NS": ns, "SCENARIO": str(SCENARIOS_DIR / name)}
         try:
-            manifests = Template((SCENARIOS_DIR / name / "manifests.yaml").read_text()).substitute(IMAGES)
-            kubectl.apply(manifests, ns)
-            wait_pods(_Cluster(kubectl), ns, spec.get("wait", "ready"))
+            kubectl.apply(manifests(name, IMAGES), ns)
+            wait_pods(kubectl, ns, spec.get("wait", "ready"))
             for command in spec.get("break", []):
                 subprocess.run(["bash", "-euo", "pipefail", "-c", Template(command).safe_substitute(env)],
                                env=env, check=True)

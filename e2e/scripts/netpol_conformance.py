@@ -27,7 +27,7 @@ A few cells per case also go through the CLI (`kubectl netdoctor svc s-<pod> -n 
 --from-pod NS/POD -o json`): its netpol verdict and its live result (the listen
 step's direct connection) must match the measured cell.
 
-usage: e2e/netpol_conformance.py [-k SUBSTRING] [--no-cli] [-v]
+usage: e2e/scripts/netpol_conformance.py [-k SUBSTRING] [--no-cli] [-v]
 Last line: ``netpol conformance: N cases, M disagreements``; exit 0 iff M == 0 and
 nothing else failed.
 """
@@ -45,17 +45,16 @@ import sys
 import time
 import uuid
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
-E2E = Path(__file__).resolve().parent
+E2E = Path(__file__).resolve().parent.parent
 REPO = E2E.parent
-sys.path.insert(0, str(E2E))
+sys.path.insert(0, str(E2E / "lib"))
 sys.path.insert(0, str(REPO))
 
-from harness import (CLUSTER_DIR, IMAGES, STATE_DIR, Kubectl, _find_kubectl, netdoctor_cmd,  # noqa: E402
-                     wait_for)
+from harness import CLUSTER_DIR, IMAGES, STATE_DIR, Kubectl, _find_kubectl, netdoctor_cmd, wait_for  # noqa: E402
 
 from kubectl_netdoctor.netpol import evaluate as ev  # noqa: E402
 
@@ -550,7 +549,7 @@ def main() -> int:
                 spec = {k: (step.expect(k[0], k[1], k[2], k[3]) if k[1] != "dns" else predicted[k])
                         for k in predicted}
                 measured = {}
-                for attempt in range(args.retries + 1):
+                for _attempt in range(args.retries + 1):
                     measured = m.measure(case.dns)
                     if not diff_cells(predicted, measured):
                         break
@@ -585,8 +584,9 @@ def main() -> int:
                 if not args.no_cli and i == len(case.steps) - 1:
                     picks = pick_cells(measured, args.cli_per_case, seed=n_cases)
                     with cf.ThreadPoolExecutor(max(1, len(picks))) as pool:
-                        for why in pool.map(lambda k: m.cli_check(k[0], k[1], k[2], measured[k],
-                                                                  spec[k] if k in deviating else None), picks):
+                        def check(k, measured=measured, spec=spec, deviating=deviating):
+                            return m.cli_check(k[0], k[1], k[2], measured[k], spec[k] if k in deviating else None)
+                        for why in pool.map(check, picks):
                             cli_runs += 1
                             if why:
                                 cli_failures.append(f"{label}: {why}")

@@ -6,7 +6,7 @@ import json
 import os
 from pathlib import Path
 
-RESULTS = Path(os.environ.get("NETDOCTOR_E2E_RESULTS", Path(__file__).resolve().parent / "results"))
+RESULTS = Path(os.environ.get("NETDOCTOR_E2E_RESULTS", Path(__file__).resolve().parents[1] / "results"))
 
 
 def main() -> None:

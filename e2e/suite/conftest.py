@@ -20,12 +20,26 @@ from __future__ import annotations
 
 import os
 import subprocess
-from typing import Iterator
+import sys
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from harness import (CLUSTER_DIR, E2E, IMAGES, STATE_DIR, Cluster, Kubectl,
-                     _find_kubectl, create_namespace, delete_namespace)
+# The helpers the suite shares with e2e/scripts/ (harness, scenarios, audit) live in e2e/lib/.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "lib"))
+
+from harness import (  # noqa: E402
+    CLUSTER_DIR,
+    E2E,
+    IMAGES,
+    STATE_DIR,
+    Cluster,
+    Kubectl,
+    _find_kubectl,
+    create_namespace,
+    delete_namespace,
+)
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,7 @@
 """What the tool did to the cluster, proven from the API server's audit log.
 
 The cluster's kube-apiserver logs every request at Metadata level
-(``e2e/cluster/audit-policy.yaml``; see ``e2e/audit.py``). Each test runs the tool as a
+(``e2e/cluster/audit-policy.yaml``; see ``e2e/lib/audit.py``). Each test runs the tool as a
 real ServiceAccount (token from ``kubectl create token``) bound to exactly the RBAC the
 README documents: the manifests in ``deploy/rbac/`` when the checkout has them, else the
 README's two tables, spelled out below. The SA's requests are then read back from the
@@ -26,21 +26,20 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 from urllib.parse import unquote
 
 import pytest
 import yaml
-
 from audit import AuditLog, Request, counts
-from harness import (RESULTS_DIR, Cluster, Kubectl, deploy_healthy, netdoctor_cmd, service_account_kubeconfig,
-                     wait_for)
+from harness import RESULTS_DIR, Cluster, Kubectl, deploy_healthy, netdoctor_cmd, service_account_kubeconfig, wait_for
 
 pytestmark = pytest.mark.e2e
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 RBAC_DIR = REPO / "deploy" / "rbac"
 PROBE_NAME = re.compile(r"netdoctor-probe-[0-9a-f]{6}")
 FORBIDDEN = re.compile(r"forbidden: (\w+) ([a-z0-9./-]+) in ns ([a-z0-9-]+)")

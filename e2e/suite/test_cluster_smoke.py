@@ -6,11 +6,10 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 import pytest
-
 from harness import Kubectl
 
 pytestmark = pytest.mark.e2e

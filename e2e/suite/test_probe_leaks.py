@@ -42,20 +42,31 @@ import subprocess
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
-
-from harness import (RESULTS_DIR, TOOLBOX_IMAGE, Cluster, Kubectl, create_namespace, delete_namespace,
-                     deploy_tarpit, netdoctor_cmd, with_default_sigint, toolbox_pod_manifest, wait_for)
+from harness import (
+    RESULTS_DIR,
+    TOOLBOX_IMAGE,
+    Cluster,
+    Kubectl,
+    create_namespace,
+    delete_namespace,
+    deploy_tarpit,
+    netdoctor_cmd,
+    toolbox_pod_manifest,
+    wait_for,
+    with_default_sigint,
+)
 
 pytestmark = pytest.mark.e2e
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 PROBE_LABEL = "app.kubernetes.io/managed-by=kubectl-netdoctor"
 PROBE_PREFIX = "netdoctor-probe-"
 TOOL_CONTAINER_PREFIXES = ("netdoctor-probe-", "netdoctor-read-")
@@ -88,7 +99,7 @@ class NamespaceWatch:
         self._synced = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def start(self) -> "NamespaceWatch":
+    def start(self) -> NamespaceWatch:
         self._thread.start()
         if not self._synced.wait(30):
             raise AssertionError(f"the watch on {self.namespace} did not start")

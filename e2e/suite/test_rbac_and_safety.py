@@ -29,18 +29,25 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
-
-from harness import (Cluster, Kubectl, deploy_healthy, deploy_tarpit, service_account_kubeconfig, wait_for,
-                     with_default_sigint)
+from harness import (
+    Cluster,
+    Kubectl,
+    deploy_healthy,
+    deploy_tarpit,
+    service_account_kubeconfig,
+    wait_for,
+    with_default_sigint,
+)
 
 pytestmark = pytest.mark.e2e
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 PROBE_LABEL = "app.kubernetes.io/managed-by=kubectl-netdoctor"
 PROBE_PREFIX = "netdoctor-probe-"
 PROBE_NAME = re.compile(r"netdoctor-probe-[0-9a-f]{6}")
@@ -135,7 +142,7 @@ class PodWatcher:
         self._proc: subprocess.Popen[str] | None = None
         self._thread: threading.Thread | None = None
 
-    def __enter__(self) -> "PodWatcher":
+    def __enter__(self) -> PodWatcher:
         self._proc = subprocess.Popen(
             [self.kubectl.binary, "--kubeconfig", self.kubectl.kubeconfig, "-n", self.namespace,
              "get", "pods", "-w", "-o", self.TEMPLATE],
@@ -309,7 +316,7 @@ def test_forbidden_exec_is_reported_as_blocked(cluster: Cluster, namespace: str,
 
 # -- 2. "no cluster-wide pod list" cannot be told by RBAC (a cluster-wide list with a label
 # selector, which the README allows for pods of the selector in other namespaces, needs the same
-# grant as one without): e2e/test_audit_log.py proves it from the API server's audit log.
+# grant as one without): e2e/suite/test_audit_log.py proves it from the API server's audit log.
 
 
 # -- 3. --read-only creates nothing -------------------------------------------------

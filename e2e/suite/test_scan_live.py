@@ -15,19 +15,18 @@ import importlib.util
 import json
 import re
 import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
 import yaml
-
 from harness import RESULTS_DIR, Cluster, create_namespace, delete_namespace, netdoctor_cmd, wait_for
+from scenarios import wait_pods
 
 pytestmark = pytest.mark.e2e
 
-REPO = Path(__file__).parent.parent
+REPO = Path(__file__).resolve().parents[2]
 PROBE_LABEL = "app.kubernetes.io/managed-by=kubectl-netdoctor"
 RESTRICTED = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}, "runAsNonRoot": True,
               "runAsUser": 65534, "seccompProfile": {"type": "RuntimeDefault"}}
@@ -94,10 +93,8 @@ def no_probe_left(cluster: Cluster) -> list[str]:
 
 
 def settled(cluster: Cluster, namespace: str) -> None:
-    """Every pod Ready and listed as a ready endpoint (see test_scenarios.endpoints_caught_up)."""
-    from test_scenarios import wait_pods
-
-    wait_pods(cluster, namespace, "ready")
+    """Every pod Ready and listed as a ready endpoint (see scenarios.endpoints_caught_up)."""
+    wait_pods(cluster.kubectl, namespace, "ready")
 
 
 # -- (a) healthy and broken Services in one namespace --------------------------------------------
@@ -278,9 +275,10 @@ def counted_scan(cluster: Cluster, namespace: str, probe_image: str) -> tuple[di
     """Scan in-process, counting every request the tool makes: API calls by verb and resource kind,
     and the exec / port-forward sessions (websockets) apart."""
     from kubectl_netdoctor import scan
-    from kubectl_netdoctor.cluster.api_reader import LiveReader
     from kubectl_netdoctor.cluster import probe as probe_transport
+    from kubectl_netdoctor.cluster.api_reader import LiveReader
     from kubectl_netdoctor.context import Options
+    from kubectl_netdoctor.paths import SERVICE
 
     counts: Counter = Counter()
     reader = LiveReader(kubeconfig=cluster.kubeconfig, timeout=10)
@@ -307,9 +305,8 @@ def counted_scan(cluster: Cluster, namespace: str, probe_image: str) -> tuple[di
         probe_transport.Executor.port_forward_socket = pf_counted
     try:
         start = time.monotonic()
-        result = scan.run(namespace=namespace, all_namespaces=False, selector=None, client=scan.ClientSpec(),
-                          snapshot=None, open_reader=lambda: reader,
-                          options=Options(probe_image=probe_image, timeout=10))
+        result = scan.run(path=SERVICE, namespace=namespace, all_namespaces=False, selector=None,
+                          options=Options(probe_image=probe_image, timeout=10), open_reader=lambda options: reader)
         elapsed = time.monotonic() - start
     finally:
         probe_transport.Executor.exec = original_exec
@@ -328,7 +325,7 @@ def test_request_count_at_10_and_200_services(cluster: Cluster) -> None:
             cluster.kubectl.wait_pods_ready(ns, "app", timeout=180)
             want = n - n // 10  # every working Service lists its Deployment's one Ready pod
 
-            def slices_ready() -> bool:
+            def slices_ready(ns: str = ns, want: int = want) -> bool:
                 slices = cluster.kubectl.json("-n", ns, "get", "endpointslices")["items"]
                 ready = [e for sl in slices for e in sl.get("endpoints") or []
                          if (e.get("conditions") or {}).get("ready")]
