@@ -10,8 +10,11 @@ have a name the tool gives (``netdoctor-probe-*``, ``netdoctor-node-*``).
 
 Ephemeral containers cannot be deleted: the API has no way to remove one from its pod.
 One of the tool's (``netdoctor-probe-*``, ``netdoctor-read-*``) that still runs is told
-to exit, the way a run ends it (exec ``touch`` of its done file); it then stays listed,
-terminated, in the pod's status.
+to exit (exec ``touch`` of its done file, which ends its idle loop whatever its leases
+say); it then stays listed, terminated, in the pod's status. Besides a killed run's, that
+is the ``--from-pod`` probe container the runs leave idle for the next run to reuse
+(:mod:`kubectl_netdoctor.cluster.ephemeral`), which would end by itself within
+``LINGER_S`` of the last run; a run still probing through it loses its probe.
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Protocol
 
-from kubectl_netdoctor.cluster.probe import DONE_FILE, MANAGED_BY
+from kubectl_netdoctor.cluster.ephemeral import DONE_FILE, TOOL_PREFIXES
+from kubectl_netdoctor.cluster.probe import MANAGED_BY
 from kubectl_netdoctor.errors import ClusterError
 
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
@@ -29,7 +33,7 @@ RUN_LABEL = "netdoctor.io/run"
 #: What the API is asked for: both labels (the run id only has to exist).
 SELECTOR = f"{MANAGED_BY_LABEL}={MANAGED_BY},{RUN_LABEL}"
 POD_PREFIXES = ("netdoctor-probe-", "netdoctor-node-")
-CONTAINER_PREFIXES = ("netdoctor-probe-", "netdoctor-read-")
+CONTAINER_PREFIXES = TOOL_PREFIXES
 
 
 class PodReader(Protocol):

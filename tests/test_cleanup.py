@@ -208,3 +208,19 @@ def test_cli_namespace_and_all_namespaces_exclude_each_other(args):
     result = CliRunner().invoke(app, ["cleanup", *args])
     assert result.exit_code == 2
     assert "-n and -A exclude each other" in result.output
+
+
+def test_a_probe_container_left_for_reuse_is_found_and_told_to_exit():
+    """A --from-pod run leaves its container idle for the next run (cluster/ephemeral.py); cleanup ends it now."""
+    session = ProbeSession(None, "shop", "busybox", client_pod={"metadata": {"name": "client", "namespace": "shop"}})
+    spec = session.ephemeral_container()
+    pod = plain_pod("shop", "client", ephemeral=[(spec["name"], {"running": {"startedAt": "2026-11-29T20:59:00Z"}})])
+    pod["spec"]["ephemeralContainers"] = [spec]
+    reader, exec_fn = FakeReader([pod]), FakeExec()
+    found = cleanup.find_leftovers(reader, "shop", now=NOW)
+    assert [(lo.container, lo.state) for lo in found] == [(spec["name"], "running")]
+    outcomes = cleanup.clean(reader, found, exec_fn)
+    assert [o.ok for o in outcomes] == [True]
+    # the done file ends its idle loop whatever leases it holds
+    assert exec_fn.calls == [("shop", "client", ("touch", DONE_FILE), spec["name"])]
+    assert DONE_FILE in spec["command"][-1]

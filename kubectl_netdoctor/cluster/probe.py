@@ -2,12 +2,14 @@
 
 A probe is either a short-lived pod in the client's namespace (so that its
 NetworkPolicies and resolv.conf apply) or, with ``--from-pod``, an ephemeral
-container in that pod (its own labels, policies and resolver). Either way it is
+container in that pod (its own labels, policies and resolver). A probe pod is
 labelled ``app.kubernetes.io/managed-by=kubectl-netdoctor``, carries a unique
 run id, runs a non-root, no-capability container (Pod Security "restricted"),
 ends by itself after a deadline, and is deleted on exit, on Ctrl-C and on
-timeout. Commands run by exec; each batch is one shell script whose jobs run
-concurrently; running independent batches at once is :mod:`kubectl_netdoctor.probes.orchestrator`'s job.
+timeout. The API cannot delete an ephemeral container: a run reuses the one an
+earlier run left running, and leaves its own for a while (:mod:`.ephemeral`: its
+leases, its reuse, the cap). Commands run by exec; each batch is one shell script whose jobs run
+concurrently; running independent batches at once is :mod:`kubectl_netdoctor.probes.prober`'s job.
 """
 
 from __future__ import annotations
@@ -24,13 +26,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from kubectl_netdoctor.cluster import ephemeral
 from kubectl_netdoctor.cluster.api_reader import LiveReader
+from kubectl_netdoctor.cluster.ephemeral import DONE_FILE
 from kubectl_netdoctor.errors import ClusterError, Forbidden
 from kubectl_netdoctor.parsers.probe_output import LookupResult
 
 MANAGED_BY = "kubectl-netdoctor"
 LABELS = {"app.kubernetes.io/managed-by": MANAGED_BY, "app.kubernetes.io/name": "netdoctor-probe"}
-DONE_FILE = "/tmp/netdoctor-done"
 
 RESTRICTED_CONTAINER_SECURITY = {
     "allowPrivilegeEscalation": False,
@@ -102,6 +105,10 @@ class ProbeUnavailable(Exception):
     """The probe cannot be started; the message is the skip reason."""
 
 
+class Conflict(ProbeUnavailable):
+    """A conditional write found the object changed since it was read (409): read it again."""
+
+
 @dataclass(frozen=True)
 class ExecResult:
     rc: int | None
@@ -159,7 +166,8 @@ class Executor:
         its output: the way in for distroless images, which have no ``cat`` to exec.
 
         The API cannot remove an ephemeral container; this one exits at once and stays listed in
-        the pod's status as terminated. Never called under --read-only."""
+        the pod's status as terminated (it counts towards the cap of :func:`add_ephemeral_container`).
+        Never called under --read-only."""
         name = f"netdoctor-read-{secrets.token_hex(3)}"
         pod_name = pod["metadata"]["name"]
         container = {"name": name, "image": image, "imagePullPolicy": "IfNotPresent", "command": command,
@@ -284,6 +292,8 @@ def write(reader: LiveReader, path: str, method: str, body: dict, verb: str, res
         return json.loads(resp.data)
     except ApiException as err:
         message = _status_message(err.body or err.reason or "")
+        if err.status == 409:
+            raise Conflict(f"cannot {verb} {resource}: {message}") from None
         if err.status == 403:
             if "violates PodSecurity" in message:
                 raise ProbeUnavailable(f"the probe was refused by Pod Security admission: {message}") from None
@@ -291,12 +301,15 @@ def write(reader: LiveReader, path: str, method: str, body: dict, verb: str, res
         raise ProbeUnavailable(f"cannot {verb} {resource}: {message}") from None
 
 
-def add_ephemeral_container(reader: LiveReader, namespace: str, pod: dict, container: dict) -> Any:
-    """PATCH ``container`` onto ``pod``'s ephemeral containers (the API only ever adds them)."""
+def add_ephemeral_container(reader: LiveReader, namespace: str, pod: dict, container: dict,
+                            current: dict | None = None) -> Any:
+    """PATCH ``container`` onto ``pod``'s ephemeral containers (the API only ever adds them), within the cap of
+    :mod:`.ephemeral`; with ``current`` (the pod as just read), only if it has not changed since (else Conflict)."""
     name = pod["metadata"]["name"]
-    current = reader.get("Pod", namespace, name) or pod
-    patch = {"spec": {"ephemeralContainers": list((current.get("spec") or {}).get("ephemeralContainers") or [])
-                      + [container]}}
+    base = current or reader.get("Pod", namespace, name) or pod
+    if refused := ephemeral.cap_reached(base, container.get("image", "")):
+        raise ProbeUnavailable(refused)
+    patch = ephemeral.adding_patch(base, container, conditional=current is not None)
     return write(reader, f"/api/v1/namespaces/{namespace}/pods/{name}/ephemeralcontainers", "PATCH", patch,
                  "patch", "pods/ephemeralcontainers", namespace, content_type="application/strategic-merge-patch+json")
 
@@ -310,10 +323,11 @@ def _status_message(body: str) -> str:
 
 
 class ProbeSession:
-    """A probe pod (or an ephemeral container in the client pod) that lives for one diagnosis."""
+    """A probe pod that lives for one diagnosis, or an ephemeral container in the client pod: reused if
+    one runs with the same image, left running ``linger_s`` after the run for the next (:mod:`.ephemeral`)."""
 
     def __init__(self, reader: LiveReader, namespace: str, image: str, client_pod: dict | None = None,
-                 lifetime_s: int = 300, start_timeout_s: float = 60.0):
+                 lifetime_s: int = 300, start_timeout_s: float = 60.0, linger_s: int = ephemeral.LINGER_S):
         self.reader = reader
         self.executor = Executor(reader)
         self.namespace = namespace
@@ -321,10 +335,12 @@ class ProbeSession:
         self.client_pod = client_pod
         self.lifetime_s = lifetime_s
         self.start_timeout_s = start_timeout_s
+        self.linger_s = linger_s
         self.run_id = secrets.token_hex(3)
         self.name = f"netdoctor-probe-{self.run_id}"
         self.pod_name = client_pod["metadata"]["name"] if client_pod else self.name
-        self.container = self.name if client_pod else "probe"
+        self.container = self.name if client_pod else "probe"  # with --from-pod: this run's, or the one reused
+        self.reused = False
         self.node: str = ((client_pod or {}).get("spec") or {}).get("nodeName") or ""
         """The node the probe runs on (the pod's spec.nodeName once scheduled; ``""`` until then): its
         connects to a ClusterIP go through that node's kube-proxy rules."""
@@ -335,7 +351,8 @@ class ProbeSession:
 
     def describe(self) -> str:
         if self.client_pod:
-            return f"ephemeral container {self.container} in pod {self.namespace}/{self.pod_name}"
+            reused = " (reused)" if self.reused else ""
+            return f"ephemeral container {self.container}{reused} in pod {self.namespace}/{self.pod_name}"
         return f"probe pod {self.namespace}/{self.name}"
 
     def _annotations(self) -> dict[str, str]:
@@ -380,7 +397,8 @@ class ProbeSession:
     def ephemeral_container(self) -> dict:
         return {
             "name": self.container, "image": self.image, "imagePullPolicy": "IfNotPresent",
-            "command": idle_command(self.lifetime_s), "securityContext": RESTRICTED_CONTAINER_SECURITY,
+            "command": ephemeral.idle_command(self.run_id, self.lifetime_s),
+            "securityContext": RESTRICTED_CONTAINER_SECURITY,
             "terminationMessagePolicy": "File",
         }
 
@@ -392,7 +410,10 @@ class ProbeSession:
         with _ACTIVE_LOCK:
             _ACTIVE.add(self)
         try:
-            self._create()
+            if self.client_pod:
+                self._start_ephemeral()
+            else:
+                self._create()
         except ProbeUnavailable:
             self.created = self._uncertain = False  # refused: nothing was made
             with _ACTIVE_LOCK:
@@ -401,12 +422,43 @@ class ProbeSession:
         self._uncertain = False
         self._wait_running()
 
+    def _start_ephemeral(self) -> None:
+        """Claim the tool's container that runs in the client pod; else join the one a concurrent run is
+        starting; else add this run's. The add is conditional on the pod as read: of two runs that both
+        found none, the second is refused (409), reads the pod again and joins the first one's container."""
+        for _ in range(3):
+            pod = self.reader.get("Pod", self.namespace, self.pod_name) or self.client_pod
+            if self._claim(ephemeral.reusable_containers(pod, self.image, RESTRICTED_CONTAINER_SECURITY)):
+                return
+            if starting := ephemeral.starting_containers(pod, self.image, RESTRICTED_CONTAINER_SECURITY):
+                self.container = starting[0]
+                self._wait_running()  # the other run's (if it cannot start, ours would not); then claimed
+                continue
+            self.container = self.name
+            try:
+                add_ephemeral_container(self.reader, self.namespace, pod, self.ephemeral_container(), current=pod)
+                return
+            except Conflict:
+                continue  # the pod changed since it was read: maybe a concurrent run's container
+        self.container = self.name  # the pod keeps changing: add without the condition
+        add_ephemeral_container(self.reader, self.namespace, self.client_pod, self.ephemeral_container())
+
+    def _claim(self, names: list[str]) -> bool:
+        """Take a lease on the first of ``names`` that still has time to live (one exec each)."""
+        for name in names:
+            self.container = name  # before the exec: a signal during it releases the lease it may have taken
+            try:
+                claim = self.exec(["sh", "-c", ephemeral.claim_script(self.run_id, self.lifetime_s)], timeout=10)
+            except Forbidden:
+                break  # no exec: the probes cannot run either, and a new container says so the usual way
+            if claim.rc == 0 and "claimed" in claim.stdout:
+                self.reused = True
+                return True
+        self.container = self.name
+        return False
+
     def _create(self) -> None:
-        ns = self.namespace
-        if self.client_pod:
-            add_ephemeral_container(self.reader, ns, self.client_pod, self.ephemeral_container())
-        else:
-            self._write(f"/api/v1/namespaces/{ns}/pods", "POST", self.pod_manifest(), "create", "pods")
+        self._write(f"/api/v1/namespaces/{self.namespace}/pods", "POST", self.pod_manifest(), "create", "pods")
 
     def _write(self, path: str, method: str, body: dict, verb: str, resource: str,
                content_type: str = "application/json") -> Any:
@@ -441,7 +493,7 @@ class ProbeSession:
         raise ProbeUnavailable(f"{self.describe()} did not start within {self.start_timeout_s:g}s ({last})")
 
     def stop(self) -> None:
-        """Delete the probe pod, or end the ephemeral container (the API cannot remove those)."""
+        """Delete the probe pod, or release the ephemeral container (the API cannot remove those)."""
         with self._lock:
             if not self.created:
                 return
@@ -473,11 +525,13 @@ class ProbeSession:
         reader.request(path, "delete", "pods", self.namespace, [("gracePeriodSeconds", "0")], method="DELETE")
 
     def _end_ephemeral(self, reader: LiveReader, wait_s: float = 15.0) -> None:
-        """Tell the ephemeral container to exit. One that is still starting cannot be told yet, and
-        would then idle for its whole lifetime: wait for it to run (or to be absent for good)."""
+        """Release this run's lease: the container stays ``linger_s`` (or while another run holds it), then
+        exits by itself; never told to exit, as a concurrent run may be probing through it. One still starting
+        cannot take the release yet, and would keep this run's lifetime: wait for it to run (or be gone)."""
         begin = time.monotonic()
+        release = ["sh", "-c", ephemeral.release_script(self.run_id, self.linger_s)]
         while True:
-            if self.exec(["touch", DONE_FILE], timeout=5).rc == 0:
+            if self.exec(release, timeout=5).rc == 0:
                 return
             pod = reader.get("Pod", self.namespace, self.pod_name)
             if pod is None:
