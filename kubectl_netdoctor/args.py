@@ -18,6 +18,7 @@ DNS1035_LABEL = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
 DNS1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 DNS1123_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 MIN_TIMEOUT = 0.1
+MAX_TIMEOUT = 3600.0
 
 
 def _shown(value: str) -> str:
@@ -41,9 +42,9 @@ def _name(flag: str, value: str, pattern: re.Pattern[str], limit: int, what: str
         raise UsageError(f"{flag} {_shown(value)}: not a valid {what}")
 
 
-def service_name(value: str) -> None:
+def service_name(value: str, flag: str = "NAME") -> None:
     """A Service name is a DNS-1035 label: lowercase letters, digits and '-', starting with a letter, <= 63."""
-    _name("NAME", value, DNS1035_LABEL, 63,
+    _name(flag, value, DNS1035_LABEL, 63,
           "Service name (DNS-1035 label: lowercase letters, digits and '-', starting with a letter, at most 63)")
 
 
@@ -92,6 +93,8 @@ def http_path(value: str) -> None:
 def timeout(value: float) -> None:
     if not math.isfinite(value) or value < MIN_TIMEOUT:
         raise UsageError(f"--timeout {value:g}: expected a number of seconds, at least {MIN_TIMEOUT:g}")
+    if value > MAX_TIMEOUT:  # a socket timeout past the platform's time_t overflows
+        raise UsageError(f"--timeout {value:g}: at most {MAX_TIMEOUT:g} seconds (it bounds each API request)")
 
 
 def image(flag: str, value: str | None) -> None:

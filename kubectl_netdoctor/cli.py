@@ -2,12 +2,19 @@
 
 Only typer is imported at start-up; the Kubernetes client, YAML and the checks
 load when a command runs, so ``--help`` stays instant.
+
+Every way a run can end is one of the README's exit codes with at most one line on stderr:
+a usage error (2), no cluster access (3), Ctrl-C or SIGTERM (130, probe objects deleted;
+:func:`main` installs the SIGTERM handler once, for every command), a reader of stdout that
+went away (``| head -1``: the verdict's code stays), or a bug (3, ``internal error``).
 """
 
 from __future__ import annotations
 
+import os
 import sys
-from typing import TYPE_CHECKING, NoReturn
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 import typer.core
@@ -15,22 +22,33 @@ import typer.core
 from kubectl_netdoctor import __version__
 from kubectl_netdoctor.errors import (
     EXIT_CANNOT_DIAGNOSE,
+    EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_PROBLEM,
     EXIT_USAGE,
     ClusterError,
     NetdoctorError,
     UsageError,
+    sigterm_as_interrupt,
 )
 from kubectl_netdoctor.options import SHARED, fail, run_options
 
 if TYPE_CHECKING:
     from kubectl_netdoctor.context import Options
 
+PROG = "kubectl netdoctor"
+"""How kubectl users type it, in help and errors (the console script is ``kubectl-netdoctor``)."""
+
 
 class _OneLineErrors(typer.core.TyperGroup):
     """Usage errors (missing argument, unknown flag, bad value) as one line on stderr, ``error: ...``,
     exit 2, as the README promises; typer would draw a multi-line panel."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().make_context(*args, **kwargs)
+        except KeyboardInterrupt:  # while the command line is parsed: typer would end silently
+            _interrupted()
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):  # type: ignore[override]
         from typer import _click as click  # the click that typer (0.27-0.28, see pyproject.toml) carries
@@ -38,10 +56,11 @@ class _OneLineErrors(typer.core.TyperGroup):
         try:
             code = super().main(args=args, prog_name=prog_name, complete_var=complete_var,
                                 standalone_mode=False, **extra)
-        except no_args_help as err:  # bare `kubectl netdoctor`: the parser printed the help already
+        except no_args_help as err:  # bare `kubectl netdoctor`: the help, as kubectl prints its own
+            typer.echo(err.ctx.get_help() if err.ctx else err.format_message())
             code = err.exit_code
         except click.exceptions.UsageError as err:
-            command = err.ctx.command_path if err.ctx else "kubectl-netdoctor"
+            command = err.ctx.command_path if err.ctx else PROG
             message = " ".join(err.format_message().split()).rstrip(".")
             typer.echo(f"error: {message} (see '{command} --help')", err=True)
             code = EXIT_USAGE
@@ -53,19 +72,36 @@ class _OneLineErrors(typer.core.TyperGroup):
         sys.exit(code if isinstance(code, int) else EXIT_OK)
 
 
+class _Command(typer.core.TyperCommand):
+    """Usage as kubectl prints it: ``kubectl netdoctor svc [OPTIONS] NAME`` (typer writes ``{NAME}``); Ctrl-C
+    or SIGTERM anywhere in a command (its imports included) ends as :func:`_interrupted` says."""
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        return [p[1:-1] if p.startswith("{") and p.endswith("}") else p for p in super().collect_usage_pieces(ctx)]
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            _interrupted()
+
+
 app = typer.Typer(
     cls=_OneLineErrors,
-    name="kubectl-netdoctor",
+    name=PROG,
     help="Why can't I reach this Service? Walks the 8-step flowchart against a live cluster "
     "or a snapshot and names the broken hop, with evidence and the fix.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=False,  # kubectl's plugin completion calls kubectl_complete-netdoctor (complete.py)
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain help, as kubectl prints it: no boxes, no <str> placeholders
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 EXIT_HELP = (
     "Exit codes: 0 nothing wrong; 1 a problem was found; 2 usage error or bad snapshot file; "
-    "3 could not diagnose (no cluster access, forbidden, timeout, or a step that matters was blocked)."
+    "3 could not diagnose (no cluster access, forbidden, timeout, or a step that matters was blocked); "
+    "130 interrupted (Ctrl-C, SIGTERM)."
 )
 
 NamespaceOpt = SHARED["namespace"][1]
@@ -74,14 +110,54 @@ KubeconfigOpt = SHARED["kubeconfig"][1]
 TimeoutOpt = SHARED["timeout"][1]
 
 
+class _Run:
+    probing = False
+    """Whether this run may have created probe objects (live, not --read-only): what "interrupted" says."""
+
+
 def _interrupted() -> NoReturn:
     """Ctrl-C or SIGTERM: delete every probe object now, say so, exit 130 (typer would exit silently)."""
-    if "kubectl_netdoctor.cluster.probe" in sys.modules:
-        sys.modules["kubectl_netdoctor.cluster.probe"].stop_all()
-        typer.echo("interrupted: probe objects deleted", err=True)
-    else:
-        typer.echo("interrupted", err=True)
-    raise typer.Exit(130)
+    probe = sys.modules.get("kubectl_netdoctor.cluster.probe")
+    if probe is not None:
+        probe.stop_all()  # the prober deleted its own on the way out; a worker thread's may be left
+    typer.echo("interrupted: probe objects deleted" if _Run.probing and probe is not None else "interrupted",
+               err=True)
+    raise typer.Exit(EXIT_INTERRUPTED)
+
+
+def _running(fn: Callable[[], Any]) -> Any:
+    """Run a command's work: its errors as one line and their exit code, Ctrl-C and SIGTERM as 130."""
+    try:
+        return fn()
+    except NetdoctorError as err:
+        fail(err)
+    except KeyboardInterrupt:
+        _interrupted()
+
+
+def _output(write: Callable[[], None]) -> None:
+    """Write the output. A reader of stdout that went away (``| head -1``) ends the writing, not the run:
+    the rest has nowhere to go, and the exit code stays the verdict's (exit 1 from a broken pipe would
+    read as "a problem was found")."""
+    try:
+        write()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _stdout_to_devnull()
+    except SystemExit:  # rich's Console on EPIPE: stdout to /dev/null, then SystemExit(1)
+        _stdout_to_devnull()
+    except KeyboardInterrupt:
+        _interrupted()
+
+
+def _stdout_to_devnull() -> None:
+    """After EPIPE: what is still buffered, and the interpreter's flush at exit, go nowhere, quietly."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # a stdout with no file descriptor (tests): nothing is left to flush
+        pass
 
 
 def _open_reader(kubeconfig: str | None, context: str | None, timeout: float):
@@ -90,11 +166,12 @@ def _open_reader(kubeconfig: str | None, context: str | None, timeout: float):
     return LiveReader(kubeconfig=kubeconfig, context=context, timeout=timeout)
 
 
-@app.command("svc", epilog=EXIT_HELP)
+@app.command("svc", cls=_Command, epilog=EXIT_HELP)
 @run_options
 def svc(
-    name: str = typer.Argument(..., help="Service name."),
-    port: str | None = typer.Option(None, "--port", help="Only this Service port (name or number)."),
+    name: str = typer.Argument(..., metavar="NAME", help="Service name."),
+    port: str | None = typer.Option(None, "--port", metavar="NAME|NUMBER",
+                                    help="Only this Service port (it must be one of the Service's)."),
     *,
     options: Options,
 ) -> None:
@@ -112,15 +189,12 @@ def svc(
     from kubectl_netdoctor.paths import SERVICE
 
     options = replace(options, port=port)
-    try:
-        report, elapsed = engine.diagnose_target(SERVICE, name, options, _progress_line)
-    except NetdoctorError as err:
-        fail(err)
-    except KeyboardInterrupt:
-        _interrupted()
+    _Run.probing = not options.offline and not options.read_only
+    report, elapsed = _running(lambda: engine.diagnose_target(SERVICE, name, options, _progress_line))
     from kubectl_netdoctor.render import get_renderer
 
-    get_renderer(options.output)(report, sys.stdout, verbose=options.verbose, elapsed_s=elapsed)
+    render = get_renderer(options.output)
+    _output(lambda: render(report, sys.stdout, verbose=options.verbose, elapsed_s=elapsed))
     raise typer.Exit(_exit_code(report.verdict))
 
 
@@ -135,12 +209,13 @@ def _progress_line(message: str) -> None:
     typer.echo(message, err=True)
 
 
-@app.command("scan", epilog=EXIT_HELP + " A scan exits with its worst verdict: 1 if any Service has a problem, "
-             "else 3 if any could not be diagnosed.")
+@app.command("scan", cls=_Command, epilog=EXIT_HELP + " A scan exits with its worst verdict: 1 if any Service "
+             "has a problem, else 3 if any could not be diagnosed.")
 @run_options
 def scan_cmd(
     all_namespaces: bool = typer.Option(False, "-A", "--all-namespaces", help="Every namespace."),
-    selector: str | None = typer.Option(None, "-l", "--selector", help="Only Services with these labels (kubectl -l syntax)."),
+    selector: str | None = typer.Option(None, "-l", "--selector", metavar="SELECTOR",
+                                        help="Only Services with these labels (kubectl -l syntax)."),
     *,
     options: Options,
 ) -> None:
@@ -150,28 +225,31 @@ def scan_cmd(
     from kubectl_netdoctor.paths import SERVICE
 
     namespace = options.namespace
-    try:
+    _Run.probing = not options.offline and not options.read_only
+
+    def run() -> Any:
         args.not_empty("-l", selector)
         if namespace is not None and all_namespaces:
             raise UsageError("-n and -A exclude each other")
         scan.check_selector(selector)
-        result = scan.run(path=SERVICE, namespace=namespace, all_namespaces=all_namespaces, selector=selector,
-                          options=options, progress=_progress_line)
-    except NetdoctorError as err:
-        fail(err)
-    except KeyboardInterrupt:
-        _interrupted()
+        return scan.run(path=SERVICE, namespace=namespace, all_namespaces=all_namespaces, selector=selector,
+                        options=options, progress=_progress_line)
+
+    result = _running(run)
     if not result.services:
         typer.echo(f"warning: no Service in scope ({result.scope})", err=True)
     from kubectl_netdoctor.render import get_renderer
 
-    get_renderer(options.output, scan=True)(result, sys.stdout, verbose=options.verbose, elapsed_s=result.elapsed_s)
+    render = get_renderer(options.output, scan=True)
+    _output(lambda: render(result, sys.stdout, verbose=options.verbose, elapsed_s=result.elapsed_s))
     raise typer.Exit(_exit_code(result.verdict))
 
 
-@app.command("snapshot", epilog="Exit codes: 0 saved; 2 usage error; 3 no cluster access or forbidden.")
+@app.command("snapshot", cls=_Command, epilog="Exit codes: 0 saved; 2 usage error; 3 no cluster access or "
+             "forbidden. A snapshot that fails leaves an existing FILE as it was.")
 def snapshot_cmd(
-    output: str = typer.Option(..., "-o", "--output", help="File to write: .json (reads back fastest) or .yaml."),
+    output: str = typer.Option(..., "-o", "--output", metavar="FILE",
+                               help="File to write: .json (reads back fastest) or .yaml."),
     namespace: str | None = NamespaceOpt,
     all_namespaces: bool = typer.Option(False, "-A", "--all-namespaces", help="Save every namespace."),
     context: str | None = ContextOpt,
@@ -182,7 +260,7 @@ def snapshot_cmd(
     from kubectl_netdoctor import args
     from kubectl_netdoctor.dump import left_out_warning, write_snapshot
 
-    try:
+    def run() -> tuple[Any, int]:
         args.path_value("-o", output)
         args.namespace("-n", namespace)
         args.path_value("--context", context)
@@ -192,17 +270,15 @@ def snapshot_cmd(
             raise UsageError("-n and -A exclude each other")
         reader = _open_reader(kubeconfig, context, timeout)
         spaces = None if all_namespaces else [namespace or reader.default_namespace]
-        count = write_snapshot(reader, spaces, output)
-    except NetdoctorError as err:
-        fail(err)
-    except KeyboardInterrupt:
-        _interrupted()
+        return reader, write_snapshot(reader, spaces, output)
+
+    reader, count = _running(run)
     typer.echo(f"saved {count} objects to {output}", err=True)
     if warning := left_out_warning(getattr(reader, "rejected", [])):
         typer.echo(warning, err=True)
 
 
-@app.command("cleanup", epilog="Exit codes: 0 done, or nothing to clean up; 2 usage error; "
+@app.command("cleanup", cls=_Command, epilog="Exit codes: 0 done, or nothing to clean up; 2 usage error; "
              "3 no cluster access, forbidden, or a leftover could not be removed.")
 def cleanup_cmd(
     namespace: str | None = NamespaceOpt,
@@ -225,18 +301,21 @@ def cleanup_cmd(
         fail(err)
     if namespace is not None and all_namespaces:
         fail(UsageError("-n and -A exclude each other"))
-    try:
+
+    def run() -> tuple[Any, Any]:
         reader = _open_reader(kubeconfig, context, timeout)
         where = None if all_namespaces else (namespace or reader.default_namespace)
-        outcomes = cleanup.clean(reader, cleanup.find_leftovers(reader, where), cleanup.executor_exec(reader),
-                                 dry_run=dry_run)
-    except NetdoctorError as err:
-        fail(err)
-    except KeyboardInterrupt:
-        _interrupted()
-    for outcome in outcomes:
-        typer.echo(outcome.line)
-    typer.echo(cleanup.summary(outcomes, where, dry_run))
+        return where, cleanup.clean(reader, cleanup.find_leftovers(reader, where), cleanup.executor_exec(reader),
+                                    dry_run=dry_run)
+
+    where, outcomes = _running(run)
+
+    def write() -> None:
+        for outcome in outcomes:
+            typer.echo(outcome.line)
+        typer.echo(cleanup.summary(outcomes, where, dry_run))
+
+    _output(write)
     failed = [o for o in outcomes if not o.ok]
     if failed:
         fail(ClusterError(f"{len(failed)} leftover{'s' * (len(failed) != 1)} could not be removed (see above)"))
@@ -255,13 +334,12 @@ def _root(version: bool = typer.Option(False, "--version", callback=_version, is
 
 
 def main() -> None:
-    import os
-
+    sigterm_as_interrupt()  # once, for every command (the console script's entry did it already)
     try:
-        app()
+        app(prog_name=PROG)
     except KeyboardInterrupt:  # outside a command (typer handles those inside as exit 130)
         typer.echo("interrupted", err=True)
-        sys.exit(130)
+        sys.exit(EXIT_INTERRUPTED)
     except Exception as err:  # noqa: BLE001 - a bug must still end in one line and a documented code
         if os.environ.get("NETDOCTOR_DEBUG"):
             raise

@@ -20,8 +20,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from kubectl_netdoctor import args
 from kubectl_netdoctor.defaults import DEFAULT_PROBE_IMAGE
-from kubectl_netdoctor.errors import UsageError
+from kubectl_netdoctor.errors import UsageError, yaml_problem
 
 ENV_PROBE_IMAGE = "NETDOCTOR_PROBE_IMAGE"
 ENV_CONFIG = "NETDOCTOR_CONFIG"
@@ -48,14 +49,26 @@ def load_file(path: Path, required: bool = False) -> dict[str, str]:
     """The config file's settings; a missing file is empty (unless named by $NETDOCTOR_CONFIG)."""
     import yaml
 
+    from kubectl_netdoctor.parsers import safeload
+
     if not path.exists():
         if required:
             raise UsageError(f"config file {path} (from ${ENV_CONFIG}) does not exist")
         return {}
     try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except (OSError, yaml.YAMLError) as err:
-        raise UsageError(f"config file {path}: {err}") from None
+        text = path.read_bytes().decode("utf-8")
+    except OSError as err:
+        raise UsageError(f"config file {path}: {err.strerror or err}") from None
+    except UnicodeDecodeError as err:
+        raise UsageError(f"config file {path}: not UTF-8 text (byte 0x{err.object[err.start]:02x} at offset "
+                         f"{err.start})") from None
+    try:
+        data = safeload.load_yaml(text) or {}
+    except yaml.YAMLError as err:
+        problem, line = yaml_problem(err)  # PyYAML's own message spans lines, with position marks
+        raise UsageError(f"config file {path}{f':{line}' if line else ''}: invalid YAML: {problem}") from None
+    except safeload.InputError as err:
+        raise UsageError(f"config file {path}{f':{err.line}' if err.line else ''}: {err}") from None
     if not isinstance(data, dict):
         raise UsageError(f"config file {path}: expected a mapping like 'probeImage: IMAGE'")
     unknown = sorted(set(data) - set(KEYS))
@@ -64,6 +77,7 @@ def load_file(path: Path, required: bool = False) -> dict[str, str]:
     for key, value in data.items():
         if not isinstance(value, str) or not value.strip():
             raise UsageError(f"config file {path}: {key} must be a non-empty string")
+        args.image(f"{key} in {path}", value.strip())  # as --probe-image refuses it: no spaces, no newlines
     return {k: v.strip() for k, v in data.items()}
 
 
@@ -73,7 +87,9 @@ def probe_image(cli_value: str | None, env: dict[str, str] | None = None) -> Set
     if cli_value:
         return Setting(cli_value, "--probe-image")
     if env.get(ENV_PROBE_IMAGE, "").strip():
-        return Setting(env[ENV_PROBE_IMAGE].strip(), f"${ENV_PROBE_IMAGE}")
+        value = env[ENV_PROBE_IMAGE].strip()
+        args.image(f"${ENV_PROBE_IMAGE}", value)  # as --probe-image refuses it: no spaces, no newlines
+        return Setting(value, f"${ENV_PROBE_IMAGE}")
     path = config_path(env)
     value = load_file(path, required=bool(env.get(ENV_CONFIG))).get("probeImage")
     if value:

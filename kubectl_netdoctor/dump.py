@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import datetime
 import json
+import os
+import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from kubectl_netdoctor.cluster.api_reader import LiveReader
 from kubectl_netdoctor.cluster.reader import Obj
@@ -112,6 +114,10 @@ def write_snapshot(reader: LiveReader, namespaces: list[str] | None, path: str,
 
     JSON is the format to prefer: it reads back in well under a second where even libyaml
     takes seconds on a large namespace. Returns the number of objects written.
+
+    The list goes to a temporary file next to ``path``, renamed over it once complete: a run that
+    fails (a refused or silent API server, Ctrl-C, SIGTERM) leaves an existing ``path`` as it was,
+    never half a List.
     """
     target = Path(path)
     if target.is_dir():
@@ -122,8 +128,9 @@ def write_snapshot(reader: LiveReader, namespaces: list[str] | None, path: str,
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     scope = "all namespaces" if namespaces is None else ", ".join(namespaces)
     count = 0
+    temp, out = _temporary_beside(target, path)
     try:
-        with open(target, "w", encoding="utf-8") as out:
+        with out:
             if as_yaml:
                 import yaml
 
@@ -142,6 +149,33 @@ def write_snapshot(reader: LiveReader, namespaces: list[str] | None, path: str,
                     out.write(("\n" if not count else ",\n") + json.dumps(obj, separators=(",", ":")))
                     count += 1
                 out.write("\n]}\n")
+        os.replace(temp, target)
     except OSError as err:
-        raise UsageError(f"-o {path}: {err.strerror}") from None
+        _remove(temp)
+        raise UsageError(f"-o {path}: {err.strerror or err}") from None
+    except BaseException:  # an API error, Ctrl-C, SIGTERM: the old file stays as it was
+        _remove(temp)
+        raise
     return count
+
+
+def _temporary_beside(target: Path, path: str) -> tuple[Path, IO[str]]:
+    """A new file in ``target``'s directory (so the final rename stays on one file system), created with the
+    mode a plain ``open`` would give it (0666 less the umask)."""
+    for _ in range(100):
+        temp = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+        try:
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:
+            continue
+        except OSError as err:
+            raise UsageError(f"-o {path}: {err.strerror or err}") from None
+        return temp, os.fdopen(fd, "w", encoding="utf-8")
+    raise UsageError(f"-o {path}: cannot create a temporary file next to it")
+
+
+def _remove(temp: Path) -> None:
+    try:
+        temp.unlink()
+    except OSError:
+        pass

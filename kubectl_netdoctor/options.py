@@ -27,38 +27,40 @@ FORMATS = ("text", "json", "junit")
 # name -> (annotation, declaration). Help texts speak of "the target": they serve every command.
 SHARED: dict[str, tuple[Any, Any]] = {
     "namespace": (str | None, typer.Option(
-        None, "-n", "--namespace", help="Namespace (default: the kubeconfig context's; with --snapshot, the "
-        "snapshot's own).")),
-    "context": (str | None, typer.Option(None, "--context", help="kubeconfig context to use.")),
-    "kubeconfig": (str | None, typer.Option(None, "--kubeconfig", help="Path to the kubeconfig file.")),
-    "output": (str, typer.Option("text", "-o", "--output", help="Output format: text, json or junit.")),
+        None, "-n", "--namespace", metavar="NS",
+        help="Namespace (default: the kubeconfig context's; with --snapshot, the snapshot's own).")),
+    "context": (str | None, typer.Option(None, "--context", metavar="CONTEXT", help="kubeconfig context to use.")),
+    "kubeconfig": (str | None, typer.Option(None, "--kubeconfig", metavar="PATH",
+                                            help="Path to the kubeconfig file.")),
+    "output": (str, typer.Option("text", "-o", "--output", metavar="text|json|junit", help="Output format.")),
     "verbose": (bool, typer.Option(False, "-v", "--verbose", help="Text output: every detail (the evidence of "
                                    "info findings; with scan, the targets that are ok too).")),
-    "from_pod": (str | None, typer.Option(None, "--from-pod", help="Client: this pod, probed from an "
-                                             "ephemeral container in it (NS/POD or POD).")),
-    "from_namespace": (str | None, typer.Option(None, "--from-namespace", help="Client: any pod in this "
-                                                   "namespace (default: the target's own).")),
+    "from_pod": (str | None, typer.Option(None, "--from-pod", metavar="NS/POD", help="Client: this pod, probed "
+                                          "from an ephemeral container in it (NS/POD or POD).")),
+    "from_namespace": (str | None, typer.Option(None, "--from-namespace", metavar="NS", help="Client: any pod in "
+                                                "this namespace (default: the target's own).")),
     "external": (bool, typer.Option(False, "--external", help="Client: outside the cluster (NodePort, "
                                     "LoadBalancer).")),
     "read_only": (bool, typer.Option(False, "--read-only", help="Create nothing in the cluster: no probe pods, "
                                      "no ephemeral containers.")),
-    "snapshot": (str | None, typer.Option(None, "--snapshot", help="Diagnose offline: a snapshot file, or a "
-                                             "directory (of several snapshots, such as examples/).")),
-    "probe_image": (str | None, typer.Option(None, "--probe-image", help="Image of the probe pod / ephemeral "
-                                                "container (needs sh, nc, nslookup, cat). Default: "
-                                                "$NETDOCTOR_PROBE_IMAGE, else probeImage in ~/.config/"
-                                                f"kubectl-netdoctor/config.yaml, else {DEFAULT_PROBE_IMAGE}.")),
-    "http_path": (str, typer.Option("/", "--http-path", help="Path of the L7 HTTP GETs.")),
+    "snapshot": (str | None, typer.Option(None, "--snapshot", metavar="PATH", help="Diagnose offline: a snapshot "
+                                          "file, or a directory (of several snapshots, such as examples/).")),
+    "probe_image": (str | None, typer.Option(None, "--probe-image", metavar="IMAGE", help="Image of the probe pod / "
+                                             "ephemeral container (needs sh, nc, nslookup, cat). Default: "
+                                             "$NETDOCTOR_PROBE_IMAGE, else probeImage in ~/.config/"
+                                             f"kubectl-netdoctor/config.yaml, else {DEFAULT_PROBE_IMAGE}.")),
+    "http_path": (str, typer.Option("/", "--http-path", metavar="PATH", help="Path of the L7 HTTP GETs.")),
     "node_access": (bool, typer.Option(False, "--node-access", help="Opt-in: where no kube-proxy pod can show a "
                                        "node's rules, read them from a privileged hostNetwork pod on that node "
                                        "(in kube-system).")),
-    "node_image": (str | None, typer.Option(None, "--node-image", help="Image of the --node-access pod; needs "
-                                               "iptables-save/ipvsadm/nft (default: registry.k8s.io/kube-proxy at "
-                                               "the server's version).")),
-    "timeout": (float, typer.Option(10.0, "--timeout", help="Seconds to wait for each API request.")),
+    "node_image": (str | None, typer.Option(None, "--node-image", metavar="IMAGE", help="Image of the --node-access "
+                                            "pod; needs iptables-save/ipvsadm/nft (default: registry.k8s.io/"
+                                            "kube-proxy at the server's version).")),
+    "timeout": (float, typer.Option(10.0, "--timeout", metavar="SECONDS", help="Seconds for each API request, from "
+                                    "connect to its last byte; the first that times out ends the run (exit 3).")),
     "wait": (str | None, typer.Option(None, "--wait", metavar="DURATION", help="Diagnose again until every "
-                                         "verdict is ok or DURATION (120s, 2m) has passed; progress on stderr, "
-                                         "the report is the last diagnosis.")),
+                                      "verdict is ok or DURATION (120s, 2m; at most 24h) has passed; progress on "
+                                      "stderr, the report is the last diagnosis.")),
 }
 FLAGS = {name: decl.param_decls[-1] for name, (_, decl) in SHARED.items()}
 """Setting name -> its long flag, for origins and messages."""
@@ -171,7 +173,7 @@ def client_spec(from_pod: str | None, from_namespace: str | None, external: bool
 
 
 def wait_seconds(wait: str | None, snapshot: str | None) -> float:
-    if not wait:
+    if wait is None:  # given but empty (--wait ''): a usage error below, not "no wait"
         return 0.0
     from kubectl_netdoctor.durations import parse_duration
 

@@ -50,17 +50,28 @@ def test_healthy_snapshot_exits_0(fmt):
         assert "verdict: OK" in result.stdout
 
 
+NOT_READY = str(Path(__file__).parent.parent / "examples" / "not-ready.yaml")
+
+
 @pytest.mark.parametrize("fmt", ["text", "json"])
 def test_problem_exits_1(fmt):
-    result = invoke("svc", "wbe", "-n", "shop", "--snapshot", FIXTURE, "-o", fmt)
+    result = invoke("svc", "web", "-n", "not-ready", "--snapshot", NOT_READY, "-o", fmt)
     assert result.exit_code == 1
     if fmt == "json":
         report = json.loads(result.stdout)
         assert report["verdict"] == "problem"
-        assert report["broken_step"] == "service"
-        assert report["steps"][0]["findings"][0]["code"] == "SVC_NOT_FOUND"
+        assert report["broken_step"] == "endpoints"
+        assert report["steps"][1]["findings"][0]["code"] == "EP_NO_READY_ADDRESSES"
     else:
-        assert "SVC_NOT_FOUND" in result.stdout and "broken hop" in result.stdout
+        assert "EP_NO_READY_ADDRESSES" in result.stdout and "broken hop" in result.stdout
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "junit"])
+def test_a_service_that_does_not_exist_is_a_usage_error_in_every_format(fmt):
+    """Not a 16-line report that exits 1: one line, exit 2, and the name meant."""
+    result = invoke("svc", "wbe", "-n", "shop", "--snapshot", FIXTURE, "-o", fmt)
+    assert (result.exit_code, result.stderr, result.stdout) == (
+        2, "error: Service wbe not found in namespace shop; did you mean web?\n", "")
 
 
 def test_namespace_defaults_to_the_one_holding_the_service_in_a_snapshot():
@@ -163,14 +174,14 @@ OFFLINE = "a snapshot is read offline, with no cluster and no probe"
 
 @pytest.mark.parametrize("args, stderr", [
     # what typer/click catch while parsing (it would draw a boxed multi-line panel)
-    (("svc",), "error: Missing argument 'name' (see 'kubectl-netdoctor svc --help')"),
+    (("svc",), "error: Missing argument 'NAME' (see 'kubectl netdoctor svc --help')"),
     (("svc", "web", "--bogus"), "error: No such option: --bogus (Possible options: --verbose) "
-                                "(see 'kubectl-netdoctor svc --help')"),
-    (("svc", "web", "-n"), "error: Option '-n' requires an argument (see 'kubectl-netdoctor --help')"),
+                                "(see 'kubectl netdoctor svc --help')"),
+    (("svc", "web", "-n"), "error: Option '-n' requires an argument (see 'kubectl netdoctor --help')"),
     (("svc", "web", "--timeout", "soon"), "error: Invalid value for '--timeout': 'soon' is not a valid float "
-                                          "(see 'kubectl-netdoctor svc --help')"),
-    (("bogus",), "error: No such command 'bogus' (see 'kubectl-netdoctor --help')"),
-    (("snapshot",), "error: Missing option '-o' / '--output' (see 'kubectl-netdoctor snapshot --help')"),
+                                          "(see 'kubectl netdoctor svc --help')"),
+    (("bogus",), "error: No such command 'bogus' (see 'kubectl netdoctor --help')"),
+    (("snapshot",), "error: Missing option '-o' / '--output' (see 'kubectl netdoctor snapshot --help')"),
     # --timeout that parses but means nothing
     (("svc", "web", "--timeout", "0"), "error: --timeout 0: expected a number of seconds, at least 0.1"),
     (("svc", "web", "--timeout", "-5"), "error: --timeout -5: expected a number of seconds, at least 0.1"),
@@ -244,7 +255,7 @@ def test_argument_error_through_the_console_script_entry_is_one_line():
     proc = subprocess.run([sys.executable, "-c", "from kubectl_netdoctor.entry import main; main()", "svc", "web",
                            "--timeout", "nan", "--bogus"], capture_output=True, text=True)
     assert proc.returncode == 2
-    assert proc.stderr == "error: No such option: --bogus (Possible options: --verbose) (see '-c svc --help')\n"
+    assert proc.stderr == "error: No such option: --bogus (Possible options: --verbose) (see 'kubectl netdoctor svc --help')\n"
 
 
 def test_ctrl_c_while_the_cli_is_imported_is_one_line_exit_130():

@@ -240,3 +240,138 @@ def test_mutated_capture_through_the_proxy_step(data, mode):
         assert err.exit_code == 2 and str(err).startswith("bad snapshot file "), str(err)
         return
     assert not [s.skip_reason for s in report.steps if "internal error" in s.skip_reason]
+
+
+# -- issue 18: scan targets, selectors, durations, kubeconfigs ------------------------------------------------
+
+SCAN_NAMES = st.one_of(
+    st.text(max_size=70),
+    st.text(alphabet="abc-xyz0129", min_size=1, max_size=70),
+    st.sampled_from(["web\u200f", "web\u200b", "web-\U0001f642", "a]]>b", "Web", "", "x" * 64, "-web", "web-"]),
+)
+
+
+@FUZZ_SLOW
+@given(names=st.lists(SCAN_NAMES, min_size=1, max_size=3, unique=True), as_json=st.booleans())
+def test_a_scan_of_services_with_any_names_is_one_row_each(tmp_path_factory, names, as_json):
+    """Whatever a snapshot names its Services, a scan is a report with one row per Service, the invalid
+    names failing rows of their own (it ended the whole scan with "bad label selector")."""
+    from kubectl_netdoctor import args as argcheck
+
+    objs = copy.deepcopy(CLUSTER)
+    web = next(o for o in objs if o["kind"] == "Service" and o["metadata"]["name"] == "web")
+    for name in names:
+        svc = copy.deepcopy(web)
+        svc["metadata"]["name"] = name
+        objs.append(svc)
+    result = runner.invoke(app, ["scan", "-n", "shop", "--snapshot", str(_write(tmp_path_factory.mktemp("s"), objs,
+                                                                              as_json)), "-o", "json"])
+    assert result.exit_code in (0, 1), result.output
+    rows = {(s["name"], s["verdict"]) for s in json.loads(result.stdout)["services"]}
+    for name in {*names, "web"}:
+        try:
+            argcheck.service_name(name)
+        except NetdoctorError:
+            assert (name or "?", "problem") in rows
+        else:
+            assert name in {n for n, _ in rows}
+
+
+SELECTOR_PIECES = st.sampled_from(["app", "tier", "example.com/app", "=", "==", "!=", "!", ",", "(", ")", " ",
+                                   "in", "notin", "web", "", "-", "x/y/z", ">", "<", "1", "a" * 64, "\u200b", "é"])
+
+
+@FUZZ_FAST
+@given(text=st.one_of(st.text(max_size=40), st.lists(SELECTOR_PIECES, max_size=12).map("".join)),
+       labels=st.dictionaries(st.sampled_from(["app", "tier", "example.com/app", "x"]),
+                              st.sampled_from(["web", "", "1", "db"]), max_size=3))
+def test_any_selector_parses_or_is_one_line_refused(text, labels):
+    """labels.Parse's rules: a selector either parses (and then matches without error) or is a ValueError of
+    one line; `in ()` and `notin ()` never parse (notin () would match everything)."""
+    from kubectl_netdoctor import labels as lbl
+
+    try:
+        expressions = lbl.parse_selector_string(text)
+    except ValueError as err:
+        assert "\n" not in str(err) and str(err).startswith("bad label selector ")
+        return
+    assert all(e.get("values") != [] for e in expressions)
+    for e in expressions:
+        assert lbl.key_problem(e["key"]) is None
+        assert all(lbl.value_problem(v) is None for v in e.get("values", []))
+    lbl.matches_selector_string(text, labels)
+
+
+@FUZZ_FAST
+@given(expressions=st.lists(st.tuples(
+    st.sampled_from(["app", "tier", "example.com/app", "a.b_c-d"]),
+    st.sampled_from(["=", "==", "!=", "in", "notin", "exists", "!"]),
+    st.lists(st.sampled_from(["web", "db", "v1.2", "x_y"]), min_size=1, max_size=3)), min_size=1, max_size=4))
+def test_every_selector_kubectl_takes_parses(expressions):
+    """The other way round: what kubectl accepts is never a usage error here."""
+    from kubectl_netdoctor import labels as lbl
+
+    parts = []
+    for key, op, values in expressions:
+        if op in ("in", "notin"):
+            parts.append(f"{key} {op} ({', '.join(values)})")
+        elif op == "exists":
+            parts.append(key)
+        elif op == "!":
+            parts.append(f"!{key}")
+        else:
+            parts.append(f"{key}{op}{values[0]}")
+    assert len(lbl.parse_selector_string(",".join(parts))) == len(parts)
+
+
+@FUZZ_FAST
+@given(text=st.one_of(st.text(max_size=30), st.from_regex(r"\d{0,450}(\.\d{0,5})?(ms|s|m|h)?", fullmatch=True)))
+def test_any_wait_is_a_duration_within_a_day_or_one_line_refused(text):
+    from kubectl_netdoctor.durations import MAX_DURATION_S, parse_duration
+
+    try:
+        seconds = parse_duration(text)
+    except NetdoctorError as err:
+        assert err.exit_code == 2 and "\n" not in str(err) and str(err).startswith("--wait ")
+        return
+    assert 0 < seconds <= MAX_DURATION_S
+
+
+KUBECONFIG = {
+    "apiVersion": "v1", "kind": "Config", "current-context": "t", "preferences": {},
+    "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:1", "insecure-skip-tls-verify": True}}],
+    "contexts": [{"name": "t", "context": {"cluster": "c", "user": "u", "namespace": "shop"}}],
+    "users": [{"name": "u", "user": {"token": "t"}}],
+}
+
+
+@st.composite
+def mutated_kubeconfig(draw: st.DrawFn) -> dict:
+    """KUBECONFIG with 1-3 values replaced by (copies of) junk or removed."""
+    doc = copy.deepcopy(KUBECONFIG)
+    for _ in range(draw(st.integers(1, 3))):
+        path = draw(st.sampled_from([p for p in _paths(doc) if p]))
+        parent = doc
+        for key in path[:-1]:
+            parent = parent[key]
+        if draw(st.booleans()) and isinstance(parent, dict):
+            del parent[path[-1]]
+        else:
+            parent[path[-1]] = copy.deepcopy(draw(JUNK))
+    return doc
+
+
+@FUZZ
+@given(doc=mutated_kubeconfig(), as_json=st.booleans())
+def test_a_mutated_kubeconfig_loads_or_is_one_line_exit_3(tmp_path_factory, doc, as_json):
+    """A kubeconfig of any shape: the reader opens (no request is made yet) or says why not in one line."""
+    from kubectl_netdoctor.cluster.api_reader import LiveReader
+
+    path = tmp_path_factory.mktemp("kc") / "config"
+    path.write_text(json.dumps(doc) if as_json else yaml.safe_dump(doc))
+    try:
+        reader = LiveReader(kubeconfig=str(path), timeout=1)
+    except NetdoctorError as err:
+        assert err.exit_code == 3 and "\n" not in str(err), str(err)
+        return
+    assert isinstance(reader.host, str) and isinstance(reader.default_namespace, str)

@@ -198,7 +198,7 @@ def test_properties_name_source_and_client():
 
 @pytest.mark.parametrize("args, exit_code", [
     (["svc", "web", "-n", "shop", "--snapshot", FIXTURE], 0),
-    (["svc", "wbe", "-n", "shop", "--snapshot", FIXTURE], 1),
+    (["svc", "web", "-n", "not-ready", "--snapshot", str(REPO / "examples" / "not-ready.yaml")], 1),
     (["scan", "-A", "--snapshot", str(REPO / "examples" / "not-ready.yaml")], 1),
 ])
 def test_cli_junit_validates(args, exit_code):
