@@ -293,6 +293,11 @@ def test_the_fast_yes_no_answer_is_the_generators_answer(data):
         else:
             parent[path[-1]] = copy.deepcopy(data.draw(st.sampled_from(REPLACEMENTS)))
     assert validate._fine(o) == (validate._problems(o, 10 ** 6) == []), validate._problems(o, 10 ** 6)
+    # _fine asks the compiled twins: each answers as the closures it was generated from.
+    for kind, schema in validate.SCHEMAS.items():
+        assert validate._FAST[kind](o) == schema.ok(o), kind
+    meta = o.get("metadata") if isinstance(o, dict) else o
+    assert validate._FAST_METADATA(meta) == validate.METADATA.ok(meta)
 
 
 def test_the_fast_answer_passes_every_real_object_and_fails_a_port_given_as_a_string():

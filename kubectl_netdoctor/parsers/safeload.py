@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import json
 import re
+from array import array
+from itertools import accumulate
 from typing import Any
 
 MAX_DEPTH = 100
@@ -31,7 +33,6 @@ MAX_DEPTH = 100
 MAX_INT_BITS = 64
 """No Kubernetes field holds more than an int64 (or uint64)."""
 
-_BRACKETS = re.compile(r"[\[\]{}]")
 _LONG_INT = re.compile(r"\d{4300,}")
 _ALIAS = re.compile(r"(^|[\s\[{,:-])\*[^\s,\]}]")
 
@@ -67,15 +68,25 @@ def load_json(text: str) -> Any:
     return doc
 
 
-def load_yaml_all(text: str) -> list[Any]:
+def load_yaml_all(text: str, fast: bool = True) -> list[Any]:
     """Every document of a YAML stream (``None`` documents dropped), with the bounds above.
 
     Raises ``yaml.YAMLError`` for bad syntax (with its mark) or :class:`InputError`.
-    Timestamps stay strings, as the API server (JSON) has them.
+    Timestamps stay strings, as the API server (JSON) has them. Where
+    :mod:`~kubectl_netdoctor.parsers.yaml_fast` can vouch that it reads the text as PyYAML does
+    (``kubectl get -o yaml`` output), it reads it, ten times faster; any other text, and any error,
+    is PyYAML's. ``fast=False`` reads with PyYAML alone: the reference the fast path is held to.
     """
+    shallow = _shallow(text)
+    if shallow and fast:
+        from kubectl_netdoctor.parsers import yaml_fast
+
+        vouched = yaml_fast.load_all(text, _pyyaml_load_all, MAX_DEPTH)
+        if vouched is not None:  # bounded as check_bounds would: see yaml_fast
+            return [d for d in vouched if d is not None]
     import yaml  # only snapshots and kube-proxy's config need YAML: keep it off the start-up path
 
-    loader = _fast_loader() if _shallow(text) else _bounded_loader()
+    loader = _fast_loader() if shallow else _bounded_loader()
     try:
         docs = [d for d in yaml.load_all(text, Loader=loader) if d is not None]
     except InputError:
@@ -163,14 +174,37 @@ def _check_int(value: int) -> None:
         raise InputError(f"integer wider than {MAX_INT_BITS} bits ({value.bit_length()} bits)")
 
 
+def _pyyaml_load_all(text: str) -> list[Any]:
+    """PyYAML's reading of a small text, unbounded: the fast path's reference for a doubtful word."""
+    import yaml
+
+    return list(yaml.load_all(text, Loader=_fast_loader()))
+
+
+_INDENT_CHARS = str.maketrans("\t-", "  ")
+_NOT_BRACKETS = bytes(set(range(256)) - set(b"[]{}"))
+_BRACKET_STEPS = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")
+
+
 def _shallow(text: str) -> bool:
     """Cheap proof that libyaml's recursive composer is safe: at most MAX_DEPTH levels of flow
-    brackets (counting brackets inside strings too, so it can only overestimate) and of indentation."""
-    if re.search(rf"^[ \t-]{{{MAX_DEPTH}}}", text, re.MULTILINE):
+    brackets (counting brackets inside strings too) and of indentation (a line starting with
+    MAX_DEPTH spaces, tabs or dashes). Each pass runs in C over the whole text; Python counts only
+    the brackets left once the empty pairs (``{}`` and ``[]``, most of a snapshot's) are gone."""
+    spaced = text.translate(_INDENT_CHARS)
+    margin = " " * MAX_DEPTH
+    if spaced.startswith(margin) or "\n" + margin in spaced:
         return False
+    brackets = text.encode("utf-8", "surrogatepass").translate(None, _NOT_BRACKETS)  # UTF-8 keeps ASCII apart
+    if len(brackets) <= MAX_DEPTH:
+        return True
+    # Each replace() removes one level at most along any path (pairs it creates stay): two levels lost at most.
+    steps = list(accumulate(array("b", brackets.replace(b"{}", b"").replace(b"[]", b"").translate(_BRACKET_STEPS))))
+    if not steps or (min(steps) >= 0 and max(steps) <= MAX_DEPTH - 2):  # never below 0: no clamp to mimic
+        return True
     depth = 0
-    for m in _BRACKETS.finditer(text):
-        depth = depth + 1 if m.group() in "[{" else max(depth - 1, 0)
+    for b in brackets:
+        depth = depth + 1 if b in b"[{" else max(depth - 1, 0)
         if depth > MAX_DEPTH:
             return False
     return True

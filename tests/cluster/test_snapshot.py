@@ -220,3 +220,101 @@ def test_kind_that_is_not_a_string_in_a_list_item(tmp_path):
     r = SnapshotReader(f)
     assert [x.describe() for x in r.rejected] == [f"object node-2 in {f}: kind: expected a string, got a list"]
     assert [n["metadata"]["name"] for n in r.list("Node")] == ["node-1"]
+
+
+# -- lazy validation: the same answers as validating every object on load ---------------------
+
+def _eager_answers(items: list, source: str, queries: list) -> list:
+    """What a reader that validates every object first answers (the reader before lazy validation),
+    written out from validate's own rules: the specification of the lazy one."""
+    from kubectl_netdoctor import labels as labels_mod
+    from kubectl_netdoctor import validate
+
+    good, bad = validate.split(items, source)
+    out = []
+    for q in queries:
+        if q[0] == "get":
+            _, kind, ns, name = q
+            hit = next((o for o in good if o["kind"] == kind and o["metadata"]["name"] == name
+                        and (ns is None or o["metadata"].get("namespace") == ns)), None)
+            named = next((r for r in bad if r.is_named(kind, ns, name)), None)
+            out.append(("get", hit) if hit is not None or named is None else
+                       ("refused", str(SnapshotError(named.source, f"{named.object}: {named.problem}"))))
+        else:
+            _, kind, ns, sel, field = q
+            rows = [o for o in good if o["kind"] == kind and (ns is None or o["metadata"].get("namespace") == ns)
+                    and (not sel or labels_mod.matches_selector_string(sel, o["metadata"].get("labels") or {}))
+                    and matches_field_selector(field, o)]
+            out.append(("list", rows, [r.describe() for r in bad if r.matches(kind, ns, sel, field)]))
+    out.append(("rejected", [r.describe() for r in bad]))
+    return out
+
+
+def _lazy_answers(reader: SnapshotReader, queries: list) -> list:
+    out = []
+    for q in queries:
+        if q[0] == "get":
+            try:
+                out.append(("get", reader.get(*q[1:])))
+            except SnapshotError as err:
+                out.append(("refused", str(err)))
+        else:
+            out.append(("list", reader.list(*q[1:]), [r.describe() for r in reader.ignored(*q[1:])]))
+    out.append(("rejected", [r.describe() for r in reader.rejected]))
+    return out
+
+
+BREAKS = [
+    lambda o: o["metadata"].update(labels={"app": ["web"]}),  # malformed labels: may match any selector
+    lambda o: o["metadata"].update(labels={"tier": "x y"}),
+    lambda o: o["metadata"].update(name=7),  # no valid name: may be any object of its kind
+    lambda o: o["metadata"].pop("namespace", None),
+    lambda o: o["metadata"].update(namespace=["shop"]),
+    lambda o: o.update(kind=["Pod"]),
+    lambda o: o.update(apiVersion=1),
+    lambda o: o.update(spec={"ports": [None], "containers": "sh", "selector": [1]}),
+    lambda o: o.update(status={"podIP": 5, "conditions": {}}),
+    lambda o: o.update(metadata=None),
+    lambda o: o.update(endpoints=[{"addresses": "x"}], subsets=[{"ports": [{"port": 0}]}]),
+]
+QUERIES = [
+    ("get", "Service", "shop", "web"), ("get", "Pod", "shop", "client"), ("get", "Pod", None, "client"),
+    ("get", "Service", None, "web"), ("get", "Node", None, "node-1"), ("get", "Endpoints", "shop", "web"),
+    ("list", "Pod", "shop", None, None), ("list", "Pod", "shop", "app=web", None), ("list", "Pod", None, "app", None),
+    ("list", "EndpointSlice", "shop", "kubernetes.io/service-name=web", None), ("list", "Node", None, None, None),
+    ("list", "Pod", "shop", None, "metadata.name=client"), ("list", "Service", None, None, "metadata.name!=web"),
+    ("list", "Pod", "kube-system", "k8s-app=kube-dns", "spec.nodeName=node-1"), ("list", "Namespace", None, None, None),
+]
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_lazy_validation_answers_as_validating_everything_first(tmp_path, seed):
+    """Random objects of the fixture broken in random ways (names, namespaces, labels, fields), read in
+    one order: every get, list, ignored and the final rejected agree with the eager reader's rules."""
+    import copy
+    import random
+
+    rnd = random.Random(seed)
+    items = yaml.safe_load(FIXTURE.read_text())["items"]
+    items += copy.deepcopy(rnd.sample(items, 3))  # repeated names: the first well-formed one answers
+    for item in rnd.sample(items, rnd.randint(1, 6)):
+        rnd.choice(BREAKS)(item)
+    queries = rnd.sample(QUERIES, len(QUERIES))
+    f = tmp_path / "snap.json"
+    f.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": items}))
+    expected = _eager_answers(copy.deepcopy(items), str(f), queries)
+    assert _lazy_answers(SnapshotReader(f), queries) == expected
+    assert _lazy_answers(SnapshotReader.from_objects(copy.deepcopy(items), source=str(f)), queries) == expected
+
+
+def test_malformed_objects_are_named_in_file_order_whatever_was_read_first(tmp_path):
+    items = yaml.safe_load(FIXTURE.read_text())["items"]
+    _named(items, "Node", "node-2")["status"] = {"addresses": "x"}
+    _named(items, "Pod", "client")["spec"]["containers"] = "sh"
+    f = tmp_path / "snap.yaml"
+    f.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": items}))
+    r = SnapshotReader(f)
+    assert r.list("Node") == [_named(items, "Node", "node-1")]  # reads the later one first
+    in_file = [f"{i['kind']} {i['metadata']['namespace'] + '/' if 'namespace' in i['metadata'] else ''}"
+               f"{i['metadata']['name']}" for i in items if i["metadata"]["name"] in ("client", "node-2")]
+    assert [x.object for x in r.rejected] == in_file
