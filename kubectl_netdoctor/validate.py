@@ -28,6 +28,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from kubectl_netdoctor.args import DNS1123_SUBDOMAIN
+
 Obj = dict[str, Any]
 Check = Callable[[Any, str], Iterator[str]]
 """A schema: yields ``path: what is wrong`` for a value at ``path``; its ``ok`` attribute (see
@@ -295,7 +297,6 @@ def _join(path: str, key: str) -> str:
 # -- label syntax, as the API server validates it ------------------------------------
 
 _LABEL_NAME = re.compile(r"([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)")
-_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 
 
 def _label_key_ok(k: Any) -> bool:
@@ -307,7 +308,7 @@ def _label_key_str_ok(k: str) -> bool:
     # Memoised: a snapshot's objects share a handful of label keys (15,000 objects: 20,000 checks, ~10 keys).
     prefix, _, name = k.rpartition("/")
     return bool(_LABEL_NAME.fullmatch(name)) and \
-        not (prefix and (len(prefix) > 253 or not _DNS_SUBDOMAIN.fullmatch(prefix)))
+        not (prefix and (len(prefix) > 253 or not DNS1123_SUBDOMAIN.fullmatch(prefix)))
 
 
 @_ok(_label_key_ok)
