@@ -16,6 +16,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from kubectl_netdoctor.args import DNS1123_SUBDOMAIN
+
 Labels = Mapping[str, str]
 
 
@@ -82,7 +84,6 @@ _SYMBOLS = ("!=", "==", "!", "(", ")", ",", "=", ">", "<")
 """Tokens that end an identifier (whitespace ends one too), longest first as the lexer tries them."""
 _OPERATORS = {"=": "In", "==": "In", "!=": "NotIn", "in": "In", "notin": "NotIn", ">": "Gt", "<": "Lt"}
 _NAME_PART = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?")
-_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 _INTEGER = re.compile(r"[-+]?\d{1,18}")
 
 
@@ -118,7 +119,7 @@ def key_problem(key: str) -> str | None:
     if not name or len(name) > 63 or not _NAME_PART.fullmatch(name):
         return (f"invalid label key {key!r}: the name part must be at most 63 characters: letters, digits, "
                 "'-', '_' and '.', starting and ending with a letter or digit")
-    if slash and (not prefix or len(prefix) > 253 or not _DNS_SUBDOMAIN.fullmatch(prefix)):
+    if slash and (not prefix or len(prefix) > 253 or not DNS1123_SUBDOMAIN.fullmatch(prefix)):
         return f"invalid label key {key!r}: the prefix must be a DNS subdomain (lowercase, at most 253 characters)"
     return None
 
