@@ -52,6 +52,7 @@ _ENTRIES: tuple[tuple[str, str, Severity, str], ...] = (
     ("SEL_NO_MATCHING_PODS", "selectors", E, "The selector matches no pod in the namespace"),
     ("SEL_PODS_IN_OTHER_NAMESPACE", "selectors", W, "Pods matching the selector live in another namespace"),
     ("SEL_POD_NOT_READY", "selectors", E, "Selected pods are not Ready"),
+    ("SEL_READINESS_PROBE_PORT", "selectors", E, "The readinessProbe checks a port the app does not listen on, so the pod never turns Ready"),
     ("SEL_TARGETPORT_NAME_UNDECLARED", "selectors", E, "targetPort names a port no selected container declares"),
     ("SEL_TARGETPORT_NUMBER_UNDECLARED", "selectors", W, "targetPort number is not among the declared container ports"),
     ("SEL_PROTOCOL_MISMATCH", "selectors", E, "Service port protocol differs from the container port protocol"),

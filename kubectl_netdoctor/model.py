@@ -9,8 +9,11 @@ snapshot look identical to the checks.
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass, field
 from typing import Any
+
+from kubectl_netdoctor.causes import EXPLAINS_AS_WARNING, explainers
 
 
 class Severity(str, enum.Enum):
@@ -58,7 +61,8 @@ class Finding:
     evidence: tuple[str, ...] = ()
     """What was observed, one fact per line (object fields, rule text, probe output)."""
     fix: str = ""
-    """The concrete remedy: a kubectl command or the YAML field to change."""
+    """The concrete remedy, as lines: prose, and each command whole on a line of its own (a heredoc runs
+    from its ``<<'EOF'`` line to its ``EOF`` line), so that it pastes: :func:`fix_parts` tells them apart."""
     count: int = 1
     """How many findings this one stands for: more than 1 only where the runner summed up a step's
     many findings of one code ("... and K more"); the JSON carries it only then."""
@@ -74,6 +78,40 @@ class Finding:
         if self.count != 1:
             out["count"] = self.count
         return out
+
+
+COMMAND_WORDS = frozenset({
+    "kubectl", "curl", "ss", "conntrack", "iptables", "iptables-save", "iptables-nft-save", "iptables-legacy-save",
+    "ip6tables-save", "ipvsadm", "nft", "sysctl", "calicoctl", "hubble", "systemctl",
+})
+"""The programs a fix tells the reader to run. A fix line whose first word is one of them is a command."""
+
+_HEREDOC = re.compile(r"<<-?\s*'?(\w+)'?\s*$")
+
+
+def is_command(line: str) -> bool:
+    """A line of a fix that is a command to paste (see :data:`COMMAND_WORDS`)."""
+    return line.split(" ", 1)[0] in COMMAND_WORDS
+
+
+def fix_parts(fix: str) -> list[tuple[str, bool]]:
+    """A fix as ``(text, is_command)`` parts in order: each command whole (a heredoc with its body and
+    closing word, over several lines), and the prose between them one part per line."""
+    parts: list[tuple[str, bool]] = []
+    lines = fix.split("\n")
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        i += 1
+        if not is_command(line):
+            parts.append((line, False))
+            continue
+        heredoc = _HEREDOC.search(line)
+        if heredoc:
+            end = next((j for j in range(i, len(lines)) if lines[j] == heredoc.group(1)), len(lines) - 1)
+            line, i = "\n".join(lines[i - 1:end + 1]), end + 1
+        parts.append((line, True))
+    return parts
 
 
 @dataclass(frozen=True)
@@ -197,6 +235,49 @@ class Report:
         """The first failing step in flowchart order: the hop to fix first."""
         return next((s for s in self.steps if s.status is Status.FAIL), None)
 
+    def findings(self) -> list[tuple[StepResult, Finding]]:
+        """Every finding with its step, in flowchart order."""
+        return [(s, f) for s in self.steps for f in s.findings]
+
+    def explained_by(self, finding: Finding) -> tuple[StepResult, Finding] | None:
+        """The finding of this report that explains ``finding`` (:mod:`kubectl_netdoctor.causes`), the most
+        specific first; None when nothing here does. An explaining finding is an error, or a warning that
+        explains a warning, or one of :data:`~kubectl_netdoctor.causes.EXPLAINS_AS_WARNING`."""
+        wanted = explainers(finding.code)
+        if not wanted:
+            return None
+        rank = {code: i for i, code in enumerate(wanted)}
+        present = [(rank[f.code], n, s, f) for n, (s, f) in enumerate(self.findings())
+                   if f.code in rank and f is not finding and _may_explain(f, finding)]
+        if not present:
+            return None
+        _, _, step, hit = min(present, key=lambda t: (t[0], t[1]))
+        return step, hit
+
+    def root_of(self, step: StepResult, finding: Finding) -> tuple[StepResult, Finding]:
+        """Follow what explains ``finding`` down to a finding nothing in this report explains."""
+        seen = {id(finding)}
+        while (hit := self.explained_by(finding)) is not None and id(hit[1]) not in seen:
+            step, finding = hit
+            seen.add(id(finding))
+        return step, finding
+
+    def located_cause(self) -> tuple[StepResult, Finding] | None:
+        """The cause with its step: the headline error (the first error of the broken hop, else the first
+        error in flowchart order) followed down what explains it. None when there is no error."""
+        broken = self.broken_step
+        errors = [(s, f) for s, f in self.findings() if f.severity is Severity.ERROR]
+        if not errors:
+            return None
+        head = next(((s, f) for s, f in errors if s is broken), errors[0])
+        return self.root_of(*head)
+
+    @property
+    def cause(self) -> Finding | None:
+        """The finding to fix first (the root cause); the broken hop stays the first failing step."""
+        hit = self.located_cause()
+        return hit[1] if hit else None
+
     @property
     def label(self) -> str:
         """The target as a list names it within its namespace: ``web`` for a Service (the default path
@@ -210,6 +291,11 @@ class Report:
             return {"service": {"namespace": self.namespace, "name": self.service}}
         return {"target": {"kind": self.kind, "namespace": self.namespace, "name": self.service}}
 
+    def cause_dict(self) -> dict[str, str] | None:
+        """The JSON's ``cause``: the code and step of the root-cause finding (README, "Output")."""
+        hit = self.located_cause()
+        return {"code": hit[1].code, "step": hit[0].id} if hit else None
+
     def to_dict(self) -> dict[str, Any]:
         broken = self.broken_step
         return {
@@ -219,8 +305,17 @@ class Report:
             "source": self.source,
             "client": self.client,
             "broken_step": broken.id if broken else None,
+            "cause": self.cause_dict(),
             "steps": [s.to_dict() for s in self.steps],
         }
+
+
+def _may_explain(explaining: Finding, explained: Finding) -> bool:
+    if explaining.severity is Severity.ERROR:
+        return True
+    if explaining.severity is Severity.WARNING:
+        return explained.severity is not Severity.ERROR or explaining.code in EXPLAINS_AS_WARNING
+    return False
 
 
 VERDICT_RANK = {Verdict.OK: 0, Verdict.INCONCLUSIVE: 1, Verdict.PROBLEM: 2}
@@ -243,14 +338,12 @@ class ScannedService:
 
     @property
     def top_finding(self) -> Finding | None:
-        """The first error of the broken hop (else the first error, else warning, anywhere): the headline."""
-        broken = self.report.broken_step
-        steps = ([broken] if broken else []) + [s for s in self.report.steps if s is not broken]
-        for sev in (Severity.ERROR, Severity.WARNING):
-            hit = next((f for s in steps for f in s.findings if f.severity is sev), None)
-            if hit:
-                return hit
-        return None
+        """The headline: the report's cause; without an error, what explains its first warning."""
+        cause = self.report.cause
+        if cause is not None:
+            return cause
+        warning = next(((s, f) for s, f in self.report.findings() if f.severity is Severity.WARNING), None)
+        return self.report.root_of(*warning)[1] if warning else None
 
     def summary_dict(self) -> dict[str, Any]:
         broken, top = self.report.broken_step, self.top_finding

@@ -9,7 +9,9 @@ Pure functions over kubectl-JSON pod dicts.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from typing import Any
 
 from kubectl_netdoctor.objects import Obj, container_ports
 
@@ -35,6 +37,21 @@ class Template:
         if self.kind == "Pod":
             return f"kubectl -n {namespace} edit pod {self.name}  # a bare pod: fix its manifest and re-create it"
         return f"kubectl -n {namespace} edit {self.kind.lower()} {self.name}"
+
+    def patch_command(self, namespace: str, ops: list[tuple[str, str, Any]]) -> str | None:
+        """A ``kubectl patch --type json`` of this template: ``ops`` are ``(op, path in the pod spec, value)``
+        (``("replace", "/containers/0/readinessProbe/tcpSocket/port", 8080)``). None for a bare pod, whose
+        spec cannot be patched that way: fix its manifest and re-create it."""
+        if self.kind not in PATCHABLE:
+            return None
+        doc = [{"op": op, "path": "/spec/template/spec" + path, "value": value} for op, path, value in ops]
+        return (f"kubectl -n {namespace} patch {self.kind.lower()} {self.name} --type json "
+                f"-p '{json.dumps(doc, separators=(',', ':'))}'")
+
+
+PATCHABLE = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet")
+"""Controllers whose pod template ``/spec/template/spec`` a JSON patch can change (a bare ReplicaSet's new
+template reaches only the pods made after it; a Job's template cannot change)."""
 
 
 def template_of(pod: Obj) -> Template:

@@ -169,11 +169,11 @@ def test_a_problem_is_a_failure_carrying_the_hop_the_findings_and_the_fixes():
     case = assert_junit_10(render(PROBLEM)).find(".//testcase")
     failure = case.find("failure")
     assert failure.get("type") == "EP_NO_READY_ADDRESSES"
-    assert failure.get("message").startswith("broken hop: endpoints (Endpoints have ready addresses): "
-                                             "EP_NO_READY_ADDRESSES: port http: no ready endpoint <&>")
+    assert failure.get("message") == ("broken hop: endpoints (Endpoints have ready addresses); cause: "
+                                      "EP_NO_READY_ADDRESSES [endpoints]: port http: no ready endpoint <&> \\x1b[31m")
     assert "ready: <none>" in failure.text                          # evidence
-    assert "fix: kubectl -n shop get pods -l app=cart -o wide" in failure.text
-    assert "\x1b" not in render(PROBLEM)                            # not XML 1.0: replaced
+    assert "      kubectl -n shop get pods -l app=cart -o wide" in failure.text.splitlines()  # the fix, whole
+    assert "\x1b" not in render(PROBLEM)                            # not XML 1.0: spelled out
 
 
 def test_inconclusive_is_an_error_not_a_pass():
@@ -214,3 +214,75 @@ def test_svc_junit_renderer_signature_matches_its_siblings():
     buf = io.StringIO()
     junit.render(OK, buf)
     assert_junit_10(buf.getvalue())
+
+
+# -- the cause, and input that must not break the document (issue 18) ------------------------------
+
+def test_the_failure_names_the_cause_not_the_symptom():
+    """selector-typo: the broken hop is endpoints (no ready address), but the cause is the selector."""
+    result = CliRunner().invoke(app, ["svc", "web", "-n", "selector-typo", "--snapshot",
+                                      str(REPO / "examples" / "selector-typo.yaml"), "-o", "junit"])
+    failure = assert_junit_10(result.stdout).find(".//failure")
+    assert failure.get("type") == "SEL_NO_MATCHING_PODS"
+    assert failure.get("message") == (
+        "broken hop: endpoints (Endpoints have ready addresses); cause: SEL_NO_MATCHING_PODS [selectors]: "
+        "selector app=web matches no pod; nearest: web-8f65c77bc-b7vpt has application=web where the selector "
+        "wants app=web")
+    # The body lists the cause's block first, its fix a whole line of its own however long.
+    body = failure.text.splitlines()
+    blocks = [line.split()[1] for line in body if line.startswith("ERROR ")]
+    assert blocks == ["SEL_NO_MATCHING_PODS", "EP_NO_READY_ADDRESSES"]
+    assert ("      kubectl -n selector-typo patch svc web --type merge -p "
+            "'{\"spec\":{\"selector\":{\"application\":\"web\",\"app\":null}}}'") in body
+
+
+LONG_FIX = ("either fix the pod template labels, or point the Service at them:\nkubectl -n shop patch svc "
+            + "a" * 60 + " --type merge -p '{\"spec\":{\"selector\":{\"" + "b" * 80 + "\":\"web\",\"app\":null}}}'")
+
+
+def test_commands_are_never_wrapped_in_a_body():
+    report = _report("shop", "cart", [StepResult("selectors", "Selector", Status.FAIL, "0 pods", (
+        Finding("SEL_NO_MATCHING_PODS", Severity.ERROR, "no pod " * 40, (), LONG_FIX),))])
+    body = assert_junit_10(render(report)).find(".//failure").text.splitlines()
+    command = LONG_FIX.splitlines()[1]
+    assert len(command) > 160 and "      " + command in body
+    assert all(len(line) <= 160 for line in body if command not in line)  # the prose wraps at 160
+
+
+HOSTILE = "web\x01\x1b[31m\x00\udcff\u202e]]>"
+
+
+def test_names_and_messages_from_the_cluster_are_sanitised():
+    """A \\x01 in a namespace made the XML invalid; ESC, NUL, a lone surrogate (a non-UTF-8 byte of a file
+    name) and a right-to-left override are spelled out, and ]]> is escaped like any text."""
+    report = Report(HOSTILE, HOSTILE, (
+        StepResult("selectors", "Selector", Status.FAIL, HOSTILE, (
+            Finding("SEL_POD_NOT_READY", Severity.ERROR, "event Unhealthy: " + HOSTILE, (HOSTILE,), "fix " + HOSTILE),)),
+    ), "snapshot /tmp/\udcff.yaml", HOSTILE)
+    text = render(report)
+    root = assert_junit_10(text)
+    assert text.isascii()
+    suite = root.find("testsuite")
+    case = suite.find("testcase")
+    spelled = "web\\x01\\x1b[31m\\x00\\xff\\u202e]]>"  # the non-UTF-8 byte 0xff spelled as the byte
+    assert suite.get("name") == "kubectl-netdoctor " + spelled and suite.get("package") == spelled
+    assert case.get("classname") == spelled and case.get("name") == spelled
+    assert case.find("failure").get("message").endswith("event Unhealthy: " + spelled)
+    assert spelled in case.find("failure").text
+
+
+@pytest.mark.parametrize("encoding", ["latin-1", "ascii", "utf-8"])
+def test_the_document_is_utf8_in_any_locale(encoding):
+    """Written to a Latin-1 or ASCII stdout, the document is still UTF-8 as it declares (ASCII, with character
+    references), and no character is lost."""
+    report = _report("shop", "caf\u00e9", [StepResult("endpoints", "Endpoints", Status.FAIL, "0 ready", (
+        Finding("EP_NO_READY_ADDRESSES", Severity.ERROR, "no ready endpoint \u2192 caf\u00e9 \U0001f600",
+                (), ""),))])
+    raw = io.BytesIO()
+    stream = io.TextIOWrapper(raw, encoding=encoding, errors="strict")
+    junit.render(report, stream)
+    stream.flush()
+    root = assert_junit_10(raw.getvalue().decode("utf-8"))
+    case = root.find(".//testcase")
+    assert case.get("name") == "caf\u00e9"
+    assert "\u2192 caf\u00e9 \U0001f600" in case.find("failure").get("message")

@@ -15,8 +15,8 @@ ROOT = "kubectl_netdoctor"
 
 # Lowest first. A module's layer is that of the longest matching prefix.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("pure", ("errors", "defaults", "model", "codes", "labels", "objects", "dnsnames", "templates", "parsers",
-              "validate", "args", "durations")),
+    ("pure", ("errors", "defaults", "model", "causes", "codes", "labels", "objects", "dnsnames", "templates",
+              "parsers", "validate", "args", "durations")),
     ("knowledge", ("kubeproxy", "netpol", "evidence")),
     ("transport", ("cluster",)),
     ("context", ("context", "config")),

@@ -75,7 +75,8 @@ def test_text_is_a_summary_table_then_details_of_the_failing_services_only(three
     table = out.split("verdict: PROBLEM", 1)[0]
     assert table.splitlines()[1].split() == ["Service", "verdict", "broken", "hop", "top", "finding", "time"]
     row = next(line for line in table.splitlines() if line.startswith("selector-typo/web"))
-    assert row.split()[:4] == ["selector-typo/web", "problem", "endpoints", "EP_NO_READY_ADDRESSES"]
+    # The broken hop is the first failing step; the top finding is the cause (issue 18): the selector.
+    assert row.split()[:4] == ["selector-typo/web", "problem", "endpoints", "SEL_NO_MATCHING_PODS"]
     assert row.split()[-1].endswith("s")
     assert "3 Services: 1 ok, 2 problem, 0 inconclusive" in out
     assert "Service selector-typo/web   from snapshot" in out          # details of a failing one
@@ -373,7 +374,7 @@ def test_wait_stops_at_the_first_ok_round_and_says_what_was_failing(rounds):
     result = engine.wait_until_ok(round_, 60, lines.append, interval_s=2, clock=clock, sleep=clock.sleep)
     assert result.verdict is Verdict.OK and result.attempts == 3
     assert lines[0] == "wait: 1s of 1m, 1 of 1 Service(s) not ok; again in 2s"
-    assert lines[1].startswith("  not-ready/web: problem at endpoints: EP_NO_READY_ADDRESSES port http 80->http/TCP")
+    assert lines[1].startswith("  not-ready/web: problem at endpoints: SEL_READINESS_PROBE_PORT 1 of 1 selected pods")
     assert lines[-1] == "wait: all 1 Service(s) ok after 7s (3 rounds)"
 
 
@@ -435,7 +436,7 @@ def test_live_scan_waits_until_the_namespace_heals_reading_afresh_each_round():
                       open_reader=lambda options: reader)
     assert result.verdict is Verdict.OK and result.attempts == 3
     assert result.scope == "namespace shop"
-    assert lines[1].startswith("  shop/web-4: problem at endpoints: EP_NO_READY_ADDRESSES")
+    assert lines[1].startswith("  shop/web-4: problem at endpoints: SEL_NO_MATCHING_PODS")
     assert lines[-1].startswith("wait: all 5 Service(s) ok after")
     # each round read the namespace afresh: the same lists, once per round
     per_round = [c for c in reader.calls if c == ("list", "Service", "shop", None, None)]

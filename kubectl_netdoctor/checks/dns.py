@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from kubectl_netdoctor import dnsnames, objects
-from kubectl_netdoctor.checks.base import Context, Obj, conclude, finding, needs_service, verified_live
+from kubectl_netdoctor import dnsnames, objects, templates
+from kubectl_netdoctor.checks.base import Context, Obj, conclude, finding, fix_text, needs_service, verified_live
 from kubectl_netdoctor.evidence import dns_probe_result, took
 from kubectl_netdoctor.model import Finding, Severity, StepResult
 
@@ -20,7 +20,8 @@ def corefile_problem(ctx: Context) -> Finding | None:
         "DNS_COREFILE_NO_CLUSTER_DOMAIN",
         "the CoreDNS Corefile has no `kubernetes` plugin: no Service name can resolve",
         ["configmap kube-system/coredns: Corefile without `kubernetes cluster.local ...`"],
-        "kubectl -n kube-system edit configmap coredns  # add: kubernetes cluster.local in-addr.arpa ip6.arpa",
+        fix_text("add the kubernetes plugin to the Corefile (kubernetes cluster.local in-addr.arpa ip6.arpa):",
+                 "kubectl -n kube-system edit configmap coredns"),
     )
 
 
@@ -38,7 +39,9 @@ def coredns_health(ctx: Context) -> list[Finding]:
         return [finding(
             "DNS_COREDNS_NOT_READY", f"no CoreDNS pod is Ready ({len(pods)} found): every DNS lookup times out",
             evidence,
-            "kubectl -n kube-system scale deploy coredns --replicas=2; kubectl -n kube-system logs -l k8s-app=kube-dns",
+            fix_text("bring CoreDNS back, then read why it stopped:",
+                     "kubectl -n kube-system scale deploy coredns --replicas=2",
+                     "kubectl -n kube-system logs -l k8s-app=kube-dns"),
         )]
     found = []
     if len(ready) < len(pods):
@@ -68,14 +71,25 @@ def client_policy(ctx: Context) -> Finding | None:
         return finding(
             "DNS_CLIENT_DNSPOLICY_DEFAULT",
             f"client pod {name} has dnsPolicy Default: it uses the node's resolver, which knows no *.svc names",
-            [f"pod {name}: spec.dnsPolicy: Default"], "set spec.dnsPolicy: ClusterFirst (the default)")
+            [f"pod {name}: spec.dnsPolicy: Default"], dns_policy_fix(pod, "ClusterFirst", "(the default)"))
     if spec.get("hostNetwork") and spec.get("dnsPolicy", "ClusterFirst") == "ClusterFirst":
         return finding(
             "DNS_CLIENT_HOSTNETWORK_CLUSTERFIRST",
             f"client pod {name} uses hostNetwork with dnsPolicy ClusterFirst, which falls back to the node's resolver",
             [f"pod {name}: spec.hostNetwork: true, dnsPolicy: ClusterFirst"],
-            "set spec.dnsPolicy: ClusterFirstWithHostNet")
+            dns_policy_fix(pod, "ClusterFirstWithHostNet", "(cluster DNS for a hostNetwork pod)"))
     return None
+
+
+def dns_policy_fix(pod: dict, policy: str, why: str) -> str:
+    """Set the client's dnsPolicy in its pod template (a pod's own spec cannot change)."""
+    template = templates.template_of(pod)
+    namespace = pod["metadata"].get("namespace", "default")
+    patch = template.patch_command(namespace, [("add", "/dnsPolicy", policy)])
+    if patch:
+        return fix_text(f"set spec.dnsPolicy: {policy} {why} in {template.describe()}:", patch)
+    return fix_text(f"set spec.dnsPolicy: {policy} {why} in the pod's manifest and re-create it:",
+                    template.edit_command(namespace))
 
 
 def name_resolution(ctx: Context, domain: str) -> tuple[list[Finding], list[str]]:
@@ -146,13 +160,13 @@ def run(ctx: Context, svc: Obj) -> StepResult:
             "DNS_NAME_UNRESOLVED",
             f"{fqdn} does not resolve ({direct.outcome}) when CoreDNS pod {direct.server} is asked directly",
             [f"direct query (port-forward) to CoreDNS pod {direct.server}: {direct.outcome} {direct.detail}".rstrip()],
-            f"check the name and namespace: kubectl get svc -A --field-selector metadata.name={ctx.name}",
+            fix_text("check the name and namespace:", f"kubectl get svc -A --field-selector metadata.name={ctx.name}"),
         ))
     elif want and kind != "ExternalName" and not set(direct.addresses) & want:
         found.append(finding(
             "DNS_WRONG_ANSWER", f"{fqdn} resolves to {', '.join(direct.addresses)}, expected {', '.join(sorted(want))}",
             [f"direct query to CoreDNS pod {direct.server}: {', '.join(direct.addresses)}"],
-            "CoreDNS may serve stale data: kubectl -n kube-system rollout restart deploy coredns",
+            fix_text("CoreDNS may serve stale data:", "kubectl -n kube-system rollout restart deploy coredns"),
         ))
     else:
         summary = (f"{fqdn} -> {', '.join(direct.addresses)} from CoreDNS pod {direct.server} directly "
@@ -209,8 +223,9 @@ def live_resolution(ctx: Context, svc: dict, domain: str):
             [f"nslookup kubernetes.default.svc.{domain}: {kube.outcome} {kube.detail}".rstrip(),
              f"resolv.conf: nameserver {' '.join(ev.resolv.nameservers) if ev.resolv else '?'}"]
             + ([f"direct query to CoreDNS pod {direct.server}: {direct.outcome} in {direct.latency_ms} ms"] if direct else []),
-            "if CoreDNS answers directly, an egress NetworkPolicy or kube-proxy blocks UDP/TCP 53 to kube-dns "
-            "(see the netpol and proxy steps); else kubectl -n kube-system logs -l k8s-app=kube-dns",
+            fix_text("if CoreDNS answers directly, an egress NetworkPolicy or kube-proxy blocks UDP/TCP 53 to kube-dns "
+                     "(see the netpol and proxy steps); else CoreDNS's own log:",
+                     "kubectl -n kube-system logs -l k8s-app=kube-dns"),
         ))
         return found, probes, True
     if fq is None or not fq.ok:
@@ -220,7 +235,7 @@ def live_resolution(ctx: Context, svc: dict, domain: str):
             f"{fqdn} does not resolve ({last.outcome if last else 'not asked'}) although kubernetes.default does",
             [f"nslookup {r.name}: {r.outcome} {r.detail}".rstrip() for r in fq_tried]
             + ([f"direct query to CoreDNS: {direct.outcome}"] if direct else []),
-            f"check the name and namespace: kubectl get svc -A --field-selector metadata.name={ctx.name}",
+            fix_text("check the name and namespace:", f"kubectl get svc -A --field-selector metadata.name={ctx.name}"),
         ))
         return found, probes, True
     want = expected_answers(ctx, svc)
@@ -228,7 +243,7 @@ def live_resolution(ctx: Context, svc: dict, domain: str):
         found.append(finding(
             "DNS_WRONG_ANSWER", f"{fqdn} resolves to {', '.join(fq.addresses)}, expected {', '.join(sorted(want))}",
             [f"nslookup {fq.name}: {', '.join(fq.addresses)} (server {fq.server})"],
-            "CoreDNS may serve stale data: kubectl -n kube-system rollout restart deploy coredns",
+            fix_text("CoreDNS may serve stale data:", "kubectl -n kube-system rollout restart deploy coredns"),
         ))
     same_ns = (ctx.client.namespace or ctx.namespace) == ctx.namespace
     for label in ("short", "namespaced"):
@@ -246,6 +261,6 @@ def live_resolution(ctx: Context, svc: dict, domain: str):
         found.append(finding(
             "DNS_SLOW", f"DNS answers take {max(r.latency_ms for r in slow):g} ms",
             [f"{r.name}: {r.latency_ms} ms" for r in slow],
-            "check CoreDNS load and upstream (kubectl -n kube-system top pods -l k8s-app=kube-dns); "
-            "ndots:5 multiplies lookups of external names"))
+            fix_text("check CoreDNS load and upstream (ndots:5 multiplies lookups of external names):",
+                     "kubectl -n kube-system top pods -l k8s-app=kube-dns")))
     return found, probes, True

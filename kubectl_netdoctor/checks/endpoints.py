@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 from kubectl_netdoctor import labels, objects
-from kubectl_netdoctor.checks.base import Context, Obj, conclude, finding, needs_service, skipped
+from kubectl_netdoctor.checks.base import (
+    Context,
+    Obj,
+    conclude,
+    finding,
+    fix_text,
+    needs_service,
+    service_port_patch,
+    skipped,
+)
 from kubectl_netdoctor.model import Finding, StepResult
 
 STEP_ID = "endpoints"
@@ -61,16 +70,14 @@ def check_port(ctx: Context, svc_port: dict, slices: list[dict]) -> tuple[list[F
             f"port {label}: the endpoints carry no port for it, so targetPort {svc_port.get('targetPort')!r} "
             "resolves on no selected pod",
             evidence + [f"slice ports: {sorted({p.get('name') or '(unnamed)' for s in slices for p in s.get('ports') or []}) or '[]'}"],
-            "declare the named port on the container (ports[].name) or set targetPort to the number",
+            port_missing_fix(ctx, svc_port),
         ))
     elif not ready:
         found.append(finding(
             "EP_NO_READY_ADDRESSES",
             f"port {label}: no ready endpoint address, so connections to the Service fail "
             f"({len(not_ready)} not ready, {len(terminating)} terminating)",
-            evidence,
-            f"kubectl -n {ctx.namespace} get pods -l {sel} -o wide" if sel else
-            f"kubectl -n {ctx.namespace} get endpointslices -l kubernetes.io/service-name={ctx.name} -o yaml",
+            evidence, no_ready_fix(ctx, sel),
         ))
     elif not_ready:
         found.append(finding(
@@ -78,8 +85,9 @@ def check_port(ctx: Context, svc_port: dict, slices: list[dict]) -> tuple[list[F
             f"port {label}: {len(not_ready)} of {len(ready) + len(not_ready)} endpoints not ready "
             "(traffic goes only to the ready ones)",
             evidence,
-            f"kubectl -n {ctx.namespace} describe pod {not_ready[0].target.split('/', 1)[1]}" if not_ready[0].target
-            else f"kubectl -n {ctx.namespace} get pods -l {sel}",
+            fix_text("why it is not Ready (the selectors step says more):",
+                     f"kubectl -n {ctx.namespace} describe pod {not_ready[0].target.split('/', 1)[1]}"
+                     if not_ready[0].target else f"kubectl -n {ctx.namespace} get pods -l {sel}"),
         ))
     if terminating:
         found.append(finding(
@@ -87,7 +95,37 @@ def check_port(ctx: Context, svc_port: dict, slices: list[dict]) -> tuple[list[F
             [f"terminating: {', '.join(map(_addr, terminating))}"],
             "expected during a rollout; if they linger check the pods' finalizers and preStop hooks",
         ))
+    if unresolved and not ready:
+        return found, f"{label}: 0 ready, targetPort {svc_port.get('targetPort')!r} resolves on no selected pod"
     return found, f"{label}: {len(ready)} ready" + (f", {len(not_ready)} not ready" if not_ready else "")
+
+
+def port_missing_fix(ctx: Context, svc_port: dict) -> str:
+    """Point targetPort at the one port the selected containers declare (with the Service port's protocol),
+    where there is one; else say what to change."""
+    proto = svc_port.get("protocol", "TCP")
+    declared = {(p.get("name") or "", p.get("containerPort")) for pod in ctx.selected_pods()
+                for _, p in objects.container_ports(pod) if p.get("protocol", "TCP") == proto}
+    if len(declared) == 1:
+        name, number = declared.pop()
+        value = name or number
+        patch = service_port_patch(ctx, svc_port, "targetPort", value)
+        if patch and value != svc_port.get("targetPort"):  # the same name: the slices lag, a patch changes nothing
+            return fix_text(f"point the Service at the port the containers declare ({value!r}), or declare the "
+                            f"named port {svc_port.get('targetPort')!r} on the container (ports[].name):", patch)
+    return "declare the named port on the container (ports[].name) or set targetPort to the number"
+
+
+def no_ready_fix(ctx: Context, sel: str) -> str:
+    """Where the ready addresses went: no pod is selected (the selector), or the selected ones are not Ready."""
+    if not sel:
+        return fix_text("the Service has no selector: its EndpointSlices are made by hand or by another controller:",
+                        f"kubectl -n {ctx.namespace} get endpointslices -l kubernetes.io/service-name={ctx.name} -o yaml")
+    if not ctx.selected_pods():
+        return fix_text(f"no pod matches the selector {sel} (see the selectors step); the pods there and their labels:",
+                        f"kubectl -n {ctx.namespace} get pods --show-labels")
+    return fix_text("the selected pods are not Ready (see the selectors step):",
+                    f"kubectl -n {ctx.namespace} get pods -l {sel} -o wide")
 
 
 def ready_pods_missing(ctx: Context, slices: list[dict], ports: list[dict]) -> Finding | None:
@@ -109,8 +147,9 @@ def ready_pods_missing(ctx: Context, slices: list[dict], ports: list[dict]) -> F
         "or kube-controller-manager is not running",
         [f"pod {p['metadata']['name']} {objects.pod_ip(p)}: Ready; EndpointSlices: "
          + ("listed not ready" if objects.pod_ip(p) in listed else "not listed") for p in missing[:5]],
-        "re-run in a few seconds; if it persists: kubectl -n kube-system get pods -l component=kube-controller-manager "
-        "and its logs (endpointslice controller)",
+        fix_text("re-run in a few seconds; if it persists, look at kube-controller-manager and its endpointslice "
+                 "controller:", "kubectl -n kube-system get pods -l component=kube-controller-manager",
+                 "kubectl -n kube-system logs -l component=kube-controller-manager | grep -i endpointslice"),
     )
 
 
@@ -133,7 +172,7 @@ def run(ctx: Context, svc: Obj) -> StepResult:
                 ["spec.selector: (none)", "EndpointSlices: none", f"Endpoints: {'none' if ep is None else 'empty'}"],
                 "create an EndpointSlice labelled kubernetes.io/service-name="
                 f"{ctx.name} with the backend addresses, or add a selector",
-            )], "no endpoints (selector-less)")
+            )], "no endpoints (selector-less)", names_problem=True)
         evidence_legacy = [f"Endpoints (legacy): ready {', '.join(ready) or '<none>'}"]
     elif not slices:
         return conclude(STEP_ID, TITLE, [finding(
@@ -141,8 +180,10 @@ def run(ctx: Context, svc: Obj) -> StepResult:
             "no EndpointSlice exists for this Service: the EndpointSlice controller in kube-controller-manager "
             "is not running or not keeping up",
             [f"kubectl get endpointslices -l kubernetes.io/service-name={ctx.name}: none"],
-            "kubectl -n kube-system get pods -l component=kube-controller-manager; check its logs for endpointslice",
-        )], "no EndpointSlices")
+            fix_text("kube-controller-manager runs the EndpointSlice controller; is it running, and what do its logs "
+                     "say about endpointslice:", "kubectl -n kube-system get pods -l component=kube-controller-manager",
+                     "kubectl -n kube-system logs -l component=kube-controller-manager | grep -i endpointslice"),
+        )], "no EndpointSlices", names_problem=True)
     if not ports:
         return skipped(STEP_ID, TITLE, "no Service port to check")
     found: list[Finding] = []
@@ -155,4 +196,4 @@ def run(ctx: Context, svc: Obj) -> StepResult:
         found.append(f)
     if evidence_legacy and found:
         found = [Finding(f.code, f.severity, f.message, f.evidence + tuple(evidence_legacy), f.fix) for f in found]
-    return conclude(STEP_ID, TITLE, found, "; ".join(summaries))
+    return conclude(STEP_ID, TITLE, found, "; ".join(summaries), names_problem=True)

@@ -10,7 +10,16 @@ note and the step is a skip.
 from __future__ import annotations
 
 from kubectl_netdoctor import objects
-from kubectl_netdoctor.checks.base import Context, Obj, conclude, finding, needs_service, skipped, verified_live
+from kubectl_netdoctor.checks.base import (
+    Context,
+    Obj,
+    conclude,
+    finding,
+    fix_text,
+    needs_service,
+    skipped,
+    verified_live,
+)
 from kubectl_netdoctor.evidence import http_probe_result, took
 from kubectl_netdoctor.model import Finding, Severity, StepResult
 
@@ -19,21 +28,22 @@ TITLE = "HTTP answers (L7)"
 
 OUTCOME_CODES = {
     "server_error": ("HTTP_SERVER_ERROR", "the app answers with a server error",
-                     "kubectl -n {ns} logs -l {sel} --tail=50  # the app's own error"),
+                     "the app's own error:\nkubectl -n {ns} logs -l {sel} --tail=50"),
     "client_error": ("HTTP_CLIENT_ERROR", "the app answers, but refuses this request (path or Host header?)",
-                     "retry with the right path: kubectl netdoctor svc {name} -n {ns} --http-path /healthz"),
+                     "retry with the right path:\nkubectl netdoctor svc {name} -n {ns} --http-path /healthz"),
     "refused": ("HTTP_REFUSED", "connection refused: nothing accepts connections behind this address",
                 "see the listen and proxy steps"),
     "reset": ("HTTP_RESET", "connection reset: the app or a proxy in the path closed it abruptly",
-              "kubectl -n {ns} logs -l {sel} --tail=50; check for TLS on a plain-HTTP port"),
+              "check for TLS on a plain-HTTP port; the app's log:\nkubectl -n {ns} logs -l {sel} --tail=50"),
     "empty": ("HTTP_RESET", "connection closed with no answer: the app or a proxy in the path accepted it and hung up",
-              "kubectl -n {ns} logs -l {sel} --tail=50; check for TLS on a plain-HTTP port"),
+              "check for TLS on a plain-HTTP port; the app's log:\nkubectl -n {ns} logs -l {sel} --tail=50"),
     "timeout": ("HTTP_TIMEOUT", "no HTTP answer in time: packets dropped (NetworkPolicy?) or the app hangs",
-                "see the proxy and netpol steps; kubectl -n {ns} logs -l {sel}"),
+                "see the proxy and netpol steps; the app's log:\nkubectl -n {ns} logs -l {sel}"),
     "not_http": ("HTTP_NOT_HTTP", "the port answers, but not with HTTP (TLS, gRPC, or another protocol?)",
                  "if this port is not HTTP, ignore; for TLS probe https yourself"),
-    "error": ("HTTP_NOT_HTTP", "the HTTP request failed", "kubectl -n {ns} logs -l {sel}"),
+    "error": ("HTTP_NOT_HTTP", "the HTTP request failed", "the app's log:\nkubectl -n {ns} logs -l {sel}"),
 }
+"""outcome -> (code, what it means, fix: prose, then each command on a line of its own)."""
 
 
 @needs_service(STEP_ID, TITLE)
@@ -141,8 +151,8 @@ def no_endpoint_gets(ctx: Context, url: str, port_label: str, attempts: tuple, s
         f"({', '.join(sorted(o for o in outcomes if o != 'ok'))}) (expected: port {port_label} has no ready "
         "endpoint, see the endpoints step)" + "".join(f"; {n}" for n in notes),
         [f"from {ctx.live.probe}, {len(attempts)} GETs at once", *tally(attempts)],
-        f"see the endpoints step: make a selected pod Ready (kubectl -n {ctx.namespace} get pods"
-        + (f" -l {selector}" if selector else "") + " -o wide)",
+        fix_text("see the endpoints step: make a selected pod Ready:",
+                 f"kubectl -n {ctx.namespace} get pods" + (f" -l {selector}" if selector else "") + " -o wide"),
         severity=Severity.INFO,
     )
 
@@ -187,9 +197,11 @@ def endpoint_findings(ctx: Context, selector: str) -> tuple[list[Finding], list,
         + ", ".join(who(u) for u in http_bad)
         + "; through the Service this shows only when a GET lands there (balancing, sessionAffinity)",
         evidence,
-        (f"kubectl -n {ctx.namespace} logs {pod} --tail=50  # the bad pod's own error; compare its image, "
-         f"config and template with the healthy ones (kubectl -n {ctx.namespace} get pods -l {selector or '<selector>'}"
-         " -o wide)") if pod else f"kubectl -n {ctx.namespace} get endpointslices -l kubernetes.io/service-name={ctx.name} -o wide",
+        fix_text("the bad pod's own error, then compare its image, config and template with the healthy ones:",
+                 f"kubectl -n {ctx.namespace} logs {pod} --tail=50",
+                 f"kubectl -n {ctx.namespace} get pods -l {selector or '<selector>'} -o wide") if pod else
+        fix_text("which endpoints there are:",
+                 f"kubectl -n {ctx.namespace} get endpointslices -l kubernetes.io/service-name={ctx.name} -o wide"),
     )], probes, summary
 
 
@@ -219,8 +231,8 @@ def intermittent(ctx: Context, url: str, attempts: tuple, bad: list) -> Finding:
         f"GET {url}: {len(bad)} of {len(attempts)} requests fail ({', '.join(outcomes)}), the others answer: "
         "the Service balances over at least one bad endpoint",
         [f"from {ctx.live.probe}, {len(attempts)} GETs at once"] + tally(attempts),
-        f"find the bad endpoint in the listen step (a direct connect to each); "
-        f"kubectl -n {ctx.namespace} get endpointslices -l kubernetes.io/service-name={ctx.name} -o wide",
+        fix_text("find the bad endpoint in the listen step (a direct connect to each); the endpoints:",
+                 f"kubectl -n {ctx.namespace} get endpointslices -l kubernetes.io/service-name={ctx.name} -o wide"),
     )
 
 

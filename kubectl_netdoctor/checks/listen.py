@@ -8,7 +8,17 @@ needs ``ctx.live``; without it the step is skipped, never passed.
 from __future__ import annotations
 
 from kubectl_netdoctor import objects, templates
-from kubectl_netdoctor.checks.base import Context, Obj, conclude, finding, needs_service, skipped, verified_live
+from kubectl_netdoctor.checks.base import (
+    Context,
+    Obj,
+    conclude,
+    finding,
+    fix_text,
+    needs_service,
+    service_port_patch,
+    skipped,
+    verified_live,
+)
 from kubectl_netdoctor.errors import ClusterError
 from kubectl_netdoctor.evidence import tcp_probe_result
 from kubectl_netdoctor.model import Finding, ProbeResult, StepResult
@@ -117,8 +127,9 @@ def host_port_conflicts(ctx: Context, pods: list[dict]) -> tuple[list[Finding], 
                 f"{holder}, so the pod crash-loops"
                 + ("; what answers on that port is not this app" if (ip, port) in foreign else ""),
                 evidence,
-                f"move the app to a free port (its listen address and containerPort, and the Service targetPort), "
-                f"or drop hostNetwork; who holds it, on node {node}: ss -ltnp 'sport = :{port}'",
+                fix_text("move the app to a free port (its listen address and containerPort, and the Service "
+                         f"targetPort), or drop hostNetwork; who holds the port, on node {node}:",
+                         f"ss -ltnp 'sport = :{port}'"),
             ))
     return found, foreign
 
@@ -144,9 +155,10 @@ def run(ctx: Context, svc: Obj) -> StepResult:
     return live_verdict(ctx, found)
 
 
-def _odd_template_fix(ctx: Context, pod: dict, port: int, bad_pods: set[str], what: str) -> str | None:
+def _odd_template_fix(ctx: Context, pod: dict, port: int, bad_pods: set[str], what: str, then: str) -> str | None:
     """When the pods come from several templates and this pod's template is the one that differs,
-    the fix goes into that template (re-pointing the Service would break the other pods)."""
+    the fix goes into that template (re-pointing the Service would break the other pods): ``then`` says
+    what to change there."""
     groups = templates.by_template(ctx.selected_pods())
     if len(groups) < 2:
         return None
@@ -154,10 +166,11 @@ def _odd_template_fix(ctx: Context, pod: dict, port: int, bad_pods: set[str], wh
     good = [t for t, ps in groups.items() if t != mine and not any(p["metadata"]["name"] in bad_pods for p in ps)]
     if not good:
         return None
-    return (f"fix the template, not the Service: {mine.describe()} {what}, where the Service targets {port} "
-            f"and the pods of {good[0].describe()} serve it; {mine.edit_command(ctx.namespace)}"
-            + (f" (or roll back: kubectl -n {ctx.namespace} rollout undo deployment/{mine.name})"
-               if mine.kind == "Deployment" and good[0].kind == "Deployment" and good[0].name == mine.name else ""))
+    rollback = mine.kind == "Deployment" and good[0].kind == "Deployment" and good[0].name == mine.name
+    return fix_text(f"fix the template, not the Service: {mine.describe()} {what}, where the Service targets {port} "
+                    f"and the pods of {good[0].describe()} serve it; {then}:", mine.edit_command(ctx.namespace),
+                    "or roll back:" if rollback else "",
+                    f"kubectl -n {ctx.namespace} rollout undo deployment/{mine.name}" if rollback else "")
 
 
 def pod_sockets(text: str) -> dict[str, list]:
@@ -208,7 +221,7 @@ def listener_findings(ctx: Context, pods: list[dict]) -> tuple[list[Finding], li
             checks.append((pod, svc_port, proto, port, tables))
     bad_pods = {pod["metadata"]["name"] for pod, _, proto, port, tables in checks
                 if _scope(tables, proto, port)[0] in (None, proc_net_tcp.LOOPBACK_ONLY)}
-    for pod, _svc_port, proto, port, tables in checks:
+    for pod, svc_port, proto, port, tables in checks:
         name = pod["metadata"]["name"]
         scope, addrs = _scope(tables, proto, port)
         table = f"/proc/net/{proto.lower()}"
@@ -220,18 +233,21 @@ def listener_findings(ctx: Context, pods: list[dict]) -> tuple[list[Finding], li
                                   data={"addresses": addrs, "protocol": proto}))
         if scope == proc_net_tcp.LOOPBACK_ONLY:
             bind_fix = "make the app bind 0.0.0.0 (e.g. --bind 0.0.0.0, server.address=0.0.0.0, HOST=0.0.0.0)"
-            odd = _odd_template_fix(ctx, pod, port, bad_pods, f"binds {', '.join(addrs)} only")
+            odd = _odd_template_fix(ctx, pod, port, bad_pods, f"binds {', '.join(addrs)} only", bind_fix)
+            template = templates.template_of(pod)
             found.append(finding(
                 "LSN_LOOPBACK_ONLY",
                 f"pod {name} {verb} on {', '.join(addrs)}:{port}{suffix} only: other pods (and the kubelet's probes) "
                 "cannot reach it",
                 [f"{table} of {name}: {'LISTEN' if proto == 'TCP' else 'bound'} {a}:{port}" for a in addrs],
-                f"{odd}: {bind_fix}" if odd else bind_fix,
+                odd or fix_text(f"{bind_fix}, in {template.describe()}:", template.edit_command(ctx.namespace)),
             ))
         elif scope is None:
             other = _in_use(tables, proto)
             odd = _odd_template_fix(ctx, pod, port, bad_pods,
-                                    f"makes the app listen on {', '.join(map(str, other)) or 'nothing'}{suffix}")
+                                    f"makes the app listen on {', '.join(map(str, other)) or 'nothing'}{suffix}",
+                                    f"make it listen on {port} like the others")
+            patch = service_port_patch(ctx, svc_port, "targetPort", other[0]) if len(other) == 1 else ""
             found.append(finding(
                 "LSN_NOT_LISTENING",
                 (f"nothing listens on port {port} in pod {name}" if proto == "TCP" else
@@ -240,9 +256,9 @@ def listener_findings(ctx: Context, pods: list[dict]) -> tuple[list[Finding], li
                 + (f"; it {verb} on {', '.join(map(str, other))}{suffix}" if other else ""),
                 [f"{table} of {name}: {'listening' if proto == 'TCP' else 'bound'} ports {other or 'none'}"]
                 + ([f"pod {name} is from {templates.template_of(pod).describe()}"] if odd else []),
-                odd + f": make it listen on {port} like the others" if odd else
-                f"point the Service targetPort at the port the app uses ({other[0]})" if len(other) == 1
-                else f"kubectl -n {ctx.namespace} logs {name}  # did the app start its listener?",
+                odd or (fix_text(f"point the Service targetPort at the port the app uses ({other[0]}):", patch)
+                        if patch else fix_text("did the app start its listener? Its log:",
+                                               f"kubectl -n {ctx.namespace} logs {name}")),
             ))
     return found, probes
 
@@ -270,18 +286,19 @@ def unreachable_fix(ctx: Context, failing: list[tuple], outcomes: list[str]) -> 
     if policies:
         how = " and ".join(sorted({"rejected (refused)" if r.outcome == "refused" else "dropped (timeout)"
                                    for *_, r in failing}))
-        return (f"NetworkPolicy {', '.join(policies)} denies this client (see the netpol step): the connect is "
-                f"{how} by the policy enforcer, not by the app; admit the client in the policy: "
-                f"kubectl -n {ctx.namespace} describe networkpolicy {policies[0]}")
+        return fix_text(f"NetworkPolicy {', '.join(policies)} denies this client (see the netpol step): the connect is "
+                        f"{how} by the policy enforcer, not by the app; admit the client in the policy (the netpol "
+                        "step's fix does); the policy:",
+                        f"kubectl -n {ctx.namespace} describe networkpolicy {policies[0]}")
     if "timeout" in outcomes:
-        return ("packets are dropped: see the netpol step; "
-                f"kubectl -n {ctx.namespace} get networkpolicy")
+        return fix_text("packets are dropped: see the netpol step; the policies of the namespace:",
+                        f"kubectl -n {ctx.namespace} get networkpolicy")
     ip, port, pod, _ = failing[0]
     if _listens_on_all(ctx, pod, port):
         return (f"pod {pod} listens on all addresses on {port} (its /proc/net/tcp), yet the connect is refused: "
                 "something in between rejects it (a policy enforcer's REJECT, a CNI policy, a node firewall); "
                 "see the netpol step")
-    return f"kubectl -n {ctx.namespace} logs {pod}; check the app listens on 0.0.0.0:{port}"
+    return fix_text(f"check the app listens on 0.0.0.0:{port}; its log:", f"kubectl -n {ctx.namespace} logs {pod}")
 
 
 def policy_denials(ctx: Context) -> dict[tuple[str, int], tuple[str, ...]]:

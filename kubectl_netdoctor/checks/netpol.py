@@ -22,6 +22,7 @@ from kubectl_netdoctor.checks.base import (
     Context,
     conclude,
     finding,
+    fix_text,
     needs_service,
     skipped,
     verified_live,
@@ -121,18 +122,24 @@ def run(ctx: Context, svc: Obj) -> StepResult:
     if not_enforced:
         findings.insert(0, not_enforced)
     findings += contradictions
+    by_name = {policy_name(p): p for p in client_policies}
     findings += _direction_findings(ctx, svc, client, INGRESS, ingress, demote, extra)
     if egress:
-        findings += _direction_findings(ctx, svc, client, EGRESS, egress, demote, read_notes)
+        findings += _direction_findings(ctx, svc, client, EGRESS, egress, demote, read_notes, by_name)
     dns = None
     if client.kind != "external":
         dns = evaluate.evaluate_dns_egress(client_policies, ns_table, client,
                                          [p for p in system_pods if evaluate.is_dns_pod(p)])
-        findings += _dns_findings(client, dns, system_pods, demote)
+        findings += _dns_findings(client, dns, system_pods, demote, by_name)
     tested = [i for i in seen if seen[i] is not None]
     agree = sum(1 for i in tested if _connected(seen[i]) == _allowed(evals[i]))
     verified = (verified_live(f"{agree}/{len(tested)} pod-ports connect as modelled") if tested else verified_model())
-    return conclude(STEP_ID, TITLE, findings, _summary(client, ingress, egress, dns, demote), verified=verified)
+    # The summary spells out a denial (``ingress denied by ...``, ``DNS UDP+TCP 53 blocked``); other errors it
+    # does not name (allowed but dropped), and the step's summary then leads with them.
+    named = {"NP_INGRESS_DENIED", "NP_EGRESS_DENIED", "NP_DNS_EGRESS_BLOCKED"}
+    errors = {f.code for f in findings if f.severity is Severity.ERROR}
+    return conclude(STEP_ID, TITLE, findings, _summary(client, ingress, egress, dns, demote), verified=verified,
+                    names_problem=bool(errors) and errors <= named)
 
 
 # -- the model against the traffic ----------------------------------------------------
@@ -209,9 +216,9 @@ def reconcile(ctx: Context, client: Endpoint, evals: list[tuple], seen: dict, de
              for pair in connected[:5]]
             + [f"probe: TCP connect {pod_ip(pair[0].pod)}:{pair[0].port}: {seen[id(pair)]}" for pair in connected[:5]]
             + [f"likely cause: {c}" for c in causes],
-            "if the policy is meant to protect these pods, make it enforced: run a NetworkPolicy enforcer "
-            f"({enforcers.known_names()}) and check it is Ready: kubectl -n kube-system get pods -o wide; "
-            "then re-run this diagnosis",
+            fix_text("if the policy is meant to protect these pods, make it enforced: run a NetworkPolicy enforcer "
+                     f"({enforcers.known_names()}), check it is Ready, then re-run this diagnosis:",
+                     f"kubectl -n kube-system get pods -o wide | grep -iE '{enforcers.grep_pattern()}'"),
         ))
         if len(blocked) == 0:
             demote = True
@@ -244,9 +251,11 @@ def reconcile(ctx: Context, client: Endpoint, evals: list[tuple], seen: dict, de
             [f"model: {p[0].where}: allowed ({p[0].decision.reason})" for p in dropped[:5]]
             + [f"probe: TCP connect {pod_ip(p[0].pod)}:{p[0].port}: {seen[id(p)]}" for p in dropped[:5]]
             + [f"likely cause: {c}" for c in causes],
-            "look for the filter on the server's node: iptables-save | grep -i -E 'DROP|REJECT' (nft list ruleset); "
-            "list CNI policies: kubectl get ciliumnetworkpolicies,globalnetworkpolicies,adminnetworkpolicies -A; "
-            "the enforcer's logs: kubectl -n kube-system logs -l k8s-app=<enforcer>",
+            fix_text("look for the filter on the server's node (or in nft list ruleset there):",
+                     "iptables-save | grep -i -E 'DROP|REJECT'",
+                     "then the CNI's own policies, and the enforcer's logs:",
+                     "kubectl get ciliumnetworkpolicies,globalnetworkpolicies,adminnetworkpolicies -A",
+                     "kubectl -n kube-system logs -l k8s-app=<enforcer>"),
         ))
     return out, demote, not_enforced
 
@@ -288,8 +297,9 @@ def _not_enforced(ctx: Context, scanned: list[str], server_policies: list[Obj], 
     where = ", ".join(sorted({ctx.namespace} | ({client_ns} if client_ns and client_policies else set())))
     names = sorted({policy_name(p) for p in list(server_policies) + list(client_policies)})
     looked = (f"no running and Ready pod of {enforcers.known_names()} in namespaces {', '.join(scanned)}")
-    fix = (f"Run a NetworkPolicy enforcer on every node ({enforcers.known_names()}), or a CNI that enforces; "
-           f"check with: kubectl -n kube-system get pods -o wide | grep -iE '{enforcers.grep_pattern()}'")
+    check = f"kubectl -n kube-system get pods -o wide | grep -iE '{enforcers.grep_pattern()}'"
+    fix = fix_text(f"Run a NetworkPolicy enforcer on every node ({enforcers.known_names()}), or a CNI that "
+                   "enforces; check with:", check)
     if enforcement.down:
         return finding(
             "NP_NOT_ENFORCED",
@@ -298,8 +308,9 @@ def _not_enforced(ctx: Context, scanned: list[str], server_policies: list[Obj], 
             "and may not be applied at all",
             [*(f"enforcer pod down: {d}" for d in enforcement.down[:5]), looked, f"policies: {', '.join(names)}",
              "the verdicts below say what the policies would do if enforced"],
-            "Bring the enforcer back: kubectl -n kube-system get pods -o wide; kubectl -n kube-system describe "
-            "pod <enforcer pod>; its logs say why it stopped",
+            fix_text("Bring the enforcer back; its pod's events and logs say why it stopped:",
+                     "kubectl -n kube-system get pods -o wide",
+                     "kubectl -n kube-system describe pod <enforcer pod>"),
         ), True
     flannel = enforcement.flannel
     if flannel:
@@ -310,8 +321,8 @@ def _not_enforced(ctx: Context, scanned: list[str], server_policies: list[Obj], 
             [f"flannel pods: {', '.join(flannel[:3])}{' ...' if len(flannel) > 3 else ''}",
              looked, f"policies: {', '.join(names)}",
              "the verdicts below say what the policies would do if enforced; a denial here does not block traffic"],
-            "Install a policy engine next to flannel (Calico for policy, i.e. canal) or switch to a CNI that "
-            "enforces NetworkPolicy (Calico, Cilium); " + fix.split("; ", 1)[1],
+            fix_text("Install a policy engine next to flannel (Calico for policy, i.e. canal) or switch to a CNI that "
+                     "enforces NetworkPolicy (Calico, Cilium); check with:", check),
         ), True
     return finding(
         "NP_NOT_ENFORCED",
@@ -330,7 +341,7 @@ def _crd_finding(entries: list[str]) -> Finding:
     commands = [f"kubectl get {known.kubectl_resource if (known := by_label(k)) else k} -A"
                 for k in kinds]
     if any(k.startswith("Calico") for k in kinds):
-        commands.append("calicoctl get networkpolicy -A -o yaml; calicoctl get globalnetworkpolicy -o yaml")
+        commands += ["calicoctl get networkpolicy -A -o yaml", "calicoctl get globalnetworkpolicy -o yaml"]
     return finding(
         "NP_CRD_POLICIES_UNMODELED",
         f"CNI-specific policies apply here ({', '.join(kinds)}) that this evaluator does not model: "
@@ -338,8 +349,7 @@ def _crd_finding(entries: list[str]) -> Finding:
         [*shown,
          "only networking.k8s.io/v1 NetworkPolicy is evaluated; AdminNetworkPolicy and Calico/Cilium "
          "cluster-wide policies are evaluated before (or beside) it and can deny what it allows"],
-        "Read them: " + "; ".join(commands)
-        + " (Cilium: hubble observe --verdict DROPPED names the policy that drops)",
+        fix_text("Read them (Cilium: hubble observe --verdict DROPPED names the policy that drops):", *commands),
     )
 
 
@@ -368,8 +378,8 @@ def _selects_nothing(ctx: Context, server_policies: list[Obj], client_policies: 
                 f"NetworkPolicy {ns}/{name} selects no pod (podSelector "
                 f"{describe_selector(selector)}): it protects nothing",
                 evidence,
-                f"Fix the podSelector (typo? labels of the wrong namespace?): kubectl -n {ns} describe networkpolicy "
-                f"{name}; kubectl -n {ns} get pods --show-labels",
+                fix_text("Fix the podSelector (typo? labels of the wrong namespace?); the policy, and the pods' labels:",
+                         f"kubectl -n {ns} describe networkpolicy {name}", f"kubectl -n {ns} get pods --show-labels"),
             ))
     return out
 
@@ -400,13 +410,13 @@ def _unique(items: Iterable[str]) -> list[str]:
 
 
 def _direction_findings(ctx: Context, svc: Obj, client: Endpoint, direction: str, evals: list[_Eval],
-                        demote: bool, extra: list[str]) -> list[Finding]:
+                        demote: bool, extra: list[str], policies: dict[str, Obj] | None = None) -> list[Finding]:
     denied = [e for e in evals if not e.decision.allowed]
     allowed = [e for e in evals if e.decision.allowed]
     out = []
     if denied:
         pods_total = len({e.pod["metadata"]["name"] for e in evals})
-        out.append(_denied_finding(ctx, svc, client, direction, denied, pods_total, demote, extra))
+        out.append(_denied_finding(ctx, svc, client, direction, denied, pods_total, demote, extra, policies))
     if allowed:
         out.append(_allowed_finding(ctx, client, direction, allowed, extra if not denied else []))
     return out
@@ -431,7 +441,8 @@ def _port_hint(e: _Eval) -> list[str]:
 
 
 def _denied_finding(ctx: Context, svc: Obj, client: Endpoint, direction: str, denied: list[_Eval],
-                    pods_total: int, demote: bool, extra: list[str]) -> Finding:
+                    pods_total: int, demote: bool, extra: list[str],
+                    policies: dict[str, Obj] | None = None) -> Finding:
     isolating = _unique(n for e in denied for n in e.decision.isolated_by)
     policy_ns = ctx.namespace if direction == INGRESS else client.namespace
     targets = list(dict.fromkeys((e.port, e.protocol) for e in denied))
@@ -459,7 +470,7 @@ def _denied_finding(ctx: Context, svc: Obj, client: Endpoint, direction: str, de
         message = (f"Egress from {client.name} to the pods of Service {ctx.namespace}/{ctx.name} on "
                    f"{', '.join(ports)} is denied: isolated by {', '.join(isolating)} (ns {policy_ns}), "
                    "no rule allows it")
-        fix = egress_fix(ctx.namespace, ctx.name, selector, client, targets, isolating)
+        fix = egress_fix(ctx.namespace, ctx.name, selector, client, targets, isolating, policies)
     if demote:
         message = "not enforced by the CNI, but would be: " + message
     return finding(code, message, evidence, fix, severity=Severity.WARNING if demote else None)
@@ -492,7 +503,7 @@ def _allowed_finding(ctx: Context, client: Endpoint, direction: str, allowed: li
 
 
 def _dns_findings(client: Endpoint, dns: dict[str, Decision], system_pods: list[Obj],
-                  demote: bool) -> list[Finding]:
+                  demote: bool, policies: dict[str, Obj] | None = None) -> list[Finding]:
     blocked = [p for p in ("UDP", "TCP") if not dns[p].allowed]
     node_local = any(evaluate.is_node_local_dns_pod(p) for p in system_pods)
     evidence = []
@@ -526,7 +537,7 @@ def _dns_findings(client: Endpoint, dns: dict[str, Decision], system_pods: list[
     if demote:
         message = "not enforced by the CNI, but would be: " + message
         severity = Severity.WARNING
-    return [finding("NP_DNS_EGRESS_BLOCKED", message, evidence, dns_egress_fix(client.namespace, isolating),
+    return [finding("NP_DNS_EGRESS_BLOCKED", message, evidence, dns_egress_fix(client.namespace, isolating, policies),
                     severity=severity)]
 
 

@@ -6,8 +6,18 @@ import difflib
 import json
 
 from kubectl_netdoctor import labels, objects, templates
-from kubectl_netdoctor.checks.base import Context, Obj, conclude, finding, needs_service, skipped
+from kubectl_netdoctor.checks.base import (
+    Context,
+    Obj,
+    conclude,
+    finding,
+    fix_text,
+    needs_service,
+    service_port_patch,
+    skipped,
+)
 from kubectl_netdoctor.model import Finding, Severity, StepResult
+from kubectl_netdoctor.parsers import proc_net_tcp
 
 STEP_ID = "selectors"
 TITLE = "Selector picks Ready pods with the target port"
@@ -69,11 +79,12 @@ def no_matching_pods(ctx: Context, selector: dict[str, str], pods: list[dict]) -
         dropped = {k: None for k in selector if k not in fixed}
         if dropped:
             patch = json.dumps({"spec": {"selector": {**fixed, **dropped}}}, separators=(",", ":"))
-        fix = (f"either fix the pod template labels, or point the Service at them: "
-               f"kubectl -n {ctx.namespace} patch svc {ctx.name} --type merge -p '{patch}'")
+        fix = fix_text("either fix the pod template labels, or point the Service at them:",
+                       f"kubectl -n {ctx.namespace} patch svc {ctx.name} --type merge -p '{patch}'")
     else:
         message = f"selector {sel} matches no pod in {ctx.namespace}"
-        fix = f"kubectl -n {ctx.namespace} get pods --show-labels  # then fix the selector or the pod labels"
+        fix = fix_text("fix the selector or the pod labels; the pods and their labels:",
+                       f"kubectl -n {ctx.namespace} get pods --show-labels")
     return finding("SEL_NO_MATCHING_PODS", message, evidence, fix)
 
 
@@ -88,7 +99,8 @@ def pods_elsewhere(ctx: Context, selector: dict[str, str]) -> Finding | None:
         f"pods matching {sel} run in {', '.join(spaces)}, but a Service only selects pods in its own "
         f"namespace ({ctx.namespace})",
         [f"{objects.ref(p)}" for p in others[:5]],
-        f"create the Service in {spaces[0]} (kubectl -n {spaces[0]} expose ...), or deploy the pods into {ctx.namespace}",
+        fix_text(f"create the Service in {spaces[0]}, where the pods run, or deploy the pods into {ctx.namespace}; "
+                 "the pods it would select there:", f"kubectl -n {spaces[0]} get pods -l {sel} -o wide"),
     )
 
 
@@ -154,10 +166,10 @@ def readiness_gates_unmet(ctx: Context, pods: list[dict], total: int) -> Finding
         f"{', '.join(gates)}: their containers are ready, but the gate condition is not True"
         + ("" if all_held else " (the others still serve)"),
         evidence,
-        f"the controller that owns {gates[0]} (a load-balancer controller, a mesh, your own operator) has not "
-        f"set it: check that controller and its logs; see the conditions with kubectl -n {ctx.namespace} get pod "
-        f"{first} -o jsonpath='{{.status.conditions}}'; or remove the gate from the pod template's "
-        "spec.readinessGates if nothing manages it",
+        fix_text(f"the controller that owns {gates[0]} (a load-balancer controller, a mesh, your own operator) has "
+                 "not set it: check that controller and its logs; or remove the gate from the pod template's "
+                 "spec.readinessGates if nothing manages it. The pod's conditions:",
+                 f"kubectl -n {ctx.namespace} get pod {first} -o jsonpath='{{.status.conditions}}'"),
         severity=None if all_held else Severity.WARNING,
     )
 
@@ -182,6 +194,112 @@ def not_ready_pods(ctx: Context, pods: list[dict]) -> Finding | None:
     )
 
 
+PROBE_KINDS = ("httpGet", "tcpSocket", "grpc")
+"""readinessProbe handlers that connect to a port (``exec`` runs a command: no port to check)."""
+
+
+def _listening(ctx: Context, pod: dict) -> list[int] | None:
+    """TCP ports the pod listens on (any address), from the listen step's read of its /proc/net/tcp;
+    None when it was not read (offline, --read-only without exec)."""
+    text = ctx.live.listeners.get(pod["metadata"]["name"]) if ctx.live is not None else None
+    if text is None:
+        return None
+    tables = proc_net_tcp.split_tables(text)
+    if "tcp" not in tables:
+        return None
+    sockets = proc_net_tcp.parse_proc_net_tcp(tables["tcp"])
+    return sorted({s.local_port for s in sockets if s.state == "LISTEN"})
+
+
+def _probe_port(container: dict, probe: dict, kind: str) -> tuple[int | None, str]:
+    """The port a readinessProbe handler connects to, as a number (a named one resolved against the
+    container's ports; None when no port has that name), and as written."""
+    port = (probe.get(kind) or {}).get("port")
+    if isinstance(port, int) or (isinstance(port, str) and port.isdigit()):
+        return int(port), str(port)
+    named = next((p.get("containerPort") for p in container.get("ports") or [] if p.get("name") == port), None)
+    return named, str(port)
+
+
+def _refused_at(ctx: Context, pod: dict, port: int) -> str:
+    """The kubelet's Unhealthy event saying the readiness probe was refused on ``port``, if there is one."""
+    for e in ctx.pod_events(pod):
+        message = (e.get("message") or "").strip()
+        if (e.get("reason") == "Unhealthy" and message.startswith("Readiness probe failed")
+                and f":{port}" in message and "refused" in message):
+            return message[:200]
+    return ""
+
+
+def probe_misses(ctx: Context, pod: dict) -> list[tuple[int, dict, str, str, list[int], list[str]]]:
+    """``(container index, container, handler, port as written, the ports it could point at, evidence)``
+    for each running, not-ready container of ``pod`` whose readinessProbe connects where nothing listens:
+    the pod's listeners say so (live), or the port is declared nowhere and the kubelet's probe was refused
+    there (from the objects)."""
+    out = []
+    statuses = {cs.get("name"): cs for cs in (pod.get("status") or {}).get("containerStatuses") or []}
+    listening = _listening(ctx, pod)
+    name = pod["metadata"]["name"]
+    for index, c in enumerate((pod.get("spec") or {}).get("containers") or []):
+        probe = c.get("readinessProbe") or {}
+        kind = next((k for k in PROBE_KINDS if k in probe), None)
+        cs = statuses.get(c.get("name")) or {}
+        if kind is None or cs.get("ready") or "running" not in (cs.get("state") or {}):
+            continue
+        number, written = _probe_port(c, probe, kind)
+        where = f"pod {name} container {c.get('name')}: readinessProbe {kind} port {written}" + (
+            f" ({number})" if number is not None and str(number) != written else "")
+        declared = sorted({p.get("containerPort") for p in c.get("ports") or [] if p.get("protocol", "TCP") == "TCP"})
+        if listening is not None:
+            if number in listening:
+                continue
+            evidence = [where, f"/proc/net/tcp of {name}: listening on {', '.join(map(str, listening)) or 'nothing'}"]
+            out.append((index, c, kind, written, listening, evidence))
+        elif number is None or number not in declared:
+            refused = _refused_at(ctx, pod, number) if number is not None else ""
+            if number is not None and not refused:
+                continue
+            evidence = [where, f"container {c.get('name')} declares "
+                        + (", ".join(map(str, declared)) if declared else "no port")
+                        + (f"; no port is named {written!r}" if number is None else f", not {number}")]
+            out.append((index, c, kind, written, declared, evidence + ([f"event Unhealthy: {refused}"] if refused else [])))
+    return out
+
+
+def readiness_probe_port(ctx: Context, pods: list[dict]) -> Finding | None:
+    """Not-Ready pods whose readinessProbe asks a port nothing listens on: the probe, not the app, keeps
+    them out of the endpoints. The fix points the probe at the port that listens (the one the Service
+    targets, where there is a choice)."""
+    hits = [(pod, miss) for pod in pods if not objects.pod_ready(pod) and not pod["metadata"].get("deletionTimestamp")
+            for miss in probe_misses(ctx, pod)]
+    if not hits:
+        return None
+    pod, (index, container, kind, written, candidates, _) = hits[0]
+    targeted = [n for sp in ctx.service_ports() if (n := objects.resolve_target_port(sp, pod)) in candidates]
+    value = targeted[0] if targeted else candidates[0] if len(candidates) == 1 else None
+    template = templates.template_of(pod)
+    patch = (template.patch_command(ctx.namespace, [("replace", f"/containers/{index}/readinessProbe/{kind}/port",
+                                                     value)]) if value is not None else None)
+    serves = f" (the app listens on {value})" if value is not None else (
+        f" (the app listens on {', '.join(map(str, candidates))})" if candidates else "")
+    ready = any(objects.pod_ready(p) for p in pods)
+    if patch:
+        fix = fix_text(f"point the readinessProbe of container {container.get('name')} at {value}, the port the app "
+                       f"listens on, in {template.describe()}:", patch)
+    else:
+        fix = fix_text(f"point the readinessProbe of container {container.get('name')} at the port the app listens "
+                       f"on{serves}, in the pod's manifest (a bare pod: re-create it):",
+                       template.edit_command(ctx.namespace))
+    return finding(
+        "SEL_READINESS_PROBE_PORT",
+        f"{len({id(p) for p, _ in hits})} of {len(pods)} selected pods never turn Ready: the readinessProbe of "
+        f"container {container.get('name')} checks port {written}, where nothing listens{serves}",
+        [line for _, miss in hits[:5] for line in miss[5]],
+        fix,
+        severity=Severity.WARNING if ready else None,
+    )
+
+
 _CRASHING = ("CrashLoopBackOff", "Error", "OOMKilled", "RunContainerError", "ContainerCannotRun")
 _NO_IMAGE = ("ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull")
 
@@ -192,15 +310,18 @@ def not_ready_fix(namespace: str, pod: dict) -> str:
     reason = objects.not_ready_reason(pod)
     describe = f"kubectl -n {namespace} describe pod {name}"
     if reason in _CRASHING:
-        return (f"the container exits ({reason}), so its readinessProbe never gets to pass: kubectl -n {namespace} "
-                f"logs {name} --previous (why it exited; 'address already in use' on a hostNetwork pod means "
-                f"another process holds the port); {describe} (exit code, last state)")
+        return fix_text(f"the container exits ({reason}), so its readinessProbe never gets to pass; why it exited "
+                        "('address already in use' on a hostNetwork pod means another process holds the port), "
+                        "then its exit code and last state:",
+                        f"kubectl -n {namespace} logs {name} --previous", describe)
     if reason in _NO_IMAGE:
-        return f"the image cannot be pulled ({reason}): {describe} (Events name the image and the registry's answer)"
+        return fix_text(f"the image cannot be pulled ({reason}); the Events name the image and the registry's answer:",
+                        describe)
     if reason.startswith("Pending"):
-        return f"the pod is not running yet ({reason}): {describe} (Events: scheduling, volumes, image pulls)"
-    return (f"{describe}; kubectl -n {namespace} logs {name} (a failing readinessProbe: fix the app or the probe "
-            "path/port)")
+        return fix_text(f"the pod is not running yet ({reason}); the Events say why (scheduling, volumes, image "
+                        "pulls):", describe)
+    return fix_text("a failing readinessProbe: fix the app or the probe's path or port; the probe's events, then "
+                    "the app's log:", describe, f"kubectl -n {namespace} logs {name}")
 
 
 def _declared(pods: list[dict]) -> list[str]:
@@ -226,28 +347,36 @@ def port_problems(ctx: Context, svc_port: dict, pods: list[dict]) -> list[Findin
             return []
         other_proto = [p for p in all_ports if p.get("name") == target and p.get("protocol", "TCP") != proto]
         if other_proto:
+            declared_proto = other_proto[0].get("protocol", "TCP")
             return [finding(
                 "SEL_PROTOCOL_MISMATCH",
-                f"targetPort {target!r} is declared as {other_proto[0].get('protocol', 'TCP')} but the Service port is {proto}",
-                evidence, f"set spec.ports[].protocol: {other_proto[0].get('protocol', 'TCP')} on the Service port {label}",
+                f"targetPort {target!r} is declared as {declared_proto} but the Service port is {proto}",
+                evidence, protocol_fix(ctx, svc_port, declared_proto),
             )]
-        names = sorted({p.get("name") for p in all_ports if p.get("name")})
+        names = sorted({p.get("name") for p in all_ports if p.get("name") and p.get("protocol", "TCP") == proto})
         near = difflib.get_close_matches(target, names, n=1)
+        numbers = sorted({p.get("containerPort") for p in all_ports if p.get("protocol", "TCP") == proto})
+        value: str | int | None = near[0] if near else names[0] if len(names) == 1 else \
+            numbers[0] if len(numbers) == 1 else None
+        patch = service_port_patch(ctx, svc_port, "targetPort", value) if value is not None else ""
         return [finding(
             "SEL_TARGETPORT_NAME_UNDECLARED",
             f"targetPort {target!r} is a name that no container declares on {len(unresolved)} of {len(pods)} pods"
             + (f"; did you mean {near[0]!r}?" if near else ""),
             evidence + [f"pods without it: {', '.join(unresolved[:5])}"],
-            f"name the container port {target!r} (containers[].ports[].name), or set the Service targetPort to "
-            + (repr(near[0]) if near else "the port number"),
+            fix_text(f"point the Service at the port the containers declare ({value!r}), or name a container port "
+                     f"{target!r} (containers[].ports[].name):", patch) if patch else
+            fix_text(f"name the container port {target!r} (containers[].ports[].name), or set the Service targetPort "
+                     "to the port the app serves:", f"kubectl -n {ctx.namespace} edit svc {ctx.name}"),
         )]
     number = int(target)
     same_number = [p for p in all_ports if p.get("containerPort") == number]
     if same_number and all(p.get("protocol", "TCP") != proto for p in same_number):
+        declared_proto = same_number[0].get("protocol", "TCP")
         return [finding(
             "SEL_PROTOCOL_MISMATCH",
-            f"Service port {label} is {proto} but the container declares {number}/{same_number[0].get('protocol', 'TCP')}",
-            evidence, f"set spec.ports[].protocol: {same_number[0].get('protocol', 'TCP')} on the Service port",
+            f"Service port {label} is {proto} but the container declares {number}/{declared_proto}",
+            evidence, protocol_fix(ctx, svc_port, declared_proto),
         )]
     if not same_number:
         if not all_ports:
@@ -255,16 +384,27 @@ def port_problems(ctx: Context, svc_port: dict, pods: list[dict]) -> list[Findin
                 "SEL_TARGETPORT_NUMBER_UNDECLARED",
                 f"targetPort {number}: the containers declare no ports, so it cannot be cross-checked",
                 evidence, "declare containers[].ports so mistakes show up", severity=Severity.INFO)]
+        numbers = sorted({p.get("containerPort") for p in all_ports if p.get("protocol", "TCP") == proto})
+        patch = service_port_patch(ctx, svc_port, "targetPort", numbers[0]) if len(numbers) == 1 else ""
         return [finding(
             "SEL_TARGETPORT_NUMBER_UNDECLARED",
             f"targetPort {number} is not among the declared container ports "
             f"({', '.join(sorted({str(p.get('containerPort')) for p in all_ports}))}); undeclared ports still work, "
             "but it is often the wrong port",
             evidence,
-            f"if the app listens on a declared port, set the Service targetPort to it "
-            f"(kubectl -n {ctx.namespace} edit svc {ctx.name}); else declare {number}",
+            fix_text(f"if the app listens on {numbers[0]}, the one port the containers declare, point the Service "
+                     f"at it (else declare {number} in the pod template):", patch) if patch else
+            fix_text(f"if the app listens on a declared port, set the Service targetPort to it; else declare {number} "
+                     "in the pod template:", f"kubectl -n {ctx.namespace} edit svc {ctx.name}"),
         )]
     return []
+
+
+def protocol_fix(ctx: Context, svc_port: dict, protocol: str) -> str:
+    """Set the Service port's protocol to the container's."""
+    patch = service_port_patch(ctx, svc_port, "protocol", protocol)
+    return fix_text(f"set the protocol of Service port {objects.port_label(svc_port)} to {protocol}, as the "
+                    "container declares it:", patch or f"kubectl -n {ctx.namespace} edit svc {ctx.name}")
 
 
 def mixed_templates(ctx: Context, pods: list[dict]) -> Finding | None:
@@ -287,16 +427,17 @@ def mixed_templates(ctx: Context, pods: list[dict]) -> Finding | None:
                                     for t, ps in groups.items()))
     target = odd[0] if odd else list(groups)[-1]
     others = [t for t in groups if t != target]
+    rollback = target.kind == "Deployment" and any(t.name == target.name for t in others)
     return finding(
         "SEL_MIXED_TEMPLATES",
         f"the selector picks pods of {len(groups)} templates that declare different ports: "
         f"{target.describe()} differs from {', '.join(t.describe() for t in others)}",
         evidence,
-        f"fix the odd template, not the Service (a new targetPort would break the other pods): "
-        f"{target.edit_command(ctx.namespace)}; make its ports (and the port the app binds) match "
-        f"{others[0].describe()}"
-        + (f"; or roll it back: kubectl -n {ctx.namespace} rollout undo deployment/{target.name}"
-           if target.kind == "Deployment" and any(t.name == target.name for t in others) else ""),
+        fix_text("fix the odd template, not the Service (a new targetPort would break the other pods): make its "
+                 f"ports (and the port the app binds) match {others[0].describe()}:",
+                 target.edit_command(ctx.namespace),
+                 "or roll it back:" if rollback else "",
+                 f"kubectl -n {ctx.namespace} rollout undo deployment/{target.name}" if rollback else ""),
     )
 
 
@@ -333,8 +474,11 @@ def run(ctx: Context, svc: Obj) -> StepResult:
         found.append(no_matching_pods(ctx, selector, pods))
         if f := pods_elsewhere(ctx, selector):
             found.append(f)
-        return conclude(STEP_ID, TITLE, found, f"selector {labels.map_to_string(selector)} matches 0 pods")
+        return conclude(STEP_ID, TITLE, found, f"selector {labels.map_to_string(selector)} matches 0 pods",
+                        names_problem=True)
     if f := readiness_gates_unmet(ctx, selected, len(selected)):
+        found.append(f)
+    if f := readiness_probe_port(ctx, selected):
         found.append(f)
     if f := not_ready_pods(ctx, selected):
         found.append(f)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 
 from kubectl_netdoctor import objects
-from kubectl_netdoctor.checks.base import Context, conclude, finding
+from kubectl_netdoctor.checks.base import Context, conclude, finding, fix_text
 from kubectl_netdoctor.model import Finding, StepResult
 
 STEP_ID = "service"
@@ -52,7 +52,8 @@ def missing_service(ctx: Context) -> Finding:
     elif elsewhere:
         fix = f"kubectl netdoctor svc {ctx.name} -n {elsewhere[0].split('/')[0]}"
     else:
-        fix = f"create it: kubectl -n {ctx.namespace} expose deployment <name> --name {ctx.name} --port <port>"
+        fix = fix_text("create it (the Deployment and the port are yours to fill in):",
+                       f"kubectl -n {ctx.namespace} expose deployment <name> --name {ctx.name} --port <port>")
     return finding(
         "SVC_NOT_FOUND",
         f"Service {ctx.namespace}/{ctx.name} does not exist" + (f"; {'; '.join(hints)}" if hints else ""),
@@ -75,7 +76,7 @@ def external_name(ctx: Context, svc: dict) -> list[Finding]:
         f"{ctx.name} is an ExternalName Service: DNS returns a CNAME to {target}; no ClusterIP, no proxying, "
         "no endpoints, and the client must accept that host name (TLS SNI, HTTP Host)",
         [f"spec.externalName: {target}"],
-        f"test the target itself: kubectl exec <pod> -- nslookup {target}",
+        fix_text("test the target itself, from a pod:", f"kubectl exec <pod> -- nslookup {target}"),
     )]
 
 
@@ -104,8 +105,9 @@ def pending_load_balancer(ctx: Context, svc: dict) -> Finding | None:
         "LoadBalancer has no external IP: no load-balancer controller (cloud-controller-manager, MetalLB, "
         "kube-vip) has picked it up. ClusterIP and NodePort still work",
         evidence,
-        "on bare metal install MetalLB or kube-vip, or use the NodePort; on a cloud check the "
-        "cloud-controller-manager logs and `kubectl describe svc " + ctx.name + "` events",
+        fix_text("on bare metal install MetalLB or kube-vip, or use the NodePort; on a cloud check the "
+                 "cloud-controller-manager logs and the Service's events:",
+                 f"kubectl -n {ctx.namespace} describe svc {ctx.name}"),
     )
 
 
@@ -124,7 +126,8 @@ def node_ports(ctx: Context, svc: dict, ports: list[dict]) -> Finding | None:
         f"NodePort {', '.join(str(p['nodePort']) for p in with_np)} is open on every node "
         "(default range 30000-32767); outside access also needs the node firewall / security group to allow it",
         evidence,
-        f"curl http://<node-ip>:{with_np[0]['nodePort']}/",
+        fix_text("from outside the cluster:", f"curl http://{node_ips[0] if node_ips else '<node-ip>'}:"
+                 f"{with_np[0]['nodePort']}/"),
     )
 
 
@@ -160,10 +163,10 @@ def local_traffic_policy(ctx: Context, svc: dict, field: str, code: str) -> Find
 
 def run(ctx: Context) -> StepResult:
     if f := missing_namespace(ctx):
-        return conclude(STEP_ID, TITLE, [f], f"namespace {ctx.namespace} not found")
+        return conclude(STEP_ID, TITLE, [f], f"namespace {ctx.namespace} not found", names_problem=True)
     svc = ctx.service()
     if svc is None:
-        return conclude(STEP_ID, TITLE, [missing_service(ctx)], f"Service {ctx.name} not found")
+        return conclude(STEP_ID, TITLE, [missing_service(ctx)], f"Service {ctx.name} not found", names_problem=True)
     spec = svc.get("spec") or {}
     kind = objects.service_kind(svc)
     if kind == "ExternalName":
@@ -182,7 +185,8 @@ def run(ctx: Context) -> StepResult:
         found.append(finding(
             "SVC_PORT_NOT_FOUND", f"port {ctx.options.port!r} is not a port of {ctx.name}",
             [f"ports: {', '.join(objects.port_label(p) for p in all_ports)}"],
-            f"use --port with one of: {', '.join(str(p.get('name') or p['port']) for p in all_ports)}",
+            fix_text("diagnose one of its ports:",
+                     f"kubectl netdoctor svc {ctx.name} -n {ctx.namespace} --port {all_ports[0].get('name') or all_ports[0].get('port')}"),
         ))
     if not spec.get("selector"):
         found.append(finding(
@@ -212,5 +216,7 @@ def run(ctx: Context) -> StepResult:
             "check that these IPs route to a node",
         ))
     vip = "no VIP" if kind == "Headless" else spec.get("clusterIP", "?")
-    summary = f"{kind} {vip}, ports {', '.join(objects.port_label(p) for p in ports) or '(none)'}"
+    # The ports diagnosed; where --port named none of them, the ones the Service has.
+    shown = ports or all_ports
+    summary = f"{kind} {vip}, ports {', '.join(objects.port_label(p) for p in shown) or '(none)'}"
     return conclude(STEP_ID, TITLE, found, summary)

@@ -11,32 +11,47 @@ Azure DevOps read (the Jenkins xUnit plugin's ``junit-10.xsd``)::
           <system-out>the step table</system-out>
         </testcase>
 
-* verdict ``problem`` -> ``<failure>``: its ``type`` is the headline finding's code, its
-  ``message`` names the broken hop and that finding, its text is the full text report.
+* verdict ``problem`` -> ``<failure>``: its ``type`` is the cause's code (the finding to fix first,
+  :attr:`~kubectl_netdoctor.model.Report.cause`), its ``message`` names the broken hop and the cause,
+  its text is the full text report (plain, at :data:`~kubectl_netdoctor.render.text.PIPE_WIDTH` columns,
+  each command whole on lines of its own).
 * verdict ``inconclusive`` -> ``<error>``: the Service could not be diagnosed, which a CI gate
   must not count as a pass. Its text names every blocked step and why.
 * verdict ``ok`` -> a passing testcase; warnings and notes go to ``<system-out>``.
 
 One ``<testsuite>`` per namespace, so a CI report groups the Services as ``kubectl get`` does.
+
+The document is valid UTF-8 whatever the locale: it is written as ASCII, every other character as a
+character reference, so no stream encoding can change or refuse it. Text from the cluster in names
+and messages has its control characters spelled out (:func:`~kubectl_netdoctor.render.safe.printable`),
+and lone surrogates become U+FFFD: nothing in it is a character XML 1.0 forbids.
 """
 
 from __future__ import annotations
 
 import datetime
-import io
 import re
 import socket
 import xml.etree.ElementTree as ET
 from typing import TextIO
 
-from kubectl_netdoctor.model import Report, ScannedService, ScanReport, Status, Verdict
+from kubectl_netdoctor.model import Finding, Report, ScannedService, ScanReport, Status, Verdict
+from kubectl_netdoctor.render.safe import printable, valid_unicode
+from kubectl_netdoctor.render.text import render_plain
 
-_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-"""Characters XML 1.0 cannot carry at all, not even escaped (probe output may hold them)."""
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+"""Characters XML 1.0 cannot carry at all, not even escaped: the last guard, after :func:`printable`."""
 
 
 def _clean(text: str) -> str:
-    return _XML_INVALID.sub("?", text)
+    """Body text: valid Unicode, and nothing XML 1.0 forbids (newlines and tabs stay)."""
+    return _XML_INVALID.sub("?", valid_unicode(text))
+
+
+def _attr(text: str) -> str:
+    """An attribute value from the cluster (a namespace, a name, a message): one line, control
+    characters spelled out, valid Unicode."""
+    return _clean(printable(text))
 
 
 def _time(seconds: float) -> str:
@@ -44,18 +59,15 @@ def _time(seconds: float) -> str:
     return f"{max(seconds, 0.0):.3f}"
 
 
-def _text_report(report: Report, verbose: bool = True) -> str:
-    from kubectl_netdoctor.render.text import render
-
-    buf = io.StringIO()
-    render(report, buf, verbose=verbose)
-    return buf.getvalue()
-
-
-def failure_message(report: Report, top) -> str:
-    """One line: what CI lists next to the failed test."""
+def failure_message(report: Report, top: Finding | None = None) -> str:
+    """One line: what CI lists next to the failed test. The broken hop, then the cause (the finding to
+    fix first) with its step and message; ``top`` stands in for the cause where a report has none."""
     broken = report.broken_step
     where = f"broken hop: {broken.id} ({broken.title})" if broken else "problem"
+    located = report.located_cause()
+    if located is not None:
+        step, cause = located
+        return f"{where}; cause: {cause.code} [{step.id}]: {cause.message}"
     return f"{where}: {top.code}: {top.message}" if top else where
 
 
@@ -66,17 +78,17 @@ def blocked_message(report: Report) -> str:
 
 def testcase(entry: ScannedService) -> ET.Element:
     report = entry.report
-    case = ET.Element("testcase", {"classname": report.namespace, "name": report.label,
+    case = ET.Element("testcase", {"classname": _attr(report.namespace), "name": _attr(report.label),
                                    "time": _time(entry.elapsed_s)})
     verdict = report.verdict
-    full = _clean(_text_report(report))
+    full = _clean(render_plain(report))
     if verdict is Verdict.PROBLEM:
         top = entry.top_finding
-        failure = ET.SubElement(case, "failure", {"type": top.code if top else "problem",
-                                                  "message": _clean(failure_message(report, top))})
+        failure = ET.SubElement(case, "failure", {"type": _attr(top.code) if top else "problem",
+                                                  "message": _attr(failure_message(report, top))})
         failure.text = full
     elif verdict is Verdict.INCONCLUSIVE:
-        error = ET.SubElement(case, "error", {"type": "inconclusive", "message": _clean(blocked_message(report))})
+        error = ET.SubElement(case, "error", {"type": "inconclusive", "message": _attr(blocked_message(report))})
         error.text = full
     else:
         out = ET.SubElement(case, "system-out")
@@ -101,20 +113,20 @@ def document(entries: list[ScannedService] | tuple[ScannedService, ...], source:
     host = socket.gethostname()
     for ns, group in sorted(by_ns.items()):
         suite = ET.SubElement(root, "testsuite", {
-            "name": f"kubectl-netdoctor {ns}",
+            "name": _attr(f"kubectl-netdoctor {ns}"),
             "tests": str(len(group)),
             "failures": str(sum(e.report.verdict is Verdict.PROBLEM for e in group)),
             "errors": str(sum(e.report.verdict is Verdict.INCONCLUSIVE for e in group)),
             "skipped": "0",
             "time": _time(sum(e.elapsed_s for e in group)),
             "timestamp": stamp,
-            "hostname": host,
-            "package": ns,
+            "hostname": _attr(host),
+            "package": _attr(ns),
         })
         props = ET.SubElement(suite, "properties")
         clients = sorted({e.report.client for e in group if e.report.client})
         for name, value in [("source", source), *(("client", c) for c in clients)]:
-            ET.SubElement(props, "property", {"name": name, "value": _clean(value)})
+            ET.SubElement(props, "property", {"name": name, "value": _attr(value)})
         for e in group:
             suite.append(testcase(e))
     return root
@@ -124,7 +136,9 @@ def dumps(entries: list[ScannedService] | tuple[ScannedService, ...], source: st
           elapsed_s: float | None = None, timestamp: datetime.datetime | None = None) -> str:
     root = document(entries, source, elapsed_s, timestamp)
     ET.indent(root)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+    # ASCII, with a character reference for everything else: UTF-8 as declared, in any locale.
+    body = ET.tostring(root, encoding="us-ascii", xml_declaration=False).decode("ascii")
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + body + "\n"
 
 
 def render(report: Report, stream: TextIO, *, verbose: bool = False, elapsed_s: float = 0.0,

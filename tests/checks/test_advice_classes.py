@@ -17,6 +17,7 @@ from kubectl_netdoctor.evidence import LiveEvidence
 from kubectl_netdoctor.model import Basis, Severity, Status
 from kubectl_netdoctor.parsers import probe_output as po
 from kubectl_netdoctor.probes.plan import probe_targets
+from tests.checks.pasted import apply_to
 from tests.conftest import FIXTURES, codes
 
 PROBE = "probe pod shop/netdoctor-probe-1a2b3c"
@@ -95,7 +96,10 @@ def test_mixed_rollout_listen_fix_goes_to_the_template_not_the_targetport(cluste
     assert f.fix.startswith("fix the template, not the Service: Deployment web (ReplicaSet web-5d8f9c7b4) makes "
                             "the app listen on 8081, where the Service targets 8080 and the pods of Deployment web "
                             "(ReplicaSet web-7c9f8d6b5) serve it")
-    assert f.fix.endswith(": make it listen on 8080 like the others")
+    # Each command on a line of its own, whole: the edit, then the rollback.
+    assert f.fix.splitlines()[1:] == ["kubectl -n shop edit deployment web", "or roll back:",
+                                      "kubectl -n shop rollout undo deployment/web"]
+    assert f.fix.splitlines()[0].endswith("; make it listen on 8080 like the others:")
 
 
 def test_a_single_template_on_the_wrong_port_still_points_the_targetport(cluster, run_step):
@@ -104,7 +108,16 @@ def test_a_single_template_on_the_wrong_port_still_points_the_targetport(cluster
         "TCP|10.244.0.12|8080|1|100.00|100.00|", "TCP|10.244.1.7|8080|1|100.00|100.00|"),
         listeners={"web-7c9f8d6b5-abcde": listening(9090), "web-7c9f8d6b5-fghij": listening(9090)})
     f = next(f for f in run_step(listen, ctx).findings if f.code == "LSN_NOT_LISTENING")
-    assert f.fix == "point the Service targetPort at the port the app uses (9090)"
+    prose, command = f.fix.splitlines()
+    assert prose == "point the Service targetPort at the port the app uses (9090):"
+    # Pasted, the patch points the Service at 9090, where the app listens: nothing is left to find.
+    cluster.objects = apply_to(command, cluster.objects)
+    assert cluster.find("Service", "web", "shop")["spec"]["ports"][0]["targetPort"] == 9090
+    ctx = cluster.context()
+    ctx.live = LiveEvidence(targets=probe_targets(ctx), probe=PROBE, tcp=tcp(
+        "TCP|10.244.0.12|9090|0|100.00|100.01|", "TCP|10.244.1.7|9090|0|100.00|100.01|"),
+        listeners={"web-7c9f8d6b5-abcde": listening(9090), "web-7c9f8d6b5-fghij": listening(9090)})
+    assert "LSN_NOT_LISTENING" not in codes(run_step(listen, ctx))
 
 
 # -- hostNetwork port conflicts --------------------------------------------------------------
@@ -120,7 +133,10 @@ def test_hostnetwork_pod_whose_port_the_kubelet_holds(cluster, run_step):
                          "this app")
     assert "last exit: 2026/11/22 10:01:44 agent: listen tcp 0.0.0.0:10250: bind: address already in use" in f.evidence
     assert result.status is Status.FAIL
-    assert result.summary == "0 endpoints answer TCP: 10.0.24.29:10250 answered by another process on the node, not by the pod"
+    # A failing step's summary leads with what is wrong.
+    assert result.summary == ("A hostNetwork pod cannot bind its port: another process on the node holds it; "
+                              "0 endpoints answer TCP: 10.0.24.29:10250 answered by another process on the node, "
+                              "not by the pod")
     assert not any(p.ok for p in result.probes if p.kind == "tcp")
 
 

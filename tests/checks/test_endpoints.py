@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from kubectl_netdoctor.checks import endpoints
 from kubectl_netdoctor.model import Severity, Status
+from tests.checks.pasted import apply_to
 from tests.conftest import codes
 
 
@@ -37,7 +38,8 @@ def test_no_ready_addresses(cluster):
     (f,) = result.findings
     assert f.code == "EP_NO_READY_ADDRESSES"
     assert "2 not ready" in f.message
-    assert f.fix == "kubectl -n shop get pods -l app=web -o wide"
+    assert f.fix == ("the selected pods are not Ready (see the selectors step):\n"
+                     "kubectl -n shop get pods -l app=web -o wide")
     assert "not ready: 10.244.0.12:8080 (web-7c9f8d6b5-abcde), 10.244.1.7:8080 (web-7c9f8d6b5-fghij)" in f.evidence
 
 
@@ -48,6 +50,9 @@ def test_empty_slice_when_selector_matches_nothing(cluster):
     result = endpoints.run(cluster.context())
     assert codes(result) == ["EP_NO_READY_ADDRESSES"]
     assert result.findings[0].evidence == ("ready: <none>",)
+    # Not `get pods -l app=web`, which would list nothing: the pods there, with the labels they do have.
+    assert result.findings[0].fix == ("no pod matches the selector app=web (see the selectors step); the pods "
+                                      "there and their labels:\nkubectl -n shop get pods --show-labels")
 
 
 def test_some_not_ready_is_a_warning_naming_the_pod(cluster):
@@ -57,7 +62,8 @@ def test_some_not_ready_is_a_warning_naming_the_pod(cluster):
     assert result.status is Status.WARN
     (f,) = result.findings
     assert f.code == "EP_SOME_NOT_READY" and f.severity is Severity.WARNING
-    assert f.fix == "kubectl -n shop describe pod web-7c9f8d6b5-fghij"
+    assert f.fix == ("why it is not Ready (the selectors step says more):\n"
+                     "kubectl -n shop describe pod web-7c9f8d6b5-fghij")
 
 
 def test_terminating_is_info(cluster):
@@ -118,6 +124,19 @@ def test_named_target_port_resolving_nowhere(cluster):
     result = endpoints.run(cluster.context())
     assert codes(result) == ["EP_PORT_MISSING"]
     assert "targetPort 'http' resolves on no selected pod" in result.findings[0].message
+    # The pods do declare 'http': the slices lag, and pointing targetPort at 'http' again would change nothing.
+    assert "patch" not in result.findings[0].fix
+
+
+def test_a_target_port_name_no_pod_declares_is_pointed_at_the_one_they_do(cluster):
+    cluster.find("Service", "web", "shop")["spec"]["ports"][0]["targetPort"] = "web"
+    _slice(cluster)["ports"] = None
+    (f,) = endpoints.run(cluster.context()).findings
+    assert f.code == "EP_PORT_MISSING"
+    prose, patch = f.fix.splitlines()
+    assert prose.startswith("point the Service at the port the containers declare ('http')")
+    cluster.objects = apply_to(patch, cluster.objects)
+    assert cluster.find("Service", "web", "shop")["spec"]["ports"][0]["targetPort"] == "http"
 
 
 def test_externalname_skips(cluster):

@@ -78,7 +78,9 @@ def test_nothing_listening_on_target_port_names_the_real_port(cluster):
     ctx.live = probed(ctx, probe=PROBE, tcp=tcp(OPEN_12, REFUSED_7), listeners={PODS[1]: other})
     f = next(f for f in listen.run(ctx).findings if f.code == "LSN_NOT_LISTENING")
     assert f.message == f"nothing listens on port 8080 in pod {PODS[1]}; it listens on 9090"
-    assert f.fix == "point the Service targetPort at the port the app uses (9090)"
+    assert f.fix == ("point the Service targetPort at the port the app uses (9090):\n"
+                     "kubectl -n shop patch svc web --type json "
+                     "-p '[{\"op\":\"replace\",\"path\":\"/spec/ports/0/targetPort\",\"value\":9090}]'")
 
 
 def test_tcp_not_run_is_a_skip_with_the_reason(cluster):
@@ -140,7 +142,9 @@ def test_some_gets_failing_through_the_service_is_intermittent(cluster):
     f = result.findings[0]
     assert f.message == ("GET http://10.96.141.22:80/: 3 of 10 requests fail (refused), the others answer: "
                          "the Service balances over at least one bad endpoint")
-    assert result.summary == "http://10.96.141.22:80/ -> 200 in 20 ms (7 of 10 GETs fine)"
+    # Failing, the summary leads with what is wrong: "7 of 10 GETs fine" alone reads as healthy.
+    assert result.summary == ("Some GETs through the Service fail, others answer: a bad endpoint behind it; "
+                              "http://10.96.141.22:80/ -> 200 in 20 ms (7 of 10 GETs fine)")
     assert f.evidence[1:] == ("7x ok HTTP 200 (20 ms)", "3x refused (10 ms): nc: can't connect to remote host "
                                                          "(10.96.141.22): Connection refused")
     assert len(result.probes) == 10 and sum(p.ok for p in result.probes) == 7
@@ -150,7 +154,7 @@ def test_every_get_refused_is_refused_not_intermittent(cluster):
     ctx = cluster.context()
     ctx.live = probed(ctx, probe=PROBE, http=http_results(*[REFUSED_VIP] * 10))
     result = http.run(ctx)
-    assert codes(result) == ["HTTP_REFUSED"] and result.summary == "no HTTP answer"
+    assert codes(result) == ["HTTP_REFUSED"] and result.summary == "HTTP connection refused; no HTTP answer"
     assert result.findings[0].evidence[1:] == (
         "10x refused (10 ms): nc: can't connect to remote host (10.96.141.22): Connection refused",)
 
@@ -303,8 +307,10 @@ def test_one_endpoint_answering_503_is_found_even_when_the_service_gets_all_land
     f = result.findings[0]
     assert f.message.startswith(f"1 of 2 endpoints fail HTTP when asked directly (server_error 503): pod {PODS[1]} "
                                 f"({bad})")
-    assert f.fix.startswith(f"kubectl -n shop logs {PODS[1]} --tail=50")
-    assert result.summary == "http://10.96.141.22:80/ -> 200 in 20 ms; 1/2 endpoints answer directly"
+    assert f.fix.splitlines()[1:] == [f"kubectl -n shop logs {PODS[1]} --tail=50",
+                                      "kubectl -n shop get pods -l app=web -o wide"]
+    assert result.summary == ("Asked directly, some endpoints fail HTTP where others answer; "
+                              "http://10.96.141.22:80/ -> 200 in 20 ms; 1/2 endpoints answer directly")
     assert result.verification.describe() == "live: 10 GETs via the Service, 1/2 endpoints answer directly"
 
 

@@ -14,6 +14,7 @@ from kubectl_netdoctor.cluster.reader import KINDS, WellFormed
 from kubectl_netdoctor.errors import Forbidden
 from kubectl_netdoctor.labels import matches_selector_string
 from kubectl_netdoctor.model import Severity, Status, StepResult
+from tests.checks.pasted import apply_to
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "netpol"
 BASE_NO_ENFORCER = ("cluster/namespaces.yaml", "cluster/service-backend.yaml", "cluster/pods-prod.yaml",
@@ -139,7 +140,7 @@ def test_default_deny_fails_naming_the_policy_with_a_working_fix():
                          "web/curl-5b8f7c9d6-kx2lp: isolated by default-deny (ns prod), no rule admits it")
     assert any(e.startswith("pod prod/backend-7d9c6b5f4-w5m2z 10.244.2.21:8080/TCP: ") and "deny all" in e
                for e in f.evidence)
-    assert "Inspect: kubectl -n prod describe networkpolicy default-deny" in f.fix
+    assert f.fix.splitlines()[-2:] == ["The isolating policy:", "kubectl -n prod describe networkpolicy default-deny"]
     proposed = applied_policy(f.fix)
     assert proposed["metadata"] == {"name": "allow-curl-to-backend", "namespace": "prod"}
     assert proposed["spec"]["podSelector"] == {"matchLabels": {"app": "backend"}}
@@ -205,12 +206,19 @@ def test_client_egress_without_dns_rule_blocks_dns():
                            "web/curl-5b8f7c9d6-kx2lp: the Service name does not resolve")
     assert any(e.startswith("DNS 53/UDP from pod web/curl-5b8f7c9d6-kx2lp to pod "
                             "kube-system/coredns-668d6bf9bc-2xk7p: BLOCKED") for e in dns.evidence)
-    assert "Add this rule under spec.egress of curl-egress" in dns.fix
-    rule = yaml.safe_load(dns.fix.split("):\n", 1)[1].split("Inspect:")[0])
-    assert rule[0]["ports"] == [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]
-    assert rule[0]["to"][0]["podSelector"] == {"matchLabels": {"k8s-app": "kube-dns"}}
-    assert "Inspect: kubectl -n web describe networkpolicy curl-egress" in dns.fix
+    prose, patch, *inspect = dns.fix.splitlines()
+    assert prose == ("Add the cluster DNS rule (UDP and TCP 53 to kube-system's kube-dns pods) to the egress rules "
+                     "of curl-egress:")
+    assert patch.startswith("kubectl -n web patch networkpolicy curl-egress --type json -p ")
+    assert inspect == ["The isolating policy:", "kubectl -n web describe networkpolicy curl-egress"]
     assert r.summary.endswith("DNS UDP+TCP 53 blocked")
+    # Pasted, the patch appends the rule to the policy's egress list: DNS is then allowed, nothing else changes.
+    objects = apply_to(patch, load(*BASE, "policies/web-egress-no-dns.yaml"))
+    after = check.run(Context(MemoryReader(objects), "prod", "backend", pod_client(objects, "web", "curl")))
+    assert after.status is Status.PASS and "NP_DNS_EGRESS_BLOCKED" not in codes(after)
+    rules = next(o for o in objects if o["kind"] == "NetworkPolicy")["spec"]["egress"]
+    assert rules[-1]["ports"] == [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]
+    assert rules[-1]["to"][0]["podSelector"] == {"matchLabels": {"k8s-app": "kube-dns"}}
 
 
 def test_dns_udp_only_reports_tcp_blocked_as_a_warning():

@@ -230,7 +230,8 @@ def test_failed_connect_where_the_probes_node_has_a_rule_error_keeps_the_plain_w
 
 def test_failed_connect_from_an_uncaptured_node_keeps_the_plain_wording():
     [f] = by_code(run("iptables", ev=live("cp-1", ok=False)), "PROXY_CLUSTERIP_UNREACHABLE")
-    assert "look complete" not in f.message and f.fix.startswith("on the probe's node: iptables-save")
+    assert "look complete" not in f.message
+    assert f.fix.splitlines()[1] == "iptables-save -t nat | grep 10.96.1.5"
 
 
 def test_failed_connect_explained_by_the_endpoints_is_not_blamed_on_complete_rules():

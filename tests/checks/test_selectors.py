@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from kubectl_netdoctor.checks import selectors
 from kubectl_netdoctor.model import Severity, Status
+from tests.checks.pasted import apply_to
 from tests.conftest import codes
 
 WEB_PODS = ("web-7c9f8d6b5-abcde", "web-7c9f8d6b5-fghij")
@@ -79,8 +80,9 @@ def test_all_pods_crashlooping_is_an_error(cluster):
     assert f.severity is Severity.ERROR
     assert "pod web-7c9f8d6b5-abcde: CrashLoopBackOff" in f.evidence
     # the fix follows the reason: a crashing container, not "a failing readinessProbe"
-    assert f.fix.startswith("the container exits (CrashLoopBackOff), so its readinessProbe never gets to pass: "
-                            "kubectl -n shop logs web-7c9f8d6b5-abcde --previous")
+    assert f.fix.startswith("the container exits (CrashLoopBackOff), so its readinessProbe never gets to pass; ")
+    assert f.fix.splitlines()[1:] == ["kubectl -n shop logs web-7c9f8d6b5-abcde --previous",
+                                      "kubectl -n shop describe pod web-7c9f8d6b5-abcde"]
     assert "readinessProbe: fix the app" not in f.fix
 
 
@@ -90,7 +92,8 @@ def test_image_pull_failure_fix_points_at_the_image(cluster):
         p["status"]["containerStatuses"][0].update(ready=False, state={"waiting": {
             "reason": "ImagePullBackOff", "message": 'Back-off pulling image "registry.example/web:1.2"'}})
     (f,) = selectors.run(cluster.context()).findings
-    assert f.fix.startswith("the image cannot be pulled (ImagePullBackOff): kubectl -n shop describe pod ")
+    assert f.fix.startswith("the image cannot be pulled (ImagePullBackOff); the Events name the image")
+    assert f.fix.splitlines()[-1] == "kubectl -n shop describe pod web-7c9f8d6b5-abcde"
 
 
 def test_pending_pod_reason(cluster):
@@ -109,6 +112,10 @@ def test_target_port_name_no_container_declares(cluster):
     assert f.code == "SEL_TARGETPORT_NAME_UNDECLARED"
     assert "did you mean 'http'?" in f.message
     assert "declared container ports: web:http 8080/TCP" in f.evidence
+    # The fix points targetPort at the declared name; pasted, the step passes.
+    cluster.objects = apply_to(f.fix.splitlines()[-1], cluster.objects)
+    assert cluster.find("Service", "web", "shop")["spec"]["ports"][0]["targetPort"] == "http"
+    assert selectors.run(cluster.context()).status is Status.PASS
 
 
 def test_target_port_number_not_declared_is_a_warning(cluster):
@@ -117,6 +124,9 @@ def test_target_port_number_not_declared_is_a_warning(cluster):
     assert result.status is Status.WARN
     assert codes(result) == ["SEL_TARGETPORT_NUMBER_UNDECLARED"]
     assert "(8080)" in result.findings[0].message
+    # One port declared: the fix is the patch to it, and pasted it leaves nothing to warn about.
+    cluster.objects = apply_to(result.findings[0].fix.splitlines()[-1], cluster.objects)
+    assert selectors.run(cluster.context()).status is Status.PASS
 
 
 def test_target_port_number_declared_passes(cluster):
@@ -129,7 +139,12 @@ def test_udp_service_port_against_tcp_container(cluster):
     port.update(protocol="UDP", targetPort=8080)
     result = selectors.run(cluster.context())
     assert codes(result) == ["SEL_PROTOCOL_MISMATCH"]
-    assert result.findings[0].fix == "set spec.ports[].protocol: TCP on the Service port"
+    prose, patch = result.findings[0].fix.splitlines()
+    assert prose == "set the protocol of Service port http 80->8080/UDP to TCP, as the container declares it:"
+    assert patch == ("kubectl -n shop patch svc web --type json "
+                     "-p '[{\"op\":\"replace\",\"path\":\"/spec/ports/0/protocol\",\"value\":\"TCP\"}]'")
+    cluster.objects = apply_to(patch, cluster.objects)
+    assert selectors.run(cluster.context()).status is Status.PASS
 
 
 def test_named_port_with_other_protocol(cluster):

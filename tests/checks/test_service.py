@@ -116,7 +116,10 @@ def test_session_affinity_and_no_selector_noted(cluster):
 def test_unknown_port_flag(cluster):
     result = service.run(cluster.context(port="grpc"))
     assert codes(result) == ["SVC_PORT_NOT_FOUND"]
-    assert result.findings[0].fix == "use --port with one of: http"
+    assert result.findings[0].fix == "diagnose one of its ports:\nkubectl netdoctor svc web -n shop --port http"
+    # The step's summary lists the ports the Service has, not "(none)".
+    assert result.summary == ("The requested port is not a port of this Service; ClusterIP 10.96.141.22, "
+                              "ports http 80->http/TCP")
 
 
 def test_port_flag_accepts_name_and_number(cluster):

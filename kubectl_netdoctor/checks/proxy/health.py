@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 from kubectl_netdoctor import objects
-from kubectl_netdoctor.checks.base import Context, finding
+from kubectl_netdoctor.checks.base import Context, finding, fix_text
 from kubectl_netdoctor.errors import Forbidden
 from kubectl_netdoctor.kubeproxy.config import CONFIGMAP, ProxyConfig, read_config
 from kubectl_netdoctor.model import Finding
@@ -17,7 +18,15 @@ def proxy_config(ctx: Context) -> ProxyConfig:
         cm = ctx.configmap(*CONFIGMAP)
     except Forbidden as err:
         return ProxyConfig(None, None, f"ConfigMap kube-system/kube-proxy: {err}")
-    return read_config(cm)
+    if cm is None or not isinstance((cm.get("data") or {}).get("config.conf"), str):
+        return read_config(cm)
+    return _config_of(cm["data"]["config.conf"])
+
+
+@functools.lru_cache(maxsize=16)
+def _config_of(text: str) -> ProxyConfig:
+    """The one ConfigMap every Service of a scan reads, parsed once (ProxyConfig is frozen)."""
+    return read_config({"data": {"config.conf": text}})
 
 
 def mode_finding(cfg: ProxyConfig) -> Finding:
@@ -26,6 +35,11 @@ def mode_finding(cfg: ProxyConfig) -> Finding:
                        "kubectl -n kube-system get cm kube-proxy -o jsonpath='{.data.config\\.conf}'")
     return finding("PROXY_MODE", f"kube-proxy runs in {cfg.mode} mode",
                    [cfg.evidence] + ([f"config.conf clusterCIDR: {cfg.cluster_cidr}"] if cfg.cluster_cidr else []))
+
+
+DAEMONSET_FIX = fix_text("does the kube-proxy DaemonSet schedule a pod on every node (nodeSelector, tolerations)?",
+                         "kubectl -n kube-system get ds kube-proxy -o wide",
+                         "kubectl -n kube-system describe ds kube-proxy")
 
 
 @dataclass
@@ -69,8 +83,7 @@ def proxy_health(ctx: Context) -> Health:
             "runs on any node: Service rules are not kept in step with endpoints, new Services get none",
             ["kubectl -n kube-system get pods -l k8s-app=kube-proxy: none",
              "configmap kube-system/kube-proxy: present"],
-            "kubectl -n kube-system get ds kube-proxy -o wide; kubectl -n kube-system describe ds kube-proxy "
-            "(nodeSelector/tolerations?)",
+            DAEMONSET_FIX,
         ))
         return h
     if not pods:
@@ -84,8 +97,9 @@ def proxy_health(ctx: Context) -> Health:
                 if cilium else "kube-proxy may run as a systemd process on the nodes, or something replaces it"),
             ["kubectl -n kube-system get pods -l k8s-app=kube-proxy: none"]
             + ([f"cilium pods: {', '.join(p['metadata']['name'] for p in cilium[:5])}"] if cilium else []),
-            "kubectl -n kube-system exec ds/cilium -- cilium-dbg service list" if cilium else
-            "on a node: systemctl status kube-proxy; or look for the Service load-balancer your CNI provides",
+            fix_text("the Services Cilium load-balances:", "kubectl -n kube-system exec ds/cilium -- cilium-dbg service list")
+            if cilium else fix_text("kube-proxy may run as a systemd unit; on a node:", "systemctl status kube-proxy",
+                                    "else look for the Service load-balancer your CNI provides"),
         ))
         return h
     for node in nodes:
@@ -104,8 +118,7 @@ def proxy_health(ctx: Context) -> Health:
                 f"no kube-proxy pod on node {name}{node_state}: Services are not programmed there, so pods on it "
                 "cannot reach ClusterIPs",
                 [f"kube-proxy pods run on: {', '.join(sorted(h.pods)) or 'no node'}"],
-                "kubectl -n kube-system get ds kube-proxy -o wide; kubectl -n kube-system describe ds kube-proxy "
-                "(nodeSelector/tolerations?)",
+                DAEMONSET_FIX,
             ))
         elif not objects.pod_ready(pod):
             pname = pod["metadata"]["name"]
@@ -114,7 +127,8 @@ def proxy_health(ctx: Context) -> Health:
                 f"kube-proxy on node {name} ({pname}) is not Ready: {objects.not_ready_reason(pod)}{node_state}; "
                 "its rules go stale as Services and endpoints change",
                 _pod_evidence(pod),
-                f"kubectl -n kube-system logs {pname} --previous; kubectl -n kube-system describe pod {pname}",
+                fix_text("why it stopped, then its events:", f"kubectl -n kube-system logs {pname} --previous",
+                         f"kubectl -n kube-system describe pod {pname}"),
             ))
     return h
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from kubectl_netdoctor import objects
-from kubectl_netdoctor.checks.base import Context, finding
+from kubectl_netdoctor.checks.base import Context, finding, fix_text
 from kubectl_netdoctor.checks.proxy.reconcile import complete_rules_wording
 from kubectl_netdoctor.checks.proxy.rules import NodeRules, PortTarget
 from kubectl_netdoctor.evidence import tcp_probe_result
@@ -68,9 +68,9 @@ def live_probe_findings(ctx: Context, targets: list[PortTarget], complete: dict[
             probes.append(tcp_probe_result(r, "ClusterIP"))
             if not r.ok:
                 expected = _inherited(r.outcome, backends, direct, bad)
-                tail, evidence, fix = "", [], ("on the probe's node: iptables-save -t nat | grep " + vip
-                                               + " (ipvsadm -Ln / nft list table ip kube-proxy in those modes); "
-                                               "compare with the endpoints")
+                tail, evidence, fix = "", [], fix_text(
+                    "compare the rules of the probe's node with the endpoints; there (ipvsadm -Ln or nft list table "
+                    "ip kube-proxy in those modes):", f"iptables-save -t nat | grep {vip}")
                 if not expected and t.label in complete:
                     tail, evidence, fix = complete_rules_wording(complete[t.label], t, vip)
                 found.append(finding(
@@ -92,8 +92,8 @@ def live_probe_findings(ctx: Context, targets: list[PortTarget], complete: dict[
                             "PROXY_NODEPORT_UNREACHABLE",
                             f"{t.label}: NodePort {join_host_port(host, port)} does not answer: {r.outcome}{expected}",
                             [f"nc -zv {host} {port}: {r.outcome}"],
-                            "externalTrafficPolicy Local drops on nodes without an endpoint; else check "
-                            f"KUBE-NODEPORTS on that node: iptables-save -t nat | grep {port}",
+                            fix_text("externalTrafficPolicy Local drops on nodes without an endpoint; else check "
+                                     "KUBE-NODEPORTS on that node:", f"iptables-save -t nat | grep {port}"),
                             Severity.INFO if expected else None,
                         ))
     for node, (count, limit) in sorted(live.conntrack.items()):
@@ -103,8 +103,8 @@ def live_probe_findings(ctx: Context, targets: list[PortTarget], complete: dict[
                 f"node {node}: conntrack table {count}/{limit} ({count * 100 // limit}% full): new connections "
                 "are dropped when it fills",
                 [f"nf_conntrack_count {count}, nf_conntrack_max {limit}"],
-                "raise conntrack.maxPerCore in the kube-proxy config (or net.netfilter.nf_conntrack_max); "
-                "find the connection churn: conntrack -S",
+                fix_text("raise conntrack.maxPerCore in the kube-proxy config (or net.netfilter.nf_conntrack_max); "
+                         f"find the connection churn, on node {node}:", "conntrack -S"),
             ))
     return found, probes, probed
 
@@ -128,9 +128,9 @@ def _udp_cluster_ip(ctx: Context, t: PortTarget, slices: list, complete: NodeRul
     direct = [x for x in (live.udp.get(b) for b in backends) if x is not None]
     bad = [x for x in direct if x.failed]
     expected = _inherited(r.outcome, backends, direct, bad)
-    tail, evidence, fix = "", [], ("on the probe's node: iptables-save -t nat | grep " + vip
-                                   + " (ipvsadm -Ln / nft list table ip kube-proxy in those modes); stale UDP "
-                                   f"conntrack entries: conntrack -L -p udp --orig-dst {vip}")
+    tail, evidence, fix = "", [], fix_text(
+        "on the probe's node, the rules (ipvsadm -Ln or nft list table ip kube-proxy in those modes), then stale "
+        "UDP conntrack entries:", f"iptables-save -t nat | grep {vip}", f"conntrack -L -p udp --orig-dst {vip}")
     if not expected and complete is not None:
         tail, evidence, fix = complete_rules_wording(complete, t, vip)
     return [finding(

@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from kubectl_netdoctor import codes
-from kubectl_netdoctor.checks.base import Context, finding
+from kubectl_netdoctor.checks.base import Context, finding, fix_text
 from kubectl_netdoctor.checks.proxy.health import Health
 from kubectl_netdoctor.checks.proxy.rules import Issue, NodeRules, PortTarget, clusterip_path
 from kubectl_netdoctor.evidence import LiveEvidence, took
@@ -156,21 +156,23 @@ def recapture_fix(rules: NodeRules, answer: Answer, health: Health | None) -> st
     node, vip = rules.node, answer.vip
     pod = (health.pods.get(node) if health else None) or {}
     name = (pod.get("metadata") or {}).get("name")
-    exec_in = f"kubectl -n kube-system exec {name} -- " if name else f"on {node}: "
+    version = f"kubectl -n kube-system exec {name} -- iptables --version" if name else "iptables --version"
     if rules.capture == "iptables-save":
-        steps = (f"ask which iptables backend kube-proxy writes: {exec_in}iptables --version (nf_tables or legacy); "
-                 f"capture that one now on {node}: iptables-nft-save -t nat | grep {vip} "
-                 f"(or iptables-legacy-save -t nat | grep {vip})")
+        steps = ["ask which iptables backend kube-proxy writes (nf_tables or legacy)"
+                 + ("" if name else f", on {node}") + ":", version,
+                 f"capture that one now on {node}:", f"iptables-nft-save -t nat | grep {vip}",
+                 f"iptables-legacy-save -t nat | grep {vip}"]
     elif rules.capture == "nft":
-        steps = (f"capture now on {node}: nft list table ip kube-proxy | grep {vip}, and iptables-save -t nat | "
-                 f"grep {vip} (kube-proxy in iptables mode, or its leftovers, may be what answers)")
+        steps = [f"capture now on {node} (kube-proxy in iptables mode, or its leftovers, may be what answers):",
+                 f"nft list table ip kube-proxy | grep {vip}", f"iptables-save -t nat | grep {vip}"]
     else:
-        steps = (f"capture now on {node}: ipvsadm -Ln {'-u' if answer.target.protocol == 'UDP' else '-t'} "
-                 f"{join_host_port(vip, answer.target.number)} "
-                 f"and iptables-save -t nat | grep {vip}")
-    return (f"{steps}; a saved capture is as old as its snapshot: take a new one (kubectl netdoctor snapshot), or "
-            "diagnose live, which reads the rules inside kube-proxy's pod (--node-access where none runs); if no "
-            "capture holds the VIP, see what else proxies Services: kubectl -n kube-system get ds")
+        steps = [f"capture now on {node}:",
+                 f"ipvsadm -Ln {'-u' if answer.target.protocol == 'UDP' else '-t'} "
+                 f"{join_host_port(vip, answer.target.number)}", f"iptables-save -t nat | grep {vip}"]
+    return fix_text(*steps, "a saved capture is as old as its snapshot: take a new one (kubectl netdoctor snapshot), "
+                    "or diagnose live, which reads the rules inside kube-proxy's pod (--node-access where none "
+                    "runs); if no capture holds the VIP, see what else proxies Services:",
+                    "kubectl -n kube-system get ds")
 
 
 # -- the opposite: the rules look right, the connect fails -------------------------------------
@@ -199,7 +201,9 @@ def complete_rules_wording(rules: NodeRules, target: PortTarget, vip: str) -> tu
     tail = (f"; the {rules.capture} rules on {rules.node} (the probe's node) for it look complete, so the drop is "
             "elsewhere: stale conntrack entries, a host firewall or policy enforcer dropping it, or rules changed "
             "between the capture and the probe")
-    fix = (f"on {rules.node}: conntrack -L -p {proto} --orig-dst {vip} --orig-port-dst {target.number} "
-           f"(stale entries: conntrack -D -p {proto} --orig-dst {vip}); iptables-save -t filter | grep -E "
-           "'DROP|REJECT' (and the policy enforcer's chains); capture the rules again and compare")
+    fix = fix_text(f"on {rules.node}, the conntrack entries for it (delete stale ones with conntrack -D -p {proto} "
+                   f"--orig-dst {vip}), then what drops or rejects (and the policy enforcer's chains); capture the "
+                   "rules again and compare:",
+                   f"conntrack -L -p {proto} --orig-dst {vip} --orig-port-dst {target.number}",
+                   "iptables-save -t filter | grep -E 'DROP|REJECT'")
     return tail, evidence, fix

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from kubectl_netdoctor.checks.base import Context, finding
+from kubectl_netdoctor.checks.base import Context, finding, fix_text
 from kubectl_netdoctor.checks.proxy.health import Health
 from kubectl_netdoctor.errors import Forbidden, SnapshotError
 from kubectl_netdoctor.kubeproxy.capture import CAPTURE_FOR_MODE, MODE_FOR_CAPTURE, parse_capture
@@ -69,6 +69,38 @@ def node_addresses(node: dict | None) -> list[str]:
             if a.get("type") in ("InternalIP", "ExternalIP") and a.get("address")]
 
 
+_PARSED: dict[tuple[str, str, tuple[str, ...]], tuple[str, KubeProxyView | SnapshotError | None]] = {}
+"""``(kind, node, node IPs)`` -> (the capture text last seen there, its whole view, or the error parsing it
+raised; None while only one Service has read it). A scan reads the same capture for every Service: the
+first narrows it to its own rules (:func:`~kubectl_netdoctor.kubeproxy.capture.parse_capture`), which is
+cheapest for one Service; the second parses it whole once, and every later Service reads that view
+instead of scanning the node's rules again (which made a scan's cost grow with the square of the
+number of Services). Keyed by the text's identity: a new capture, a new parse."""
+
+
+def node_view(kind: str, text: str, node: str, ips: tuple[str, ...], source: str | None,
+              service: ServiceRef | None) -> KubeProxyView:
+    """The view of one node's capture for ``service`` (see :data:`_PARSED`); raises SnapshotError on a
+    malformed capture, as :func:`~kubectl_netdoctor.kubeproxy.capture.parse_capture` does."""
+    key = (kind, node, ips)
+    seen = _PARSED.get(key)
+    if seen is None or seen[0] is not text:
+        _PARSED[key] = (text, None)
+        if service is not None:
+            return parse_capture(kind, text, node, ips, source, service)
+        seen = _PARSED[key]
+    whole = seen[1]
+    if whole is None:
+        try:
+            whole = parse_capture(kind, text, node, ips, source)
+        except SnapshotError as err:
+            whole = err
+        _PARSED[key] = (text, whole)
+    if isinstance(whole, SnapshotError):
+        raise whole
+    return whole
+
+
 def choose_rules(node: str, captures: dict[str, str], mode: str | None, node_obj: dict | None,
                  source: Callable[[str], str] | None = None, strict: bool = False,
                  service: ServiceRef | None = None) -> tuple[NodeRules | None, list[Issue], list[str]]:
@@ -85,7 +117,7 @@ def choose_rules(node: str, captures: dict[str, str], mode: str | None, node_obj
         if kind not in captures:
             continue
         try:
-            views[kind] = parse_capture(kind, captures[kind], node, ips, source(kind) if source else None, service)
+            views[kind] = node_view(kind, captures[kind], node, ips, source(kind) if source else None, service)
         except SnapshotError as err:
             if strict:
                 raise
@@ -102,17 +134,17 @@ def choose_rules(node: str, captures: dict[str, str], mode: str | None, node_obj
     kind = programmed[0]
     issues = []
     if mode:
-        entries = len(views[kind].services) if service is None else \
-            len(parse_capture(kind, captures[kind], node, ips, source(kind) if source else None).services)
+        entries = len(node_view(kind, captures[kind], node, ips, source(kind) if source else None, None).services)
         issues.append(Issue(
             "PROXY_MODE_MISMATCH", f"{mode}|{kind}", node,
             f"kube-proxy is configured for {mode} mode but on {{nodes}} the {MODE_FOR_CAPTURE[kind]} rules "
             f"({kind}) are the ones programmed",
             (f"{node}.{kind}: {entries} service entries",  # of the whole capture: this rare path reads it all
              f"{node}.{wanted}: no kube-proxy service rules" if wanted in views else f"no {wanted} capture"),
-            "the ConfigMap changed without a kube-proxy restart, or these are leftovers of the old mode: "
-            "kubectl -n kube-system rollout restart ds/kube-proxy, then compare "
-            "kubectl -n kube-system logs ds/kube-proxy | grep -i proxier",
+            fix_text("the ConfigMap changed without a kube-proxy restart, or these are leftovers of the old mode; "
+                     "restart it, then compare what its proxier says:",
+                     "kubectl -n kube-system rollout restart ds/kube-proxy",
+                     "kubectl -n kube-system logs ds/kube-proxy | grep -i proxier"),
         ))
     return NodeRules(node, kind, views[kind], ips), issues, notes
 
@@ -172,10 +204,13 @@ def restart_fix(health: Health | None, nodes: list[str]) -> str:
     pods = [(health.pods.get(n) if health else None) for n in nodes]
     if len(nodes) == 1 and pods[0]:
         name = pods[0]["metadata"]["name"]
-        return (f"kubectl -n kube-system logs {name} | grep -iE 'error|fail|sync'; "
-                f"kubectl -n kube-system delete pod {name}  # the DaemonSet recreates it and resyncs")
-    return ("kubectl -n kube-system logs -l k8s-app=kube-proxy --prefix | grep -iE 'error|fail|sync'; "
-            "kubectl -n kube-system rollout restart ds/kube-proxy")
+        return fix_text(f"what kube-proxy on {nodes[0]} logs, then delete its pod (the DaemonSet recreates it, and "
+                        "it resyncs its rules):",
+                        f"kubectl -n kube-system logs {name} | grep -iE 'error|fail|sync'",
+                        f"kubectl -n kube-system delete pod {name}")
+    return fix_text("what kube-proxy logs, then restart it (it resyncs its rules):",
+                    "kubectl -n kube-system logs -l k8s-app=kube-proxy --prefix | grep -iE 'error|fail|sync'",
+                    "kubectl -n kube-system rollout restart ds/kube-proxy")
 
 
 def compare_backends(rules: NodeRules, entry: ProxiedService, want: frozenset[Pair], sets: EndpointSets,
@@ -337,7 +372,7 @@ def check_cluster_ip(rules: NodeRules, vip: str, target: PortTarget, sets: Endpo
                       f"{target.label}: no kube-proxy rule for ClusterIP {address}/{target.protocol} on {{nodes}}: "
                       "connections from there get no answer"
                       + (" (kube-proxy there still thinks the Service has no endpoints)" if refusals else ""),
-                      tuple(evidence), f"{fix}; then check with: {_grep(rules, vip)}",
+                      tuple(evidence), fix_text(fix, f"then check on {node}:", _grep(rules, vip)),
                       dead=(clusterip_path(vip, target.number, target.protocol),))]
     out = []
     if local and entry.policy == "Cluster":
@@ -374,7 +409,7 @@ def check_external(rules: NodeRules, entries: list[ProxiedService], what: str, n
                           f"{target.label}: no kube-proxy rule for {what} on {{nodes}}: traffic to it there is "
                           "not forwarded to any endpoint",
                           (f"no entry for {what} in {node}.{rules.capture}",),
-                          f"{fix}; then check with: {_grep(rules, needle)}")]
+                          fix_text(fix, f"then check on {node}:", _grep(rules, needle)))]
         return []
     entry = entries[0]
     out: list[Issue] = []
@@ -423,9 +458,11 @@ def check_port_on_node(rules: NodeRules, target: PortTarget, sets: EndpointSets,
     view = rules.view
     compared: set[str] = set()
     issues: list[Issue] = []
-    families = {":" in s.vip for s in view.services if s.vip}
     primary = spec.get("clusterIP")
-    for vip in spec.get("clusterIPs") or [primary]:
+    vips = spec.get("clusterIPs") or [primary]
+    # The address families the node's rules hold (a whole capture holds every Service: read only when needed).
+    families = {":" in s.vip for s in view.services if s.vip} if len(vips) > 1 else set()
+    for vip in vips:
         if vip and vip != "None" and (vip == primary or (":" in vip) in families):
             issues += check_cluster_ip(rules, vip, target, sets, cfg, compared)
     node_port = target.port.get("nodePort")
@@ -455,16 +492,18 @@ def check_node_wide(rules: NodeRules) -> list[Issue]:
         who = [what for hook, what in (("prerouting", "pods and clients outside the node"),
                                        ("output", "the node itself"))
                if any(h.lower().endswith(hook) for h in view.unhooked)]
-        where = ("compare `iptables-legacy-save -t nat` with `iptables-nft-save -t nat` on the node: kube-proxy and "
-                 "the host must use the same iptables backend; if another tool (firewalld, ufw, a Docker or CNI "
-                 "restart, `iptables -t nat -F`) flushed the jumps, " if iptables else
-                 "`nft list table ip kube-proxy` on the node: if another tool (firewalld, `nft flush ruleset`, a "
-                 "script) flushed or deleted these chains, ")
+        where = (fix_text("compare the two iptables backends on the node: kube-proxy and the host must use the "
+                          "same one:", "iptables-legacy-save -t nat", "iptables-nft-save -t nat",
+                          "if another tool (firewalld, ufw, a Docker or CNI restart, `iptables -t nat -F`) flushed "
+                          "the jumps, ") if iptables else
+                 fix_text("read the table on the node:", "nft list table ip kube-proxy",
+                          "if another tool (firewalld, `nft flush ruleset`, a script) flushed or deleted these "
+                          "chains, "))
         out.append(Issue(
             "PROXY_ENTRY_JUMP_MISSING", "entry", node,
             f"{' and '.join(view.unhooked)} on {{nodes}}: nothing leads to {entry}, so kube-proxy's rules are there "
             f"but no packet reaches them: no Service works for {' or '.join(who)}",
-            view.hook_rules, where + "restart kube-proxy so it adds them again: " + RESTART, Severity.ERROR,
+            view.hook_rules, where + "restart kube-proxy so it adds them again:\n" + RESTART, Severity.ERROR,
             tuple(hook for hook in HOOK_PATHS if any(h.lower().endswith(hook) for h in view.unhooked))))
     if not view.masq_mark_rule:
         chain = "KUBE-MARK-MASQ" if rules.capture == "iptables-save" else "mark-for-masquerade"

@@ -1,0 +1,79 @@
+"""Which finding explains which: the cause ranking behind every headline.
+
+One table, by finding code: ``EXPLAINED_BY[X]`` lists the codes that, when a report holds them too,
+explain X, the most specific first. A selector that matches no pod explains an endpoint list with no
+ready address; a readinessProbe aimed at a port nothing listens on explains a pod that is not Ready,
+which explains the missing ready endpoints in turn. The report's cause is where that chain ends
+(:attr:`kubectl_netdoctor.model.Report.cause`): the finding to fix first. The broken hop stays the
+first failing step of the flowchart; the cause may sit in a later step (the selectors explain the
+endpoints).
+
+Each relation below mirrors how the steps emit the codes (``checks/``): X is only ever reported in
+the situation Y describes, or Y is what makes X happen. Codes only, no cluster objects: pure data.
+"""
+
+from __future__ import annotations
+
+_PODS_NOT_READY = ("SEL_READINESS_PROBE_PORT", "LSN_HOST_PORT_CONFLICT", "SEL_READINESS_GATE_UNMET",
+                   "SEL_POD_NOT_READY")
+"""Why a selected pod is not Ready, most specific first."""
+
+_POD_UNREACHABLE = ("LSN_NOT_LISTENING", "LSN_LOOPBACK_ONLY", "LSN_HOST_PORT_CONFLICT",
+                    "NP_INGRESS_DENIED", "NP_EGRESS_DENIED")
+"""Why a direct connect to a pod IP:targetPort fails: nothing (or only 127.0.0.1) listens there, the
+port is held by another process on a hostNetwork pod's node, or a NetworkPolicy denies the client."""
+
+_RULES_NOT_SYNCED = ("PROXY_NOT_RUNNING",)
+"""kube-proxy down or not Ready on a node: its rules there stop following the EndpointSlices."""
+
+_CLUSTER_DNS = ("NP_DNS_EGRESS_BLOCKED", "DNS_CLIENT_DNSPOLICY_DEFAULT", "DNS_CLIENT_HOSTNETWORK_CLUSTERFIRST",
+                "DNS_KUBE_DNS_MISSING", "DNS_COREDNS_NOT_READY", "DNS_KUBE_DNS_NO_ENDPOINTS",
+                "DNS_COREFILE_NO_CLUSTER_DOMAIN")
+"""Why no name resolves for this client: its DNS egress is blocked, it does not ask cluster DNS, or
+cluster DNS is down or does not serve the cluster domain."""
+
+EXPLAINED_BY: dict[str, tuple[str, ...]] = {
+    # 2. endpoints: the addresses come from the pods the selector picks, on the port targetPort names.
+    "EP_NO_READY_ADDRESSES": ("SEL_PODS_IN_OTHER_NAMESPACE", "SEL_NO_MATCHING_PODS", *_PODS_NOT_READY),
+    "EP_SOME_NOT_READY": _PODS_NOT_READY,
+    "EP_PORT_MISSING": ("SEL_PROTOCOL_MISMATCH", "SEL_TARGETPORT_NAME_UNDECLARED"),
+    # 3. selectors
+    "SEL_NO_MATCHING_PODS": ("SEL_PODS_IN_OTHER_NAMESPACE",),
+    "SEL_POD_NOT_READY": ("SEL_READINESS_PROBE_PORT", "LSN_HOST_PORT_CONFLICT"),
+    # 4. listen
+    "LSN_ENDPOINT_UNREACHABLE": _POD_UNREACHABLE,
+    # 5. proxy: a connect through the VIP inherits every reason a pod cannot be reached, and the rules
+    # of a node whose kube-proxy is down go stale.
+    "PROXY_CLUSTERIP_UNREACHABLE": ("PROXY_NOT_RUNNING", "PROXY_ENTRY_JUMP_MISSING", "PROXY_SERVICE_RULE_MISSING",
+                                    *_POD_UNREACHABLE, "LSN_ENDPOINT_UNREACHABLE"),
+    "PROXY_NODEPORT_UNREACHABLE": ("PROXY_NOT_RUNNING", "PROXY_ENTRY_JUMP_MISSING", "PROXY_NODEPORT_RULE_MISSING",
+                                   *_POD_UNREACHABLE, "LSN_ENDPOINT_UNREACHABLE"),
+    "PROXY_SERVICE_RULE_MISSING": _RULES_NOT_SYNCED,
+    "PROXY_ENDPOINT_RULE_MISSING": _RULES_NOT_SYNCED,
+    "PROXY_STALE_ENDPOINT_RULE": _RULES_NOT_SYNCED,
+    "PROXY_DNAT_MISMATCH": _RULES_NOT_SYNCED,
+    "PROXY_NODEPORT_RULE_MISSING": _RULES_NOT_SYNCED,
+    "PROXY_LOCAL_POLICY_RULES_MISSING": _RULES_NOT_SYNCED,
+    # 6. http: GETs through the Service fail the way the hops below them fail.
+    "HTTP_REFUSED": (*_POD_UNREACHABLE, "LSN_ENDPOINT_UNREACHABLE", "PROXY_ENTRY_JUMP_MISSING",
+                     "PROXY_SERVICE_RULE_MISSING", "PROXY_CLUSTERIP_UNREACHABLE"),
+    "HTTP_TIMEOUT": (*_POD_UNREACHABLE, "NP_ALLOWED_BUT_DROPPED", "LSN_ENDPOINT_UNREACHABLE",
+                     "PROXY_ENTRY_JUMP_MISSING", "PROXY_SERVICE_RULE_MISSING", "PROXY_CLUSTERIP_UNREACHABLE"),
+    "HTTP_INTERMITTENT": ("LSN_LOOPBACK_ONLY", "LSN_NOT_LISTENING", "LSN_HOST_PORT_CONFLICT", "HTTP_ENDPOINT_ERROR",
+                          "LSN_ENDPOINT_UNREACHABLE", "PROXY_STALE_ENDPOINT_RULE", "PROXY_DNAT_MISMATCH"),
+    # 7. dns
+    "DNS_CLUSTER_DNS_BROKEN": _CLUSTER_DNS,
+    "DNS_NAME_UNRESOLVED": _CLUSTER_DNS,
+    "DNS_SLOW": ("DNS_COREDNS_NOT_READY",),
+}
+"""Code -> the codes that explain it, most specific first."""
+
+EXPLAINS_AS_WARNING = frozenset({"SEL_PODS_IN_OTHER_NAMESPACE"})
+"""Codes that are warnings by nature and still explain an error. Every other explaining finding must
+be at least as severe as the one it explains, so a denial the CNI does not enforce (demoted to a
+warning) never explains a timeout."""
+
+
+def explainers(code: str) -> tuple[str, ...]:
+    """The codes that would explain ``code``, most specific first (empty: nothing does)."""
+    return EXPLAINED_BY.get(code, ())
