@@ -293,3 +293,28 @@ def test_sctp_is_said_not_to_be_probed(cluster, run_step):
     result = run_step(listen, cluster.context())
     f = next(f for f in result.findings if f.code == "LSN_SCTP_NOT_PROBED")
     assert f.severity is Severity.INFO and "not probed" in f.message
+
+
+# -- a readinessProbe on a port nothing listens on (issue 18) ----------------------------------
+
+def test_live_listeners_show_the_readiness_probe_asks_where_nothing_listens(cluster, run_step):
+    """No kubelet event needed: the pods' own /proc/net/tcp shows the app on 8080 and nothing on 9999,
+    where the readinessProbe connects; the fix points the probe at 8080."""
+    for pod in cluster.all("Pod", "shop"):
+        if (pod["metadata"].get("labels") or {}).get("app") != "web":
+            continue
+        pod["spec"]["containers"][0]["readinessProbe"] = {"tcpSocket": {"port": 9999}, "periodSeconds": 2}
+        pod["status"]["conditions"] = [dict(c, status="False") if c["type"] in ("Ready", "ContainersReady") else c
+                                       for c in pod["status"]["conditions"]]
+        pod["status"]["containerStatuses"][0]["ready"] = False
+    ctx = cluster.context()
+    ctx.live = LiveEvidence(targets=probe_targets(ctx), probe=PROBE,
+                            listeners={"web-7c9f8d6b5-abcde": listening(8080), "web-7c9f8d6b5-fghij": listening(8080)})
+    result = run_step(selectors, ctx)
+    f = next(f for f in result.findings if f.code == "SEL_READINESS_PROBE_PORT")
+    assert f.severity is Severity.ERROR and result.status is Status.FAIL
+    assert "/proc/net/tcp of web-7c9f8d6b5-abcde: listening on 8080" in f.evidence
+    assert f.fix.splitlines()[-1] == (
+        "kubectl -n shop patch deployment web --type json -p '[{\"op\":\"replace\",\"path\":"
+        "\"/spec/template/spec/containers/0/readinessProbe/tcpSocket/port\",\"value\":8080}]'")
+    assert result.summary.startswith("The readinessProbe checks a port the app does not listen on")
