@@ -69,7 +69,7 @@ def _summary(rest: list[Finding]) -> Finding:
     return Finding(
         first.code, min((f.severity for f in rest), key=_ORDER.__getitem__),
         f"... and {len(rest)} more {first.code} findings like the ones above ({title[0].lower()}{title[1:]})",
-        tuple(evidence), first.fix if len(fixes) == 1 else f"{first.fix} (and likewise for the others)",
+        tuple(evidence), first.fix if len(fixes) == 1 else f"{first.fix}\n(and likewise for the others)",
         count=len(rest),
     )
 

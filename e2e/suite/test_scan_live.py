@@ -119,7 +119,7 @@ def test_scan_namespace_with_healthy_and_broken_services(cluster: Cluster) -> No
         assert rows == {
             "api": ("ok", None, None),
             "web": ("ok", None, None),
-            "typo": ("problem", "endpoints", "EP_NO_READY_ADDRESSES"),
+            "typo": ("problem", "endpoints", "SEL_NO_MATCHING_PODS"),  # the cause leads (issue 18)
             "port": ("problem", "listen", rows["port"][2]),
         }, rows
         assert rows["port"][2] in ("LSN_ENDPOINT_UNREACHABLE", "LSN_NOT_LISTENING")
@@ -163,7 +163,8 @@ def test_wait_until_a_slow_deployment_is_ready(cluster: Cluster) -> None:
         assert doc["verdict"] == "ok" and doc["attempts"] > 1
         assert elapsed < 120
         # progress said what was still failing, and why, then that all became ok
-        assert re.search(rf"{ns}/slow: problem at endpoints: EP_NO_READY_ADDRESSES", proc.stderr), proc.stderr
+        assert re.search(rf"{ns}/slow: problem at endpoints: (SEL_POD_NOT_READY|EP_NO_READY_ADDRESSES)",
+                         proc.stderr), proc.stderr  # the cause (pods not Ready) leads where it is known
         assert re.search(r"wait: all 2 Service\(s\) ok after \d+s", proc.stderr), proc.stderr
         record("scan_wait_ok", {"seconds": round(elapsed, 1), "attempts": doc["attempts"],
                                 "stderr": proc.stderr.splitlines()[-6:]})
