@@ -96,9 +96,13 @@ class Prober:
     def __exit__(self, *exc: Any) -> None:
         try:
             with signals_held() as held:  # a second Ctrl-C or SIGTERM must not cut the deletions short
-                for session in self.sessions.values():
+                # Taken under the lock: a worker thread still starting a session drops it from the
+                # dict when its pod, deleted here, disappears under it.
+                with self._lock:
+                    sessions = list(self.sessions.values())
+                    self.sessions.clear()
+                for session in sessions:
                     session.stop()
-                self.sessions.clear()
                 stop_all()  # and any node-access pod a worker thread still holds
         finally:
             if self._previous is not None:

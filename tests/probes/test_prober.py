@@ -202,3 +202,25 @@ def test_gets_are_packed_into_scripts_without_splitting_a_url():
     gets = {"a": 10, "b": 10, "c": 10, "d": 2, "e": 10}
     assert packed(gets, 30) == [{"a": 10, "b": 10, "c": 10}, {"d": 2, "e": 10}]
     assert packed({"big": 40}, 30) == [{"big": 40}]
+
+
+def test_exit_deletes_every_session_while_a_starting_one_drops_out():
+    """CI, run 96 of the leak test: Ctrl-C while a worker thread waited for its probe pod. The exit deleted
+    the pods; the worker saw its pod disappear and dropped its session from the dict the exit was walking
+    ("dictionary changed size during iteration", exit 3 instead of 130). The exit now walks a copy."""
+    prober = Prober(reader=None, options=Options())
+    stopped: list[str] = []
+
+    class Session:
+        def __init__(self, key):
+            self.key = key
+
+        def stop(self):
+            stopped.append(self.key)
+            # what the worker thread does when the pod it waits for is deleted under it
+            prober.sessions.pop(("shop", "b"), None)
+
+    prober.sessions = {("shop", "a"): Session("a"), ("shop", "b"): Session("b")}
+    with prober:
+        pass
+    assert sorted(stopped) == ["a", "b"] and prober.sessions == {}
