@@ -26,7 +26,7 @@ port is held by another process on a hostNetwork pod's node, or a NetworkPolicy 
 _RULES_NOT_SYNCED = ("PROXY_NOT_RUNNING",)
 """kube-proxy down or not Ready on a node: its rules there stop following the EndpointSlices."""
 
-_CLUSTER_DNS = ("NP_DNS_EGRESS_BLOCKED", "DNS_CLIENT_DNSPOLICY_DEFAULT", "DNS_CLIENT_HOSTNETWORK_CLUSTERFIRST",
+_CLUSTER_DNS = ("NP_DNS_EGRESS_BLOCKED", "DNS_CLIENT_OTHER_NAMESERVER", "DNS_CLIENT_DNSPOLICY_DEFAULT", "DNS_CLIENT_HOSTNETWORK_CLUSTERFIRST",
                 "DNS_KUBE_DNS_MISSING", "DNS_COREDNS_NOT_READY", "DNS_KUBE_DNS_NO_ENDPOINTS",
                 "DNS_COREFILE_NO_CLUSTER_DOMAIN")
 """Why no name resolves for this client: its DNS egress is blocked, it does not ask cluster DNS, or
@@ -35,6 +35,7 @@ cluster DNS is down or does not serve the cluster domain."""
 EXPLAINED_BY: dict[str, tuple[str, ...]] = {
     # 2. endpoints: the addresses come from the pods the selector picks, on the port targetPort names.
     "EP_NO_READY_ADDRESSES": ("SEL_PODS_IN_OTHER_NAMESPACE", "SEL_NO_MATCHING_PODS", *_PODS_NOT_READY),
+    "EP_ONLY_TERMINATING_SERVING": ("SEL_PODS_IN_OTHER_NAMESPACE", "SEL_NO_MATCHING_PODS", *_PODS_NOT_READY),
     "EP_SOME_NOT_READY": _PODS_NOT_READY,
     "EP_PORT_MISSING": ("SEL_PROTOCOL_MISMATCH", "SEL_TARGETPORT_NAME_UNDECLARED"),
     # 3. selectors

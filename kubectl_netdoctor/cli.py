@@ -4,7 +4,7 @@ Only typer is imported at start-up; the Kubernetes client, YAML and the checks
 load when a command runs, so ``--help`` stays instant.
 
 Every way a run can end is one of the README's exit codes with at most one line on stderr:
-a usage error (2), no cluster access (3), Ctrl-C or SIGTERM (130, probe objects deleted;
+a usage error (2), no cluster access (3), Ctrl-C or SIGTERM (130, probe pod deleted or ephemeral container released;
 :func:`main` installs the SIGTERM handler once, for every command), a reader of stdout that
 went away (``| head -1``: the verdict's code stays), or a bug (3, ``internal error``).
 """
@@ -120,8 +120,8 @@ def _interrupted() -> NoReturn:
     probe = sys.modules.get("kubectl_netdoctor.cluster.probe")
     if probe is not None:
         probe.stop_all()  # the prober deleted its own on the way out; a worker thread's may be left
-    typer.echo("interrupted: probe objects deleted" if _Run.probing and probe is not None else "interrupted",
-               err=True)
+    ended = list(dict.fromkeys(probe.ENDED)) if _Run.probing and probe is not None else []
+    typer.echo(f"interrupted: {'; '.join(ended)}" if ended else "interrupted", err=True)
     raise typer.Exit(EXIT_INTERRUPTED)
 
 

@@ -41,6 +41,7 @@ _ENTRIES: tuple[tuple[str, str, Severity, str], ...] = (
     ("SVC_EXTERNAL_IPS", "service", I, "externalIPs are routed to this Service by kube-proxy"),
     # --- 2. endpoints -----------------------------------------------------
     ("EP_NO_READY_ADDRESSES", "endpoints", E, "No ready endpoint addresses"),
+    ("EP_ONLY_TERMINATING_SERVING", "endpoints", E, "No ready endpoint: only terminating pods still serve, until they end"),
     ("EP_SOME_NOT_READY", "endpoints", W, "Some endpoint addresses are not ready"),
     ("EP_TERMINATING", "endpoints", I, "Some endpoints are terminating"),
     ("EP_NO_SLICES", "endpoints", E, "No EndpointSlice exists for a Service with a selector"),
@@ -53,6 +54,7 @@ _ENTRIES: tuple[tuple[str, str, Severity, str], ...] = (
     ("SEL_PODS_IN_OTHER_NAMESPACE", "selectors", W, "Pods matching the selector live in another namespace"),
     ("SEL_POD_NOT_READY", "selectors", E, "Selected pods are not Ready"),
     ("SEL_READINESS_PROBE_PORT", "selectors", E, "The readinessProbe checks a port the app does not listen on, so the pod never turns Ready"),
+    ("SEL_TARGETPORT_NAME_AMBIGUOUS", "selectors", E, "More than one container of a pod declares the targetPort name: the first one gets the traffic"),
     ("SEL_TARGETPORT_NAME_UNDECLARED", "selectors", E, "targetPort names a port no selected container declares"),
     ("SEL_TARGETPORT_NUMBER_UNDECLARED", "selectors", W, "targetPort number is not among the declared container ports"),
     ("SEL_PROTOCOL_MISMATCH", "selectors", E, "Service port protocol differs from the container port protocol"),
@@ -101,6 +103,7 @@ _ENTRIES: tuple[tuple[str, str, Severity, str], ...] = (
     ("DNS_KUBE_DNS_NO_ENDPOINTS", "dns", E, "The kube-dns Service has no ready endpoints"),
     ("DNS_COREDNS_NOT_READY", "dns", E, "CoreDNS pods are not Ready"),
     ("DNS_CLIENT_DNSPOLICY_DEFAULT", "dns", E, "The client pod uses dnsPolicy Default: cluster names do not resolve"),
+    ("DNS_CLIENT_OTHER_NAMESERVER", "dns", E, "The client asks a nameserver other than cluster DNS (dnsPolicy None)"),
     ("DNS_CLIENT_HOSTNETWORK_CLUSTERFIRST", "dns", E, "hostNetwork client with dnsPolicy ClusterFirst falls back to the node's resolver"),
     ("DNS_COREFILE_NO_CLUSTER_DOMAIN", "dns", E, "The Corefile does not serve the cluster domain"),
     ("DNS_NAME_UNRESOLVED", "dns", E, "A Service name does not resolve"),

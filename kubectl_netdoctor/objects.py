@@ -168,6 +168,15 @@ def ready_backends(slices: list[Obj], port_name: str, protocol: str = "TCP") -> 
                    if a.ready and a.port is not None})
 
 
+def traffic_backends(slices: list[Obj], port_name: str, protocol: str = "TCP") -> set[tuple[str, int]]:
+    """``(ip, port)`` of the endpoints that get the Service's traffic, cluster-wide: the ready ones, or, when
+    none is ready, the serving-terminating ones (kube-proxy's fallback, 1.26+). A not-ready endpoint gets
+    none (with ``publishNotReadyAddresses`` the controller lists every address as ready)."""
+    addrs = [a for a in slice_addresses(slices, port_name, protocol) if a.port is not None]
+    ready = {(a.ip, a.port) for a in addrs if a.ready}
+    return ready or {(a.ip, a.port) for a in addrs if a.serving and a.terminating}  # type: ignore[misc]
+
+
 def port_label(svc_port: Obj) -> str:
     """``http 80->8080/TCP``: how a Service port is named in evidence."""
     name = f"{svc_port['name']} " if svc_port.get("name") else ""

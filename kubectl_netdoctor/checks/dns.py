@@ -72,6 +72,19 @@ def client_policy(ctx: Context) -> Finding | None:
             "DNS_CLIENT_DNSPOLICY_DEFAULT",
             f"client pod {name} has dnsPolicy Default: it uses the node's resolver, which knows no *.svc names",
             [f"pod {name}: spec.dnsPolicy: Default"], dns_policy_fix(pod, "ClusterFirst", "(the default)"))
+    if spec.get("dnsPolicy") == "None":
+        servers = list((spec.get("dnsConfig") or {}).get("nameservers") or [])
+        cluster = cluster_dns_ips(ctx)
+        if cluster and not set(servers) & cluster:
+            return finding(
+                "DNS_CLIENT_OTHER_NAMESERVER",
+                f"client pod {name} has dnsPolicy None and asks {', '.join(servers) or 'no nameserver'}, not cluster "
+                f"DNS ({', '.join(sorted(cluster))}): Service names resolve only if that server forwards "
+                f"{ctx.cluster_domain()} to cluster DNS",
+                [f"pod {name}: spec.dnsPolicy: None, dnsConfig.nameservers: {servers or '[]'}",
+                 f"Service kube-system/kube-dns: clusterIP {', '.join(sorted(cluster))}"],
+                dns_policy_fix(pod, "ClusterFirst", "(cluster DNS first; dnsConfig still adds its searches)"),
+                severity=Severity.WARNING)
     if spec.get("hostNetwork") and spec.get("dnsPolicy", "ClusterFirst") == "ClusterFirst":
         return finding(
             "DNS_CLIENT_HOSTNETWORK_CLUSTERFIRST",
@@ -79,6 +92,12 @@ def client_policy(ctx: Context) -> Finding | None:
             [f"pod {name}: spec.hostNetwork: true, dnsPolicy: ClusterFirst"],
             dns_policy_fix(pod, "ClusterFirstWithHostNet", "(cluster DNS for a hostNetwork pod)"))
     return None
+
+
+def cluster_dns_ips(ctx: Context) -> set[str]:
+    """The ClusterIP(s) of kube-system/kube-dns: the nameserver kubelet writes for ClusterFirst pods."""
+    spec = (ctx.get("Service", "kube-system", "kube-dns") or {}).get("spec") or {}
+    return set(spec.get("clusterIPs") or [spec.get("clusterIP")]) - {None, "", "None"}
 
 
 def dns_policy_fix(pod: dict, policy: str, why: str) -> str:
@@ -126,8 +145,9 @@ def run(ctx: Context, svc: Obj) -> StepResult:
     found += coredns_health(ctx)
     if f := corefile_problem(ctx):
         found.append(f)
-    if f := client_policy(ctx):
-        found.append(f)
+    policy = client_policy(ctx)
+    if policy and not (policy.code == "DNS_CLIENT_OTHER_NAMESERVER" and ctx.live is not None and ctx.live.lookups):
+        found.append(policy)  # the client's own lookups, where they ran, say whether that nameserver serves
     name_findings, lines = name_resolution(ctx, domain)
     found += name_findings
     kind = objects.service_kind(svc)
@@ -214,6 +234,30 @@ def live_resolution(ctx: Context, svc: dict, domain: str):
         return None, tried
 
     fq, fq_tried = resolved(fqdn)
+    asked = list(ev.resolv.nameservers) if ev.resolv else []
+    cluster = cluster_dns_ips(ctx)
+    if (kube is not None and not kube.ok and (fq is None or not fq.ok) and asked and cluster
+            and not set(asked) & cluster):
+        pod = ctx.client.pod if ctx.client.kind == "pod" else None
+        spec = (pod or {}).get("spec") or {}
+        why = (f"its pod sets dnsPolicy None with dnsConfig.nameservers {asked}" if spec.get("dnsPolicy") == "None"
+               else "kubelet's clusterDNS setting is not the kube-dns Service's address")
+        answers = (f"; CoreDNS asked directly answers ({direct.server}: {', '.join(direct.addresses)})"
+                   if direct is not None and direct.ok else "")
+        found.append(finding(
+            "DNS_CLIENT_OTHER_NAMESERVER",
+            f"the client asks {', '.join(asked)}, not cluster DNS ({', '.join(sorted(cluster))}): {why}; that server "
+            f"does not resolve cluster names ({kube.outcome}){answers}",
+            [f"resolv.conf in the client: nameserver {' '.join(asked)}",
+             f"Service kube-system/kube-dns: clusterIP {', '.join(sorted(cluster))}",
+             f"nslookup kubernetes.default.svc.{domain}: {kube.outcome} {kube.detail}".rstrip()]
+            + ([f"direct query to CoreDNS pod {direct.server}: {direct.outcome} in {direct.latency_ms} ms"]
+               if direct else []),
+            dns_policy_fix(pod, "ClusterFirst", "(cluster DNS first; dnsConfig still adds its searches)") if pod
+            else fix_text("set kubelet's clusterDNS to the kube-dns Service's ClusterIP; the kubelet's config:",
+                          "kubectl get --raw /api/v1/nodes/NODE/proxy/configz"),
+        ))
+        return found, probes, True
     if kube is not None and not kube.ok and (fq is None or not fq.ok):
         via = (f"; straight to CoreDNS ({direct.server}) the name {direct.outcome}" if direct else "")
         found.append(finding(

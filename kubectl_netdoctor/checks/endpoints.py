@@ -72,6 +72,14 @@ def check_port(ctx: Context, svc_port: dict, slices: list[dict]) -> tuple[list[F
             evidence + [f"slice ports: {sorted({p.get('name') or '(unnamed)' for s in slices for p in s.get('ports') or []}) or '[]'}"],
             port_missing_fix(ctx, svc_port),
         ))
+    elif not ready and (serving := [a for a in terminating if a.serving and a.port is not None]):
+        found.append(finding(
+            "EP_ONLY_TERMINATING_SERVING",
+            f"port {label}: no ready endpoint; the Service still answers through {len(serving)} terminating "
+            f"pod(s) that serve (kube-proxy falls back to serving-terminating endpoints when none is ready), "
+            "and goes dark when they end",
+            evidence, no_ready_fix(ctx, sel),
+        ))
     elif not ready:
         found.append(finding(
             "EP_NO_READY_ADDRESSES",
@@ -97,7 +105,9 @@ def check_port(ctx: Context, svc_port: dict, slices: list[dict]) -> tuple[list[F
         ))
     if unresolved and not ready:
         return found, f"{label}: 0 ready, targetPort {svc_port.get('targetPort')!r} resolves on no selected pod"
-    return found, f"{label}: {len(ready)} ready" + (f", {len(not_ready)} not ready" if not_ready else "")
+    serving_note = (f", {sum(a.serving for a in terminating)} terminating still serving"
+                    if not ready and any(a.serving for a in terminating) else "")
+    return found, f"{label}: {len(ready)} ready" + (f", {len(not_ready)} not ready" if not_ready else "") + serving_note
 
 
 def port_missing_fix(ctx: Context, svc_port: dict) -> str:

@@ -301,6 +301,20 @@ def unreachable_fix(ctx: Context, failing: list[tuple], outcomes: list[str]) -> 
     return fix_text(f"check the app listens on 0.0.0.0:{port}; its log:", f"kubectl -n {ctx.namespace} logs {pod}")
 
 
+def through_the_service(ctx: Context, failing: list[tuple]) -> str:
+    """What the failing endpoints mean for a client of the Service: only those that get its traffic (ready, or
+    serving while terminating when none is ready) can fail it; a not-Ready one gets none."""
+    served = set().union(*(objects.traffic_backends(ctx.endpoint_slices(), p.get("name", ""), "TCP")
+                           for p in ctx.service_ports() if p.get("protocol", "TCP") == "TCP"))
+    hit = [f for f in failing if (f[0], f[1]) in served]
+    if not hit:
+        return ("; they get no traffic through the Service: they are not Ready (the selectors step says why), "
+                "so kube-proxy does not send them any")
+    if len(hit) < len(served):
+        return "; through the Service this shows as intermittent failures"
+    return ""
+
+
 def policy_denials(ctx: Context) -> dict[tuple[str, int], tuple[str, ...]]:
     """``(pod name, targetPort)`` -> the isolating policies, for each selected pod-port the policies deny to
     this client, as the netpol step evaluates them (:mod:`kubectl_netdoctor.netpol`). Empty when unreadable."""
@@ -392,12 +406,11 @@ def live_verdict(ctx: Context, found: list[Finding]) -> StepResult:
     tested = [p for p in probes if p.kind == "tcp" and (p.data or {}).get("outcome") != "foreign"]
     if failing:
         outcomes = sorted({r.outcome for *_, r in failing})
-        partial = len(failing) < len(tested)
         fix = unreachable_fix(ctx, failing, outcomes)
         found.append(finding(
             "LSN_ENDPOINT_UNREACHABLE",
             f"{len(failing)} of {len(tested)} endpoints fail a direct TCP connect ({', '.join(outcomes)})"
-            + ("; through the Service this shows as intermittent failures" if partial else ""),
+            + through_the_service(ctx, failing),
             [f"{ip}:{port} ({pod}): {r.outcome} after {r.latency_ms} ms" + (f" {r.detail}" if r.detail else "")
              for ip, port, pod, r in failing],
             fix,

@@ -344,7 +344,7 @@ def port_problems(ctx: Context, svc_port: dict, pods: list[dict]) -> list[Findin
     if isinstance(target, str) and not target.isdigit():
         unresolved = [p["metadata"]["name"] for p in pods if objects.resolve_target_port(svc_port, p) is None]
         if not unresolved:
-            return []
+            return [f for f in [ambiguous_port_name(ctx, svc_port, pods)] if f]
         other_proto = [p for p in all_ports if p.get("name") == target and p.get("protocol", "TCP") != proto]
         if other_proto:
             declared_proto = other_proto[0].get("protocol", "TCP")
@@ -398,6 +398,37 @@ def port_problems(ctx: Context, svc_port: dict, pods: list[dict]) -> list[Findin
                      "in the pod template:", f"kubectl -n {ctx.namespace} edit svc {ctx.name}"),
         )]
     return []
+
+
+def ambiguous_port_name(ctx: Context, svc_port: dict, pods: list[dict]) -> Finding | None:
+    """A named targetPort that more than one container of a pod declares. The API server only warns; the
+    endpoints controller takes the first container that declares it (containers in order, then restartable
+    init containers), so the Service may send every request to a sidecar while the app's own port gets none."""
+    target, proto = svc_port.get("targetPort"), svc_port.get("protocol", "TCP")
+    for pod in pods:
+        owners = [(cname, p.get("containerPort")) for cname, p in objects.container_ports(pod)
+                  if p.get("name") == target and p.get("protocol", "TCP") == proto]
+        if len({cname for cname, _ in owners}) < 2:
+            continue
+        (first, number), others = owners[0], [o for o in owners[1:] if o[0] != owners[0][0]]
+        name = pod["metadata"]["name"]
+        listing = ", ".join(f"{c} ({n})" for c, n in owners)
+        same = all(n == number for _, n in others)
+        other, other_number = others[0]
+        patch = "" if same else service_port_patch(ctx, svc_port, "targetPort", other_number)
+        return finding(
+            "SEL_TARGETPORT_NAME_AMBIGUOUS",
+            f"targetPort {target!r} is declared by {len({c for c, _ in owners})} containers of pod {name}: "
+            f"{listing}; Kubernetes resolves it to the first, {first}:{number}, so the Service sends every request "
+            + ("there" if same else f"there and none to {other}:{other_number}"),
+            [f"pod {name}: {cname} declares {target}: {n}/{proto}" for cname, n in owners]
+            + [f"EndpointSlice port for {objects.port_label(svc_port)}: {number} (the first declaration)"],
+            fix_text("give each container port its own name (the API server warns about duplicates); if the Service "
+                     f"should reach {other}, point it at {other_number}:", patch) if patch else
+            "give each container port its own name (the API server warns about duplicates)",
+            severity=Severity.WARNING if same else None,
+        )
+    return None
 
 
 def protocol_fix(ctx: Context, svc_port: dict, protocol: str) -> str:

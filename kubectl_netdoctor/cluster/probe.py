@@ -67,6 +67,8 @@ def idle_command(lifetime_s: int) -> list[str]:
 
 _ACTIVE: set[ProbeSession] = set()
 _ACTIVE_LOCK = threading.Lock()
+ENDED: list[str] = []
+"""What this process's stopped probes left: "pod deleted", or a released container that exits by itself."""
 
 
 def stop_all(reraise: bool = False) -> None:
@@ -506,8 +508,10 @@ class ProbeSession:
         try:
             if self.client_pod:
                 self._end_ephemeral(reader)
+                ENDED.append(f"{self.describe()} released (it exits by itself within {self.linger_s} s)")
             else:
                 self._delete_pod(reader)
+                ENDED.append(f"{self.describe()} deleted")
         except ClusterError:
             pass  # activeDeadlineSeconds ends the pod anyway; never hide the diagnosis behind cleanup
         finally:

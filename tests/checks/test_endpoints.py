@@ -143,3 +143,26 @@ def test_externalname_skips(cluster):
     cluster.find("Service", "web", "shop")["spec"] = {"type": "ExternalName", "externalName": "example.com"}
     result = endpoints.run(cluster.context())
     assert result.status is Status.SKIP and not result.blocked
+
+
+def test_no_ready_endpoint_while_a_terminating_pod_still_serves(cluster):
+    # Issue 18 section 6: a rollout whose new pod is not Ready while the old one terminates. kube-proxy falls
+    # back to the serving-terminating endpoint, so the Service answers now: "connections fail" would be false.
+    eps = _slice(cluster)["endpoints"]
+    eps[0]["conditions"] = {"ready": False, "serving": False, "terminating": False}
+    eps[1]["conditions"] = {"ready": False, "serving": True, "terminating": True}
+    _not_ready(cluster, PODS[0])
+    cluster.find("Pod", PODS[1], "shop")["metadata"]["deletionTimestamp"] = "2026-12-07T10:00:00Z"
+    result = endpoints.run(cluster.context())
+    assert result.status is Status.FAIL
+    assert codes(result) == ["EP_ONLY_TERMINATING_SERVING", "EP_TERMINATING"]
+    f = result.findings[0]
+    assert "still answers through 1 terminating pod(s)" in f.message and "fail" not in f.message
+    assert result.summary == "http 80->http/TCP: 0 ready, 1 not ready, 1 terminating still serving"
+
+
+def test_no_ready_endpoint_and_the_terminating_one_no_longer_serves(cluster):
+    eps = _slice(cluster)["endpoints"]
+    eps[0]["conditions"] = {"ready": False, "serving": False, "terminating": False}
+    eps[1]["conditions"] = {"ready": False, "serving": False, "terminating": True}
+    assert codes(endpoints.run(cluster.context()))[0] == "EP_NO_READY_ADDRESSES"

@@ -352,3 +352,51 @@ def test_dns_is_blocked_when_the_probe_could_not_start(cluster):
     ctx.live = LiveEvidence(skipped={"dns": reason}, probe_unavailable=reason)
     result = dns.run(ctx)
     assert result.status is Status.SKIP and result.blocked
+
+
+def _client_with_own_nameserver(cluster, server: str = "10.250.0.53"):
+    """A client pod with dnsPolicy None and a dnsConfig naming another nameserver (issue 18 section 6)."""
+    pod = cluster.find("Pod", "client", "shop")
+    pod["spec"].update(dnsPolicy="None", dnsConfig={"nameservers": [server],
+                                                     "searches": ["shop.svc.cluster.local"]})
+    return Client("pod", "shop", pod)
+
+
+def test_a_client_asking_another_nameserver_is_not_called_broken_cluster_dns(cluster):
+    ctx = cluster.context(client=_client_with_own_nameserver(cluster))
+    ev = dns_evidence((1, TIMEOUT), (1, TIMEOUT))
+    ev.resolv = po.parse_resolv_conf("search shop.svc.cluster.local\nnameserver 10.250.0.53\n")
+    fqdn = "web.shop.svc.cluster.local."
+    ev.direct_dns[fqdn] = po.LookupResult(fqdn, "ok", ("10.96.141.22",), 4.2, "coredns-5d78c9869d-4kq2x", "NOERROR")
+    ctx.live = ev
+    result = dns.run(ctx)
+    assert codes(result) == ["DNS_CLIENT_OTHER_NAMESERVER"]
+    f = result.findings[0]
+    assert f.severity is Severity.ERROR
+    assert f.message.startswith("the client asks 10.250.0.53, not cluster DNS (10.96.0.10): its pod sets dnsPolicy None")
+    assert "CoreDNS asked directly answers (coredns-5d78c9869d-4kq2x: 10.96.141.22)" in f.message
+    assert "dnsPolicy" in f.fix
+
+
+def test_another_nameserver_that_forwards_cluster_names_is_no_finding(cluster):
+    ctx = cluster.context(client=_client_with_own_nameserver(cluster))
+    ctx.live = dns_evidence((0, OK_WEB), (0, OK_KUBE))
+    assert dns.run(ctx).status is Status.PASS
+
+
+def test_another_nameserver_without_live_lookups_is_a_warning(cluster):
+    result = dns.run(cluster.context(client=_client_with_own_nameserver(cluster)))
+    (f,) = result.findings
+    assert f.code == "DNS_CLIENT_OTHER_NAMESERVER" and f.severity is Severity.WARNING
+    assert "resolve only if that server forwards cluster.local" in f.message
+
+
+def test_a_refused_endpoint_that_is_not_ready_gets_no_service_traffic(cluster):
+    # Issue 18 section 6: a not-Ready endpoint's refused connect is not "intermittent through the Service".
+    cluster.find("EndpointSlice", "web-x7k2p", "shop")["endpoints"][1]["conditions"] = {
+        "ready": False, "serving": False, "terminating": False}
+    ctx = cluster.context()
+    ctx.live = probed(ctx, probe=PROBE, tcp=tcp(OPEN_12, REFUSED_7))
+    (f,) = [f for f in listen.run(ctx).findings if f.code == "LSN_ENDPOINT_UNREACHABLE"]
+    assert "intermittent" not in f.message
+    assert "they get no traffic through the Service: they are not Ready" in f.message

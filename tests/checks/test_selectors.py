@@ -157,3 +157,31 @@ def test_no_selector_skips_with_reason(cluster):
     result = selectors.run(cluster.context())
     assert result.status is Status.SKIP
     assert "no selector" in result.skip_reason
+
+
+def _sidecar_declares_http(cluster, port: int) -> None:
+    """A sidecar listed before the app that also names a port 'http' (the API server only warns)."""
+    for p in _pods(cluster):
+        p["spec"]["containers"] = [{"name": "proxy", "image": "registry.local/envoy:v1",
+                                    "ports": [{"name": "http", "containerPort": port, "protocol": "TCP"}]},
+                                   *[c for c in p["spec"]["containers"] if c["name"] != "proxy"]]
+
+
+def test_a_port_name_declared_by_two_containers_sends_the_service_to_the_first(cluster):
+    # Issue 18 section 6: the readinessProbe passes on the app's 8080 while every request goes to the sidecar.
+    _sidecar_declares_http(cluster, 9901)
+    result = selectors.run(cluster.context())
+    assert result.status is Status.FAIL
+    (f,) = result.findings
+    assert f.code == "SEL_TARGETPORT_NAME_AMBIGUOUS" and f.severity is Severity.ERROR
+    assert "resolves it to the first, proxy:9901" in f.message and "none to web:8080" in f.message
+    assert f"pod {WEB_PODS[0]}: web declares http: 8080/TCP" in f.evidence
+    cluster.objects = apply_to(f.fix.splitlines()[-1], cluster.objects)
+    assert cluster.find("Service", "web", "shop")["spec"]["ports"][0]["targetPort"] == 8080
+
+
+def test_a_port_name_declared_twice_with_the_same_number_is_a_warning(cluster):
+    _sidecar_declares_http(cluster, 8080)
+    (f,) = selectors.run(cluster.context()).findings
+    assert f.code == "SEL_TARGETPORT_NAME_AMBIGUOUS" and f.severity is Severity.WARNING
+    assert "kubectl" not in f.fix  # nothing to repoint: give the ports their own names
