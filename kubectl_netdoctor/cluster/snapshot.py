@@ -295,9 +295,13 @@ class SnapshotReader:
         index = self._indexed()
         candidates = index.of_kind(kind) if namespace is None else index.by_namespace.get((kind, namespace), ())
         try:
-            selector = {"matchExpressions": labels.parse_selector_string(label_selector)} if label_selector else None
+            expressions = labels.parse_selector_string(label_selector) if label_selector else None
         except ValueError as err:
             raise SnapshotError(str(self.path), str(err)) from None
+        selector = {"matchExpressions": expressions} if expressions else None
+        if expressions and namespace is not None and any(_equality(e) for e in expressions):
+            # A scan asks for each Service's EndpointSlices by label: a look-up, not a pass over them all.
+            candidates = index.labelled(self._objects, kind, namespace, next(e for e in expressions if _equality(e)))
         names = _names_asked(field_selector)
         out = []
         for i in candidates:
@@ -387,6 +391,8 @@ class _Index:
         self.by_namespace: dict[tuple[str, str | None], list[int]] = {}
         self.by_name: dict[tuple[str, str | None, str], list[int]] = {}
         self.unindexed: list[int] = []
+        self.by_label: dict[tuple[str, str], tuple[dict[tuple[str, str], list[int]], list[int]]] = {}
+        """(kind, namespace) -> ((label key, value) -> positions, positions with malformed labels)."""
         self.policies: list[int] = []
         """CNI-specific policy objects, for ``policy_crds``."""
         for i, o in enumerate(objects):
@@ -406,6 +412,34 @@ class _Index:
 
     def of_kind(self, kind: str) -> list[int]:
         return self.kinds.get(kind, [])
+
+    def labelled(self, objects: list[Obj], kind: str, namespace: str, expression: dict) -> list[int]:
+        """The objects of ``kind`` in ``namespace`` that carry the label ``key=value`` of an equality
+        ``expression``, plus those whose labels are malformed (the query validates them, so that
+        :meth:`SnapshotReader.ignored` counts them), in file order. Built per (kind, namespace) on
+        first use."""
+        key = (kind, namespace)
+        if key not in self.by_label:
+            table: dict[tuple[str, str], list[int]] = {}
+            odd: list[int] = []
+            for i in self.by_namespace.get(key, ()):
+                found = objects[i]["metadata"].get("labels")
+                if found is None:
+                    continue
+                if type(found) is not dict or not LABELS_OK(found):
+                    odd.append(i)
+                    continue
+                for pair in found.items():
+                    table.setdefault(pair, []).append(i)
+            self.by_label[key] = (table, odd)
+        table, odd = self.by_label[key]
+        hits = table.get((expression["key"], expression["values"][0]), [])
+        return sorted(hits + odd) if odd else hits
+
+
+def _equality(expression: dict) -> bool:
+    """``key=value`` (``In`` with one value): a look-up in the label index answers it."""
+    return expression.get("operator") == "In" and len(expression.get("values") or ()) == 1
 
 
 class _TextRead:
