@@ -17,7 +17,7 @@ ROOT = "kubectl_netdoctor"
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("pure", ("errors", "defaults", "model", "causes", "codes", "labels", "objects", "dnsnames", "templates",
               "parsers", "validate", "args", "durations")),
-    ("knowledge", ("kubeproxy", "netpol", "evidence")),
+    ("knowledge", ("kubeproxy", "netpol", "routing", "evidence")),
     ("transport", ("cluster",)),
     ("context", ("context", "config")),
     ("steps", ("checks",)),
