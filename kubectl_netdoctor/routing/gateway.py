@@ -214,10 +214,15 @@ class ListenerVerdict:
     attached: bool
     reason: str | None
     """When not attached: ``NoMatchingParent``, ``NotAllowedByListeners`` or ``NoMatchingListenerHostname``."""
-    detail: str
-    """One sentence."""
+    why: str
+    """Why, in one phrase that does not name the listener."""
     hostnames: HostnameIntersection | None = None
     """The hostname intersection (None when the listener was ruled out before hostnames)."""
+
+    @property
+    def detail(self) -> str:
+        """One sentence: the listener, then why."""
+        return f"{self.listener.text}: {self.why}"
 
 
 @dataclass(frozen=True)
@@ -255,29 +260,27 @@ def attach(route: Obj, parent: ParentRef, gateway: Obj | None,
     verdicts: list[ListenerVerdict] = []
     for lst in listeners(gateway):
         if parent.section_name and parent.section_name != lst.name:
-            verdicts.append(ListenerVerdict(lst, False, "NoMatchingParent", f"{lst.text}: sectionName is "
-                                                                            f"{parent.section_name}"))
+            verdicts.append(ListenerVerdict(lst, False, "NoMatchingParent", f"sectionName is {parent.section_name}"))
             continue
         if parent.port is not None and parent.port != lst.port:
-            verdicts.append(ListenerVerdict(lst, False, "NoMatchingParent", f"{lst.text}: port is {parent.port}"))
+            verdicts.append(ListenerVerdict(lst, False, "NoMatchingParent", f"the parentRef's port is {parent.port}"))
             continue
         if route_kind not in lst.kinds:
             kinds = ", ".join(k for _, k in lst.kinds) or "none"
-            verdicts.append(ListenerVerdict(lst, False, "NotAllowedByListeners",
-                                            f"{lst.text} admits {kinds}, not {route_kind[1]}"))
+            verdicts.append(ListenerVerdict(lst, False, "NotAllowedByListeners", f"admits {kinds}, not {route_kind[1]}"))
             continue
         ok, why = namespace_allowed(lst, gw_ns, route_ns, ns_labels)
         if not ok:
-            verdicts.append(ListenerVerdict(lst, False, "NotAllowedByListeners", f"{lst.text}: {why}"))
+            verdicts.append(ListenerVerdict(lst, False, "NotAllowedByListeners", why))
             continue
         inter = hostname_intersection(lst.hostname, route_hostnames)
         if not inter.attached:
             verdicts.append(ListenerVerdict(lst, False, "NoMatchingListenerHostname",
-                                            f"{lst.text}: none of the route's hostnames "
-                                            f"({', '.join(inter.route_hostnames)}) is within {lst.hostname}", inter))
+                                            f"none of the route's hostnames ({', '.join(inter.route_hostnames)}) "
+                                            f"is within {lst.hostname}", inter))
             continue
         served = "every host" if inter.any_host else ", ".join(inter.hostnames)
-        verdicts.append(ListenerVerdict(lst, True, None, f"{lst.text} admits it for {served}", inter))
+        verdicts.append(ListenerVerdict(lst, True, None, f"admits it for {served}", inter))
     if any(v.attached for v in verdicts):
         names = ", ".join(v.listener.name for v in verdicts if v.attached)
         return Attachment(parent, True, True, "Accepted", f"attached to {parent.text} via {names}", tuple(verdicts))
