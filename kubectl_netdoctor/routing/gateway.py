@@ -400,6 +400,64 @@ def backend_refs(route: Obj, rule_index: int, grants: Iterable[Obj] = (),
     return tuple(out)
 
 
+# -- listener certificates --------------------------------------------------------
+
+@dataclass(frozen=True)
+class CertificateRef:
+    """One ``tls.certificateRefs`` entry of one listener, with what is wrong with it."""
+
+    listener: str
+    index: int
+    group: str
+    kind: str
+    namespace: str
+    name: str
+    problems: tuple[BackendProblem, ...] = ()
+    """Codes ``invalid-kind`` and ``not-found`` (listener reason ``InvalidCertificateRef``),
+    ``wrong-type`` (``InvalidCertificateRef`` where the implementation wants kubernetes.io/tls),
+    ``ref-not-permitted`` (``RefNotPermitted``)."""
+    grant: GrantVerdict | None = None
+
+    @property
+    def text(self) -> str:
+        return f"listener {self.listener} tls.certificateRefs[{self.index}] ({self.kind} {self.namespace}/{self.name})"
+
+
+def certificate_refs(gateway: Obj, grants: Iterable[Obj] = (),
+                     secrets: Iterable[Obj] | None = None) -> tuple[CertificateRef, ...]:
+    """Every listener's ``tls.certificateRefs``; ``secrets`` None: existence and type not checked.
+
+    The certificate inside is read by :mod:`.tls`.
+    """
+    gw_ns = _meta(gateway).get("namespace", "")
+    grants = list(grants)
+    by_name = None if secrets is None else {ref_of(s): s for s in secrets}
+    out = []
+    for lst in listeners(gateway):
+        for i, (group, kind, ns, name) in enumerate(lst.certificate_refs):
+            problems: list[BackendProblem] = []
+            where = f"listener {lst.name} tls.certificateRefs[{i}]"
+            if (group, kind) != ("", "Secret"):
+                problems.append(BackendProblem("invalid-kind", "InvalidCertificateRef",
+                                               f"{where} is a {kind} ({group or 'core'}): only a core Secret is portable"))
+            grant = None
+            if ns != gw_ns:
+                grant = check_reference(grants, Reference(GATEWAY_GROUP, "Gateway", gw_ns, group, kind, ns, name))
+                if not grant.allowed:
+                    problems.append(BackendProblem("ref-not-permitted", "RefNotPermitted", f"{where}: {grant.detail}"))
+            if by_name is not None and (group, kind) == ("", "Secret"):
+                found = by_name.get((ns, name))
+                if found is None:
+                    problems.append(BackendProblem("not-found", "InvalidCertificateRef",
+                                                   f"{where}: Secret {ns}/{name} does not exist"))
+                elif (found.get("type") or "Opaque") != "kubernetes.io/tls":
+                    problems.append(BackendProblem("wrong-type", "InvalidCertificateRef",
+                                                   f"{where}: Secret {ns}/{name} has type "
+                                                   f"{found.get('type') or 'Opaque'}, not kubernetes.io/tls"))
+            out.append(CertificateRef(lst.name, i, group, kind, ns, name, tuple(problems), grant))
+    return tuple(out)
+
+
 # -- status -----------------------------------------------------------------------
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from kubectl_netdoctor.routing.conditions import read_conditions
 from kubectl_netdoctor.routing.gateway import (
     attach,
     backend_refs,
+    certificate_refs,
     gateway_status,
     listeners,
     namespace_labels,
@@ -256,3 +257,30 @@ def test_a_gateway_no_controller_has_seen_keeps_the_crd_defaults():
 def test_read_conditions_without_observed_generation_is_never_stale():
     [c] = read_conditions([{"type": "Accepted", "status": "True", "reason": "Accepted"}], generation=5)
     assert not c.stale and c.text == "Accepted=True (Accepted)"
+
+
+# -- listener certificates ---------------------------------------------------------------
+
+def test_certificate_refs_check_kind_grant_existence_and_type():
+    lst = listener("https", 443, "HTTPS", "*.example.com", frm="All")
+    lst["tls"] = {"mode": "Terminate", "certificateRefs": [
+        {"name": "wildcard-tls"},  # core Secret in the Gateway's namespace by default
+        {"name": "shop-tls", "namespace": "certs"},  # needs a ReferenceGrant in certs
+        {"group": "", "kind": "Secret", "name": "opaque"},
+        {"group": "", "kind": "Secret", "name": "gone"},
+        {"group": "example.io", "kind": "Vault", "name": "v"},
+    ]}
+    gw = gateway("public", [lst])
+    secrets = [{"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
+                "metadata": {"name": "wildcard-tls", "namespace": "infra"}},
+               {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
+                "metadata": {"name": "shop-tls", "namespace": "certs"}},
+               {"apiVersion": "v1", "kind": "Secret", "type": "Opaque", "metadata": {"name": "opaque", "namespace": "infra"}}]
+    refs = certificate_refs(gw, secrets=secrets)
+    assert [[p.code for p in r.problems] for r in refs] == [[], ["ref-not-permitted"], ["wrong-type"], ["not-found"],
+                                                            ["invalid-kind"]]
+    assert refs[1].problems[0].reason == "RefNotPermitted" and refs[3].problems[0].reason == "InvalidCertificateRef"
+    grant = {"apiVersion": f"{GW}/v1beta1", "kind": "ReferenceGrant", "metadata": {"name": "gw", "namespace": "certs"},
+             "spec": {"from": [{"group": GW, "kind": "Gateway", "namespace": "infra"}],
+                      "to": [{"group": "", "kind": "Secret", "name": "shop-tls"}]}}
+    assert certificate_refs(gw, [grant], secrets)[1].problems == ()
