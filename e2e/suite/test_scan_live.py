@@ -133,8 +133,10 @@ def test_scan_namespace_with_healthy_and_broken_services(cluster: Cluster) -> No
         text = run_tool(cluster, "scan", "-n", ns, "--probe-image", cluster.images["TOOLBOX_IMAGE"])
         assert text.returncode == 1
         lines = text.stdout.splitlines()
-        assert lines[1].split() == ["Service", "verdict", "broken", "hop", "top", "finding", "time"]
-        table = {ln.split()[0]: ln.split()[1:3] for ln in lines[2:6]}
+        # piped, the width is 80: the top finding wraps in its column, or goes under its row when the
+        # namespace's name leaves it too little room (render/scan_text.table)
+        assert lines[1].split()[:4] == ["Service", "verdict", "broken", "hop"] and lines[1].split()[-1] == "time"
+        table = {ln.split()[0]: ln.split()[1:3] for ln in lines[2:] if ln.startswith(f"{ns}/")}
         assert table == {f"{ns}/api": ["ok", "-"], f"{ns}/port": ["problem", "listen"],
                          f"{ns}/typo": ["problem", "endpoints"], f"{ns}/web": ["ok", "-"]}, lines[:8]
         assert "4 Services: 2 ok, 2 problem, 0 inconclusive" in text.stdout

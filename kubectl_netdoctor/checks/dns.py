@@ -236,21 +236,22 @@ def live_resolution(ctx: Context, svc: dict, domain: str):
     fq, fq_tried = resolved(fqdn)
     asked = list(ev.resolv.nameservers) if ev.resolv else []
     cluster = cluster_dns_ips(ctx)
-    if (kube is not None and not kube.ok and (fq is None or not fq.ok) and asked and cluster
-            and not set(asked) & cluster):
+    if (fq is None or not fq.ok) and asked and cluster and not set(asked) & cluster:
         pod = ctx.client.pod if ctx.client.kind == "pod" else None
         spec = (pod or {}).get("spec") or {}
         why = (f"its pod sets dnsPolicy None with dnsConfig.nameservers {asked}" if spec.get("dnsPolicy") == "None"
                else "kubelet's clusterDNS setting is not the kube-dns Service's address")
         answers = (f"; CoreDNS asked directly answers ({direct.server}: {', '.join(direct.addresses)})"
                    if direct is not None and direct.ok else "")
+        seen = [r for r in (*fq_tried, kube) if r is not None]
+        outcome = ", ".join(sorted({r.outcome for r in seen})) or "not asked"
         found.append(finding(
             "DNS_CLIENT_OTHER_NAMESERVER",
             f"the client asks {', '.join(asked)}, not cluster DNS ({', '.join(sorted(cluster))}): {why}; that server "
-            f"does not resolve cluster names ({kube.outcome}){answers}",
+            f"does not resolve cluster names ({outcome}){answers}",
             [f"resolv.conf in the client: nameserver {' '.join(asked)}",
-             f"Service kube-system/kube-dns: clusterIP {', '.join(sorted(cluster))}",
-             f"nslookup kubernetes.default.svc.{domain}: {kube.outcome} {kube.detail}".rstrip()]
+             f"Service kube-system/kube-dns: clusterIP {', '.join(sorted(cluster))}"]
+            + [f"nslookup {r.name}: {r.outcome} {r.detail}".rstrip() for r in seen]
             + ([f"direct query to CoreDNS pod {direct.server}: {direct.outcome} in {direct.latency_ms} ms"]
                if direct else []),
             dns_policy_fix(pod, "ClusterFirst", "(cluster DNS first; dnsConfig still adds its searches)") if pod
@@ -276,7 +277,8 @@ def live_resolution(ctx: Context, svc: dict, domain: str):
         last = fq_tried[-1] if fq_tried else None
         found.append(finding(
             "DNS_NAME_UNRESOLVED",
-            f"{fqdn} does not resolve ({last.outcome if last else 'not asked'}) although kubernetes.default does",
+            f"{fqdn} does not resolve ({last.outcome if last else 'not asked'})"
+            + (" although kubernetes.default does" if kube is not None and kube.ok else ""),
             [f"nslookup {r.name}: {r.outcome} {r.detail}".rstrip() for r in fq_tried]
             + ([f"direct query to CoreDNS: {direct.outcome}"] if direct else []),
             fix_text("check the name and namespace:", f"kubectl get svc -A --field-selector metadata.name={ctx.name}"),

@@ -130,7 +130,8 @@ def lookup_names(ctx: Context, resolv: Resolv | None, domain: str) -> list[str]:
     config = dnsnames.ResolverConfig(resolv.search, resolv.ndots) if resolv else dnsnames.pod_resolver(
         ctx.client.namespace or ctx.namespace, domain)
     wanted: list[str] = []
-    for n in [*names.values(), "kubernetes.default"]:
+    for n in [*names.values(), "kubernetes.default", f"kubernetes.default.svc.{domain}."]:
+        # the last, absolute: whatever the client's search path, is cluster DNS answering it at all?
         for q in dnsnames.queries(n, config):
             if q not in wanted:
                 wanted.append(q)
