@@ -49,6 +49,7 @@ K8S_CACHE=$CACHE_DIR/k8s-$K8S_VERSION
 ETCD_CACHE=$CACHE_DIR/etcd-$ETCD_VERSION
 COREDNS_CACHE=$CACHE_DIR/coredns-$COREDNS_VERSION
 IMAGE_CACHE=$CACHE_DIR/images
+GATEWAY_API_CRDS=$CACHE_DIR/gateway-api-$GATEWAY_API_VERSION/standard-crds.yaml   # written by build, applied by up
 
 # One up/down at a time (several test sessions may call up at once). The lock
 # lives outside the state dir, which down deletes. Nested calls (up -> down) skip it.
