@@ -318,7 +318,7 @@ def play(cluster: Cluster, name: str, concurrent: bool = False) -> Outcome:
         out.phases[label] = round(now - clock[0], 1)
         clock[0] = now
     namespaces = out.namespaces
-    env: dict[str, str] = {"SCENARIO": str(SCENARIOS_DIR / name)}
+    env: dict[str, str] = {**cluster.images, "SCENARIO": str(SCENARIOS_DIR / name)}
     try:
         namespace = create_namespace(kubectl, name)
         namespaces.append(namespace)
