@@ -81,13 +81,19 @@ def service_port(value: str | None) -> None:
         raise UsageError(f"--port {_shown(value)}: expected a port number or a Service port name")
 
 
-def http_path(value: str) -> None:
+def object_name(value: str, kind: str, flag: str = "NAME") -> None:
+    """An Ingress or HTTPRoute name is a DNS-1123 subdomain."""
+    _name(flag, value, DNS1123_SUBDOMAIN, 253,
+          f"{kind} name (DNS-1123 subdomain: lowercase letters, digits, '-' and '.', at most 253)")
+
+
+def http_path(value: str, flag: str = "--http-path") -> None:
     """The path goes into a hand-written request line: one token starting with '/', nothing that ends it."""
-    no_control_characters("--http-path", value)
+    no_control_characters(flag, value)
     if not value.startswith("/"):
-        raise UsageError(f"--http-path {_shown(value)}: must start with '/'")
+        raise UsageError(f"{flag} {_shown(value)}: must start with '/'")
     if " " in value:
-        raise UsageError(f"--http-path {_shown(value)}: spaces are not allowed (encode them as %20)")
+        raise UsageError(f"{flag} {_shown(value)}: spaces are not allowed (encode them as %20)")
 
 
 def timeout(value: float) -> None:

@@ -32,6 +32,16 @@ _CLUSTER_DNS = ("NP_DNS_EGRESS_BLOCKED", "DNS_CLIENT_OTHER_NAMESERVER", "DNS_CLI
 """Why no name resolves for this client: its DNS egress is blocked, it does not ask cluster DNS, or
 cluster DNS is down or does not serve the cluster domain."""
 
+_NO_CONTROLLER = ("CLASS_NOT_FOUND", "CLASS_CONTROLLER_NOT_RUNNING", "CLASS_CONTROLLER_NOT_READY",
+                  "CLASS_GATEWAYCLASS_NOT_ACCEPTED")
+"""Why nothing acts on a Gateway or a route: its class does not exist, its controller does not run (or is
+not Ready), or no controller claimed the GatewayClass."""
+
+_CERTIFICATE_REF = ("TLS_SECRET_NOT_FOUND", "TLS_REF_NOT_PERMITTED", "TLS_INVALID_CERT_REF", "TLS_SECRET_WRONG_TYPE",
+                    "TLS_SECRET_INVALID")
+"""Why a listener's certificateRefs do not resolve (the listener's ResolvedRefs=False, InvalidCertificateRef or
+RefNotPermitted)."""
+
 EXPLAINED_BY: dict[str, tuple[str, ...]] = {
     # 2. endpoints: the addresses come from the pods the selector picks, on the port targetPort names.
     "EP_NO_READY_ADDRESSES": ("SEL_PODS_IN_OTHER_NAMESPACE", "SEL_NO_MATCHING_PODS", *_PODS_NOT_READY),
@@ -66,10 +76,24 @@ EXPLAINED_BY: dict[str, tuple[str, ...]] = {
     "DNS_CLUSTER_DNS_BROKEN": _CLUSTER_DNS,
     "DNS_NAME_UNRESOLVED": _CLUSTER_DNS,
     "DNS_SLOW": ("DNS_COREDNS_NOT_READY",),
+    # the outside-in paths (Ingress, HTTPRoute). class: a GatewayClass is Accepted by its running controller.
+    "CLASS_GATEWAYCLASS_NOT_ACCEPTED": ("CLASS_CONTROLLER_NOT_RUNNING", "CLASS_CONTROLLER_NOT_READY"),
+    # entry and listener: the controller writes a Gateway's address and conditions and a route's status
+    "ENTRY_GATEWAY_NO_ADDRESS": (*_NO_CONTROLLER, "GW_NOT_ACCEPTED", "GW_NOT_PROGRAMMED"),
+    "GW_NOT_ACCEPTED": _NO_CONTROLLER,
+    "GW_NOT_PROGRAMMED": (*_NO_CONTROLLER, *_CERTIFICATE_REF, "GW_LISTENER_NOT_READY"),
+    "GW_LISTENER_NOT_READY": (*_CERTIFICATE_REF, *_NO_CONTROLLER),
+    "GW_ROUTE_NO_PARENT_STATUS": (*_NO_CONTROLLER, "GW_GATEWAY_NOT_FOUND"),
+    # match: only routes attached to the listener that takes the URL are consulted
+    "MATCH_NO_RULE": ("GW_GATEWAY_NOT_FOUND", "GW_NO_LISTENER_FOR_URL", "GW_ROUTE_NOT_ATTACHED",
+                      "GW_ROUTE_NOT_ON_LISTENER", "GW_ROUTE_NOT_ACCEPTED"),
+    # backend: the controller's ResolvedRefs=False names what the backend hop finds in the spec
+    "BACKEND_NOT_RESOLVED": ("BACKEND_REF_NOT_PERMITTED", "BACKEND_SERVICE_NOT_FOUND", "BACKEND_PORT_MISSING",
+                             "BACKEND_PORT_NOT_FOUND", "BACKEND_INVALID_KIND"),
 }
 """Code -> the codes that explain it, most specific first."""
 
-EXPLAINS_AS_WARNING = frozenset({"SEL_PODS_IN_OTHER_NAMESPACE"})
+EXPLAINS_AS_WARNING = frozenset({"SEL_PODS_IN_OTHER_NAMESPACE", "BACKEND_INVALID_KIND"})
 """Codes that are warnings by nature and still explain an error. Every other explaining finding must
 be at least as severe as the one it explains, so a denial the CNI does not enforce (demoted to a
 warning) never explains a timeout."""

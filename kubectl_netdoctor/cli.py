@@ -89,7 +89,7 @@ class _Command(typer.core.TyperCommand):
 app = typer.Typer(
     cls=_OneLineErrors,
     name=PROG,
-    help="Why can't I reach this Service? Walks the 8-step flowchart against a live cluster "
+    help="Why can't I reach this Service (or URL)? Walks the path hop by hop against a live cluster "
     "or a snapshot and names the broken hop, with evidence and the fix.",
     no_args_is_help=True,
     add_completion=False,  # kubectl's plugin completion calls kubectl_complete-netdoctor (complete.py)
@@ -198,6 +198,135 @@ def svc(
     raise typer.Exit(_exit_code(report.verdict))
 
 
+HOST_OPT = typer.Option(None, "--host", metavar="HOST[:PORT]", help="The request's host (and port): only the rule "
+                        "that takes it is followed. Without it, every rule of the target is checked.")
+PATH_OPT = typer.Option(None, "--path", metavar="PATH", help="The request's path (default /; needs --host).")
+
+
+def _request(url: str | None, host: str | None, path: str | None) -> str | None:
+    """The request an Ingress or HTTPRoute walk follows, as a URL: the URL as given, or ``http://HOST/PATH``;
+    None: no request, every rule is checked. Junk is a usage error (exit 2)."""
+    from kubectl_netdoctor import args
+    from kubectl_netdoctor.routing.urls import parse_url
+
+    if url is not None:
+        args.not_empty("URL", url)
+        try:
+            parse_url(url)
+        except ValueError as err:
+            raise UsageError(str(err)) from None
+        return url
+    if path is not None and host is None:
+        raise UsageError("--path needs --host (the host the request names)")
+    if host is None:
+        return None
+    args.not_empty("--host", host)
+    args.no_control_characters("--host", host)
+    if any(c in host for c in "/?#@") or any(c.isspace() for c in host):
+        raise UsageError(f"--host {host!r}: expected a host name or address, with an optional :port")
+    if path is not None:
+        args.http_path(path, "--path")
+    text = f"http://{host}{path or '/'}"
+    try:
+        parse_url(text)
+    except ValueError as err:
+        raise UsageError(f"--host {host!r}: {err}") from None
+    return text
+
+
+def _walk_outside(kind: str | None, name: str | None, request: str | None, options: Options) -> None:
+    """Walk an Ingress or HTTPRoute (``kind`` and ``name``), or the one a URL reaches (``kind`` None)."""
+    from dataclasses import replace
+
+    from kubectl_netdoctor.context import ClientSpec
+
+    if options.client.kind == "namespace" and options.client.namespace is None:
+        options = replace(options, client=ClientSpec("external"))  # who types a URL: outside, unless told
+    options = replace(options, url=request)
+    _Run.probing = False  # these paths read objects only: nothing is created in the cluster
+    if kind is None:
+        from kubectl_netdoctor import url_target
+
+        report, elapsed = _running(lambda: url_target.diagnose_url(options, _progress_line))
+    else:
+        from kubectl_netdoctor import engine
+        from kubectl_netdoctor.paths import PATHS
+
+        report, elapsed = _running(lambda: engine.diagnose_target(PATHS[kind], name or "", options, _progress_line))
+    from kubectl_netdoctor.render import get_renderer
+
+    render = get_renderer(options.output)
+    _output(lambda: render(report, sys.stdout, verbose=options.verbose, elapsed_s=elapsed))
+    raise typer.Exit(_exit_code(report.verdict))
+
+
+OUTSIDE_HELP = (" Hops: entry (where clients connect), class (its controller runs), {listener}tls, match (the rule that "
+                "takes the request, and the near misses), backend (Service and port), then the backend Service's own "
+                "walk (svc/...) seen from the controller's pod. Objects are read; no request is sent yet.")
+
+
+@app.command("url", cls=_Command, epilog=EXIT_HELP)
+@run_options
+def url_cmd(
+    url: str = typer.Argument(..., metavar="URL", help="The URL that does not answer (https://shop.example.com/api; "
+                              "no scheme: http)."),
+    *,
+    options: Options,
+) -> None:
+    """Why can't I reach URL? Finds the Ingress or HTTPRoute that serves it (every namespace, or -n NS: a rule
+    elsewhere that takes it first is named) and walks it."""
+    try:
+        request = _request(url, None, None)
+    except UsageError as err:
+        fail(err)
+    _walk_outside(None, None, request, options)
+
+
+@app.command("ingress", cls=_Command, epilog=EXIT_HELP)
+@run_options
+def ingress_cmd(
+    name: str = typer.Argument(..., metavar="NAME", help="Ingress name."),
+    host: str | None = HOST_OPT,
+    path: str | None = PATH_OPT,
+    *,
+    options: Options,
+) -> None:
+    """Diagnose Ingress NAME: the path from a client, through its controller, to its backend Services."""
+    from kubectl_netdoctor import args
+
+    try:
+        args.object_name(name, "Ingress")
+        request = _request(None, host, path)
+    except UsageError as err:
+        fail(err)
+    _walk_outside("Ingress", name, request, options)
+
+
+@app.command("route", cls=_Command, epilog=EXIT_HELP)
+@run_options
+def route_cmd(
+    name: str = typer.Argument(..., metavar="NAME", help="HTTPRoute name."),
+    host: str | None = HOST_OPT,
+    path: str | None = PATH_OPT,
+    *,
+    options: Options,
+) -> None:
+    """Diagnose HTTPRoute NAME: the path from a client, through its Gateway, to its backend Services."""
+    from kubectl_netdoctor import args
+
+    try:
+        args.object_name(name, "HTTPRoute")
+        request = _request(None, host, path)
+    except UsageError as err:
+        fail(err)
+    _walk_outside("HTTPRoute", name, request, options)
+
+
+url_cmd.__doc__ = (url_cmd.__doc__ or "") + OUTSIDE_HELP.format(listener="listener (the Gateway takes the route), ")
+ingress_cmd.__doc__ = (ingress_cmd.__doc__ or "") + OUTSIDE_HELP.format(listener="")
+route_cmd.__doc__ = (route_cmd.__doc__ or "") + OUTSIDE_HELP.format(listener="listener (the Gateway takes the route), ")
+
+
 def _exit_code(verdict) -> int:
     from kubectl_netdoctor.model import Verdict
 
@@ -270,10 +399,14 @@ def snapshot_cmd(
             raise UsageError("-n and -A exclude each other")
         reader = _open_reader(kubeconfig, context, timeout)
         spaces = None if all_namespaces else [namespace or reader.default_namespace]
-        return reader, write_snapshot(reader, spaces, output)
+        return reader, write_snapshot(reader, spaces, output, left_out=refused)
 
+    refused: list[str] = []
     reader, count = _running(run)
     typer.echo(f"saved {count} objects to {output}", err=True)
+    if refused:
+        typer.echo(f"warning: not saved ({'; '.join(dict.fromkeys(refused))}): an offline diagnosis of Ingresses "
+                   "and routes will lack them", err=True)
     if warning := left_out_warning(getattr(reader, "rejected", [])):
         typer.echo(warning, err=True)
 

@@ -9,7 +9,8 @@ the last one being the word to complete (empty after a space)::
 It reads cobra's ``__complete`` answer: one completion a line (``value<TAB>description``),
 then ``:<directive>`` (4: no file completion; 0: the shell's default, file names). This
 module prints that answer for the subcommands, their flags, the values of ``-o``, and,
-where it is cheap and safe, names: Services (``svc NAME``) and namespaces (``-n``) from
+where it is cheap and safe, names: Services (``svc NAME``), Ingresses (``ingress NAME``), HTTPRoutes
+(``route NAME``) and namespaces (``-n``) from
 the snapshot given with ``--snapshot``, else from the cluster (one list, within
 :data:`LOOKUP_TIMEOUT_S`), and contexts from the kubeconfig. Whatever fails, it completes
 nothing and says nothing: kubectl shows its stderr on the terminal while the user types.
@@ -28,6 +29,8 @@ FILE_COMPLETION = 0
 """cobra's ShellCompDirective values (ShellCompDirectiveNoFileComp, ShellCompDirectiveDefault)."""
 LOOKUP_TIMEOUT_S = 2.0
 """The longest a completion waits for names (the cluster, or a snapshot): a shell's TAB must stay quick."""
+NAMED = {"svc": "Service", "ingress": "Ingress", "route": "HTTPRoute"}
+"""Commands whose NAME is completed, with the kind it names."""
 FILE_FLAGS = {"--snapshot", "--kubeconfig"}
 """Flags whose values are paths: the shell completes file names."""
 
@@ -65,8 +68,9 @@ def complete(words: Sequence[str], lookup_timeout_s: float = LOOKUP_TIMEOUT_S) -
         return [f"{n}\t{_summary(c.get_short_help_str(80))}" for n, c in commands if n.startswith(current)], \
             NO_FILE_COMPLETION
     positionals = _positionals(typed[typed.index(name) + 1:], takes_value)
-    if name == "svc" and not positionals:
-        return _matching(_within(lambda: _services(typed), lookup_timeout_s), current), NO_FILE_COMPLETION
+    if name in NAMED and not positionals:
+        kind = NAMED[name]
+        return _matching(_within(lambda: _names(typed, kind), lookup_timeout_s), current), NO_FILE_COMPLETION
     return [], NO_FILE_COMPLETION
 
 
@@ -155,12 +159,12 @@ def _readers(typed: list[str]) -> list[Any]:
                        timeout=LOOKUP_TIMEOUT_S)]
 
 
-def _services(typed: list[str]) -> list[str]:
+def _names(typed: list[str], kind: str) -> list[str]:
     readers = _readers(typed)
     namespace = _given(typed, "-n", "--namespace")
     if namespace is None and not _given(typed, "--snapshot"):
         namespace = readers[0].default_namespace
-    return [o["metadata"]["name"] for r in readers for o in r.list("Service", namespace)]
+    return [o["metadata"]["name"] for r in readers for o in r.list(kind, namespace)]
 
 
 def _namespaces(typed: list[str]) -> list[str]:

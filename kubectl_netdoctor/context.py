@@ -77,6 +77,9 @@ class Options:
     kubeconfig: str | None = None
     context: str | None = None
     client: ClientSpec = field(default_factory=ClientSpec)
+    url: str | None = None
+    """The request an Ingress or HTTPRoute walk follows (``url URL``, or ``--host``/``--path`` as a URL);
+    None: the whole target is checked, rule by rule."""
     wait_s: float = 0.0
     """``--wait``: diagnose again until every verdict is ok or this many seconds have passed (0: once)."""
     output: str = "text"
@@ -120,6 +123,10 @@ class Context:
         if key not in self._memo:
             self._memo[key] = fetch()  # exceptions are not cached: a retry asks again
         return self._memo[key]
+
+    def memo(self, key: tuple, compute: Callable[[], T]) -> T:
+        """A value the hops of one target share, computed once (``key`` names it; exceptions are not kept)."""
+        return self._once(("memo", *key), compute)
 
     def get(self, kind: str, namespace: str | None, name: str) -> Obj | None:
         return self._once(("get", kind, namespace, name), lambda: self.reader.get(kind, namespace, name))

@@ -33,7 +33,7 @@ from kubectl_netdoctor.cluster.reader import KINDS, Obj, Reader
 from kubectl_netdoctor.context import Client, ClientSpec, Context, Options
 from kubectl_netdoctor.diagnose import add_unread_note, diagnose
 from kubectl_netdoctor.durations import format_duration
-from kubectl_netdoctor.errors import ApiTimeout, ApiUnreachable, ClusterError, UsageError
+from kubectl_netdoctor.errors import ApiTimeout, ApiUnreachable, ClusterError, NotInstalled, UsageError
 from kubectl_netdoctor.model import Report, ScannedService, ScanReport, Severity, Status, StepResult, Verdict
 from kubectl_netdoctor.paths import PathKind
 
@@ -100,7 +100,7 @@ def run_round(contexts: Sequence[Context], path: PathKind, prober: Any, readers:
     walked = []
     for ctx in contexts:
         t0 = time.monotonic()
-        walked.append(ScannedService(diagnose(ctx, path.hops, note_unread=False), time.monotonic() - t0))
+        walked.append(ScannedService(walk(ctx, path), time.monotonic() - t0))
     walked += [ScannedService(malformed_report(path, bad, source, options or Options()), 0.0) for bad in malformed]
     walked.sort(key=lambda s: (s.report.namespace, s.report.service))
     if walked:
@@ -108,6 +108,33 @@ def run_round(contexts: Sequence[Context], path: PathKind, prober: Any, readers:
         rejected = list(dict.fromkeys(r for reader in readers for r in reader.rejected))
         walked[0] = replace(walked[0], report=add_unread_note(walked[0].report, rejected, read))
     return ScanReport(tuple(walked), source, scope, time.monotonic() - start)
+
+
+def walk(ctx: Context, path: PathKind) -> Report:
+    """Walk one target's path, then where it leads on (:attr:`PathKind.onward`): an Ingress's backend
+    Service is walked from the controller's pod, its steps joining the report as ``svc/<step>``. One
+    report, one verdict: a backend without ready endpoints is the broken hop of the URL."""
+    report = diagnose(ctx, path.hops, note_unread=False)
+    if path.onward is None:
+        return report
+    try:
+        onward = path.onward(ctx)
+    except (ApiUnreachable, ApiTimeout):
+        raise
+    except Exception as err:  # noqa: BLE001 - one broken check must not kill the report
+        why = err if isinstance(err, ClusterError) else f"internal error: {type(err).__name__}: {err}"
+        return replace(report, steps=report.steps + (skipped("onward", "Where the walk leads on", str(why),
+                                                             blocked=True),))
+    if onward is None:
+        return report
+    sub = Context(ctx.reader, onward.namespace, onward.name, onward.client, replace(ctx.options, port=onward.port),
+                  kind=onward.kind)
+    if not ctx.options.offline:
+        sub.probe_skip_reason = onward.live_reason
+    walked = diagnose(sub, onward.hops, note_unread=False)
+    ctx.ignored_reads += sub.ignored_reads
+    steps = tuple(replace(s, id=f"{onward.prefix}/{s.id}") for s in walked.steps)
+    return replace(report, steps=report.steps + steps)
 
 
 def malformed_report(path: PathKind, bad: Any, source: str, options: Options) -> Report:
@@ -135,11 +162,14 @@ def _client_described(spec: ClientSpec, namespace: str) -> str:
     return Client("external" if spec.kind == "external" else "namespace", spec.namespace or namespace).describe()
 
 
-def diagnose_target(path: PathKind, name: str, options: Options, progress: Callable[[str], None]) -> tuple[Report, float]:
+def diagnose_target(path: PathKind, name: str, options: Options, progress: Callable[[str], None],
+                    opened: tuple[Reader, str, list[Reader], list[str]] | None = None) -> tuple[Report, float]:
     """``svc NAME``: one target, once or in ``--wait`` rounds. Returns the (last) report and its time: the
-    whole run's, or under ``--wait`` the last round's. A target that does not exist is a usage error."""
+    whole run's, or under ``--wait`` the last round's. A target that does not exist is a usage error.
+    ``opened``: the reader, namespace, readers and left-out files of :func:`open_target`, when the caller
+    found the target itself (``url``)."""
     start = time.monotonic()
-    reader, namespace, readers, left_out = open_target(path, name, options)
+    reader, namespace, readers, left_out = opened or open_target(path, name, options)
     check_target(reader, path, namespace, name, options, readers)
     if left_out:  # said once the target is found: a usage error stays one line
         progress(left_out_note(left_out, options.snapshot or ""))
@@ -227,6 +257,8 @@ def check_target(reader: Reader, path: PathKind, namespace: str, name: str, opti
         obj = reader.get(path.kind, namespace, name)
     except (ApiUnreachable, ApiTimeout):
         raise  # the cluster is gone (or was never a cluster): exit 3
+    except NotInstalled as err:
+        raise UsageError(f"{path.kind} {name}: {err}") from None
     except ClusterError:
         return None
     if obj is None:

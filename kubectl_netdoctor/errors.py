@@ -47,6 +47,15 @@ class NotAnApiServer(ApiUnreachable):
     a 404 for the core API): a wrong URL or a proxy. Trusting its answers would read as "nothing there"."""
 
 
+class NotInstalled(ClusterError):
+    """The API server does not serve this kind: its API group (a CRD such as the Gateway API's) is not
+    installed. Not a failure of the read: the steps say "not installed" and go on."""
+
+    def __init__(self, kind: str, group: str):
+        super().__init__(f"{kind} is not served by this cluster: the API group {group} is not installed")
+        self.kind, self.group = kind, group
+
+
 class Forbidden(ClusterError):
     """RBAC said no. Carries what was refused so a step can say exactly that."""
 

@@ -431,16 +431,88 @@ EVENT = mapping({
 })
 NODE_CAPTURE = mapping({"data": string_map(ANY, STR)})
 
+# -- the outside-in paths: Ingress (networking.k8s.io/v1) and the Gateway API (gateway.networking.k8s.io)
+
+ANNOTATED = mapping({"annotations": string_map(ANY, STR), "creationTimestamp": STR, "generation": INT})
+"""The metadata fields the outside-in hops read beyond :data:`METADATA` (class annotations, age, generation)."""
+INGRESS_BACKEND = mapping({
+    "service": mapping({"name": STR, "port": mapping({"number": PORT, "name": STR})}),
+    "resource": mapping({"apiGroup": nullable(STR), "kind": STR, "name": STR}),
+})
+LB_INGRESS = seq(mapping({"ip": STR, "hostname": STR, "ports": seq(mapping({"port": NODE_PORT, "protocol": STR}))}))
+INGRESS = mapping({
+    "metadata": ANNOTATED,
+    "spec": strict({
+        "ingressClassName": nullable(STR), "defaultBackend": INGRESS_BACKEND,
+        "rules": seq(mapping({"host": STR, "http": mapping({"paths": seq(mapping({
+            "path": STR, "pathType": STR, "backend": INGRESS_BACKEND}))})})),
+        "tls": seq(mapping({"hosts": seq(STR), "secretName": STR})),
+    }),
+    "status": mapping({"loadBalancer": mapping({"ingress": LB_INGRESS})}),
+})
+INGRESS_CLASS = mapping({"metadata": ANNOTATED, "spec": mapping({"controller": STR})})
+GW_CONDITIONS = seq(mapping({"type": STR, "status": STR, "reason": STR, "message": STR, "observedGeneration": INT}))
+GW_KINDS = seq(mapping({"group": nullable(STR), "kind": STR}))
+GATEWAY_CLASS = mapping({"metadata": ANNOTATED, "spec": mapping({"controllerName": STR}),
+                         "status": mapping({"conditions": GW_CONDITIONS})})
+OBJECT_REF = mapping({"group": nullable(STR), "kind": STR, "namespace": STR, "name": STR})
+GATEWAY = mapping({
+    "metadata": ANNOTATED,
+    "spec": strict({
+        "gatewayClassName": STR,
+        "addresses": seq(mapping({"type": STR, "value": STR})),
+        "listeners": seq(mapping({
+            "name": STR, "hostname": STR, "port": PORT, "protocol": STR,
+            "allowedRoutes": mapping({"namespaces": mapping({"from": STR, "selector": LABEL_SELECTOR}),
+                                      "kinds": GW_KINDS}),
+            "tls": mapping({"mode": STR, "certificateRefs": seq(OBJECT_REF)}),
+        })),
+    }),
+    "status": mapping({
+        "addresses": seq(mapping({"type": STR, "value": STR})), "conditions": GW_CONDITIONS,
+        "listeners": seq(mapping({"name": STR, "attachedRoutes": INT, "supportedKinds": GW_KINDS,
+                                  "conditions": GW_CONDITIONS})),
+    }),
+})
+PARENT_REF = mapping({"group": nullable(STR), "kind": STR, "namespace": STR, "name": STR, "sectionName": STR,
+                      "port": PORT})
+HTTP_MATCHES = seq(mapping({"type": STR, "name": STR, "value": STR}))
+HTTP_ROUTE = mapping({
+    "metadata": ANNOTATED,
+    "spec": strict({
+        "parentRefs": seq(PARENT_REF), "hostnames": seq(STR),
+        "rules": seq(mapping({
+            "name": STR,
+            "matches": seq(mapping({"path": mapping({"type": STR, "value": STR}), "headers": HTTP_MATCHES,
+                                    "queryParams": HTTP_MATCHES, "method": STR})),
+            "filters": seq(mapping({"type": STR})),
+            "backendRefs": seq(mapping({"group": nullable(STR), "kind": STR, "namespace": STR, "name": STR,
+                                        "port": PORT, "weight": int_range(0, 1000000)})),
+        })),
+    }),
+    "status": mapping({"parents": seq(mapping({"parentRef": PARENT_REF, "controllerName": STR,
+                                               "conditions": GW_CONDITIONS}))}),
+})
+REFERENCE_GRANT = mapping({"spec": strict({
+    "from": seq(mapping({"group": nullable(STR), "kind": STR, "namespace": STR})),
+    "to": seq(mapping({"group": nullable(STR), "kind": STR, "name": STR})),
+})})
+SECRET = mapping({"type": STR, "data": string_map(ANY, STR)})
+
 SCHEMAS: dict[str, Check] = {
     "Service": SERVICE, "EndpointSlice": ENDPOINT_SLICE, "Endpoints": ENDPOINTS, "Pod": POD,
     "NetworkPolicy": NETWORK_POLICY, "Namespace": mapping(), "Node": NODE, "ConfigMap": CONFIG_MAP,
     "Event": EVENT, "NodeCapture": NODE_CAPTURE,
+    "Ingress": INGRESS, "IngressClass": INGRESS_CLASS, "GatewayClass": GATEWAY_CLASS, "Gateway": GATEWAY,
+    "HTTPRoute": HTTP_ROUTE, "ReferenceGrant": REFERENCE_GRANT, "Secret": SECRET,
 }
 _FAST_METADATA = compiled(METADATA)
 _FAST = {kind: compiled(schema) for kind, schema in SCHEMAS.items()}
-NAMESPACED = {"Service", "EndpointSlice", "Endpoints", "Pod", "NetworkPolicy", "ConfigMap", "Event"}
-CORE_GROUPS = {"", "v1", "discovery.k8s.io", "networking.k8s.io", "netdoctor"}
-"""API groups whose kinds the schemas above describe (a Calico ``NetworkPolicy`` is another kind)."""
+NAMESPACED = {"Service", "EndpointSlice", "Endpoints", "Pod", "NetworkPolicy", "ConfigMap", "Event",
+              "Ingress", "Gateway", "HTTPRoute", "ReferenceGrant", "Secret"}
+CORE_GROUPS = {"", "v1", "discovery.k8s.io", "networking.k8s.io", "gateway.networking.k8s.io", "netdoctor"}
+"""API groups whose kinds the schemas above describe (a Calico ``NetworkPolicy`` is another kind, and so is
+an Istio ``Gateway`` of networking.istio.io)."""
 
 
 def _group(obj: Obj) -> str:

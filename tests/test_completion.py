@@ -43,7 +43,7 @@ def test_the_executable_answers_in_cobras_format():
 
 
 def test_subcommands():
-    assert names([""]) == (["svc", "scan", "snapshot", "cleanup"], NO_FILE_COMPLETION)
+    assert names([""]) == (["svc", "url", "ingress", "route", "scan", "snapshot", "cleanup"], NO_FILE_COMPLETION)
     assert names(["cl"]) == (["cleanup"], NO_FILE_COMPLETION)
     assert names(["bogus", ""]) == ([], NO_FILE_COMPLETION)
 

@@ -22,7 +22,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("context", ("context", "config")),
     ("steps", ("checks",)),
     ("live", ("probes",)),
-    ("runner", ("diagnose", "engine", "paths", "dump", "render", "cleanup", "scan")),
+    ("runner", ("diagnose", "engine", "paths", "url_target", "dump", "render", "cleanup", "scan")),
     ("front door", ("cli", "entry", "")),
 )
 RANK = {name: i for i, (name, _) in enumerate(LAYERS)}

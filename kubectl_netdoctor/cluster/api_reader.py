@@ -27,13 +27,14 @@ from typing import Any
 
 from kubectl_netdoctor import validate
 from kubectl_netdoctor.cluster import k8s_import
-from kubectl_netdoctor.cluster.reader import KINDS, Obj
+from kubectl_netdoctor.cluster.reader import GET_ONLY, KINDS, Obj
 from kubectl_netdoctor.errors import (
     ApiTimeout,
     ApiUnreachable,
     ClusterError,
     Forbidden,
     NotAnApiServer,
+    NotInstalled,
     one_line,
     yaml_problem,
 )
@@ -44,7 +45,19 @@ API_PATHS = {
     "Service": "/api/v1", "Endpoints": "/api/v1", "Pod": "/api/v1", "Namespace": "/api/v1",
     "Node": "/api/v1", "ConfigMap": "/api/v1", "Event": "/api/v1",
     "EndpointSlice": "/apis/discovery.k8s.io/v1", "NetworkPolicy": "/apis/networking.k8s.io/v1",
+    "Ingress": "/apis/networking.k8s.io/v1", "IngressClass": "/apis/networking.k8s.io/v1", "Secret": "/api/v1",
 }
+GATEWAY_API = "gateway.networking.k8s.io"
+OPTIONAL_APIS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "GatewayClass": (GATEWAY_API, ("v1", "v1beta1")),
+    "Gateway": (GATEWAY_API, ("v1", "v1beta1")),
+    "HTTPRoute": (GATEWAY_API, ("v1", "v1beta1")),
+    # v1beta1 in the standard channel of v0.6 to v1.4; v1.5 adds v1
+    "ReferenceGrant": (GATEWAY_API, ("v1", "v1beta1")),
+}
+"""Kinds of an API group that may not be installed (CRDs): kind -> (group, versions, newest first).
+Discovery says which version serves the kind; a cluster without the group answers :class:`NotInstalled`
+(an unknown /apis/... path is a plain-text 404, which would otherwise read as "not an API server")."""
 CORE_API = "/api/v1"
 """Served by every Kubernetes API server: a 404 on one of its lists means the server is not one."""
 
@@ -97,6 +110,8 @@ class LiveReader:
         self.source = f"cluster {self.context_name}"
         self.rejected: list[validate.Rejected] = []
         self._ignored: dict[tuple, list[validate.Rejected]] = {}
+        self._served: dict[str, str | None] = {}
+        """Optional kind -> its API path prefix, or None when the cluster does not serve it (discovery, once)."""
 
     def isolated(self) -> LiveReader:
         """The same reader with a connection pool of its own (a new ``ApiClient`` on the same configuration):
@@ -197,9 +212,34 @@ class LiveReader:
         return self.dead
 
     # -- Reader -----------------------------------------------------------------
+    def _api_prefix(self, kind: str) -> str:
+        """``/api/v1``, ``/apis/networking.k8s.io/v1``; for an optional kind, the version discovery names,
+        else :class:`NotInstalled`."""
+        if kind in API_PATHS:
+            return API_PATHS[kind]
+        if kind not in self._served:
+            self._served[kind] = self._discover(kind)
+        prefix = self._served[kind]
+        if prefix is None:
+            raise NotInstalled(kind, OPTIONAL_APIS[kind][0])
+        return prefix
+
+    def _discover(self, kind: str) -> str | None:
+        group, versions = OPTIONAL_APIS[kind]
+        groups = self.request("/apis", "get", "api groups", None) or {}
+        served = next((g for g in groups.get("groups") or [] if g.get("name") == group), None)
+        if served is None:
+            return None
+        offered = {v.get("version") for v in served.get("versions") or []}
+        for version in (v for v in versions if v in offered):
+            resources = self.request(f"/apis/{group}/{version}", "get", f"{group}/{version} resources", None) or {}
+            if any(r.get("name") == KINDS[kind][0] for r in resources.get("resources") or []):
+                return f"/apis/{group}/{version}"
+        return None
+
     def _path(self, kind: str, namespace: str | None, name: str | None = None) -> str:
         resource, namespaced = KINDS[kind]
-        path = API_PATHS[kind]
+        path = self._api_prefix(kind)
         if namespaced and namespace:
             path += f"/namespaces/{namespace}"
         path += f"/{resource}"
@@ -217,10 +257,12 @@ class LiveReader:
 
     def list(self, kind: str, namespace: str | None = None, label_selector: str | None = None,
              field_selector: str | None = None) -> list[Obj]:
+        if kind in GET_ONLY:
+            raise ValueError(f"{kind} objects are read one by name, never listed")
         query = [(k, v) for k, v in (("labelSelector", label_selector), ("fieldSelector", field_selector)) if v]
         path = self._path(kind, namespace)
         data = self.request(path, "list", KINDS[kind][0], namespace, query)
-        if data is None and API_PATHS[kind] == CORE_API:
+        if data is None and API_PATHS.get(kind) == CORE_API:
             raise self._not_an_api_server("GET", path, "404 (every Kubernetes API server serves it)")
         if data is not None and not (isinstance(data, dict) and isinstance(data.get("items", 0), (list, type(None)))):
             raise self._not_an_api_server("GET", path, "JSON that is not a Kubernetes list (no items)")

@@ -19,7 +19,18 @@ KINDS: dict[str, tuple[str, bool]] = {
     "Node": ("nodes", False),
     "ConfigMap": ("configmaps", True),
     "Event": ("events", True),
+    # the outside-in paths (Ingress, HTTPRoute)
+    "Ingress": ("ingresses", True),
+    "IngressClass": ("ingressclasses", False),
+    "GatewayClass": ("gatewayclasses", False),
+    "Gateway": ("gateways", True),
+    "HTTPRoute": ("httproutes", True),
+    "ReferenceGrant": ("referencegrants", True),
+    "Secret": ("secrets", True),
 }
+GET_ONLY = frozenset({"Secret"})
+"""Kinds read one named object at a time, never listed: a Secret is read only when a diagnosis names it
+(the TLS Secret of an Ingress or a Gateway listener)."""
 
 class Reader(Protocol):
     """Read-only access to cluster objects as kubectl-JSON dicts.

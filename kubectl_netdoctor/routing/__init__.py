@@ -11,6 +11,7 @@
 - :mod:`.conditions`: ``metav1.Condition`` lists with their staleness.
 - :mod:`.refgrants`: whether a ReferenceGrant allows a cross-namespace reference.
 - :mod:`.tls`: the certificate of a TLS Secret: its names, its dates, its key.
+- :mod:`.controllers`: which pods run the controller an IngressClass or GatewayClass names.
 
 No I/O here, no Kubernetes client, no printing: objects are ``kubectl get -o json`` dicts passed
 in, results are frozen dataclasses; the checks word the findings.

@@ -112,10 +112,11 @@ class TlsSecret:
     """The certificates after it (intermediates)."""
     chain_in_order: bool
     """Each certificate is issued by the next one (by name), as clients expect them sent."""
-    key_matches: bool
-    """``tls.key`` is the private key of the leaf."""
+    key_matches: bool | None
+    """``tls.key`` is the private key of the leaf; None when the key was not read (a snapshot keeps
+    ``tls.crt`` only: :func:`read_tls_secret` with ``with_key=False``)."""
     key_type: str
-    """``RSA 2048``, ``EC secp256r1``, ``Ed25519``."""
+    """``RSA 2048``, ``EC secp256r1``, ``Ed25519`` ('' when the key was not read)."""
 
     @property
     def text(self) -> str:
@@ -145,8 +146,11 @@ def _key_type(key: Any) -> str:
     return type(key).__name__
 
 
-def read_tls_secret(secret: Mapping[str, Any]) -> TlsSecret:
-    """Read a ``kubectl get secret -o json`` dict; :class:`TlsSecretError` names what is wrong."""
+def read_tls_secret(secret: Mapping[str, Any], with_key: bool = True) -> TlsSecret:
+    """Read a ``kubectl get secret -o json`` dict; :class:`TlsSecretError` names what is wrong.
+
+    ``with_key`` False: the Secret holds the certificate only (what a snapshot saves: never the
+    key); ``tls.key`` is then neither needed nor read, and ``key_matches`` is None."""
     meta = secret.get("metadata") or {}
     where = f"Secret {meta.get('namespace', '')}/{meta.get('name', '?')}"
     typ = secret.get("type") or "Opaque"
@@ -155,7 +159,7 @@ def read_tls_secret(secret: Mapping[str, Any]) -> TlsSecret:
                                            "implementations need that type; create it with kubectl create secret tls)")
     data = secret.get("data") or {}
     crt_bytes = _decoded(data, "tls.crt", where)
-    key_bytes = _decoded(data, "tls.key", where)
+    key_bytes = _decoded(data, "tls.key", where) if with_key else b""
     try:
         certs = x509.load_pem_x509_certificates(crt_bytes)
     except ValueError:
@@ -166,16 +170,18 @@ def read_tls_secret(secret: Mapping[str, Any]) -> TlsSecret:
         except ValueError:
             pass
         raise TlsSecretError("not-pem", f"{where} data['tls.crt'] is not a PEM certificate{hint}") from None
+    infos = tuple(cert_info(c) for c in certs)
+    in_order = all(infos[i].issuer == infos[i + 1].subject for i in range(len(infos) - 1))
+    if not with_key:
+        return TlsSecret(meta.get("namespace", ""), meta.get("name", "?"), infos[0], infos[1:], in_order, None, "")
     try:
         key = serialization.load_pem_private_key(key_bytes, password=None)
     except TypeError:
         raise TlsSecretError("bad-key", f"{where} data['tls.key'] is encrypted: servers need it unencrypted") from None
     except (ValueError, UnsupportedAlgorithm):
         raise TlsSecretError("bad-key", f"{where} data['tls.key'] is not a PEM private key") from None
-    infos = tuple(cert_info(c) for c in certs)
     spki = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     key_matches = certs[0].public_key().public_bytes(*spki) == key.public_key().public_bytes(*spki)
-    in_order = all(infos[i].issuer == infos[i + 1].subject for i in range(len(infos) - 1))
     return TlsSecret(meta.get("namespace", ""), meta.get("name", "?"), infos[0], infos[1:], in_order, key_matches,
                      _key_type(key))
 
