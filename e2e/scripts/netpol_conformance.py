@@ -11,7 +11,7 @@ busybox's nc in these images has neither -z nor -u), so a case takes seconds.
 
 Each cell has three values:
   * measured   what kube-router let through;
-  * evaluator  the prediction of kubectl_netdoctor.netpol_eval (the code the netpol
+  * evaluator  the prediction of kubectl_netdoctor.netpol.evaluate (the code the netpol
                step uses), fed the live policies, pods and namespaces;
   * spec       the case's own expectation, written by hand from the NetworkPolicy spec.
 A disagreement is a cell where measured != evaluator. Where they differ, both
@@ -573,7 +573,7 @@ def main() -> int:
                       + (f"  (spec differs from evaluator in {len(sv)} cells)" if sv else ""), flush=True)
                 if bad or sv or args.verbose:
                     print(f"  {case.what}")
-                    print(show("  evaluator (kubectl_netdoctor.netpol_eval):", predicted))
+                    print(show("  evaluator (kubectl_netdoctor.netpol.evaluate):", predicted))
                     print(show("  measured through kube-router ([ ] = differs from the evaluator):", measured, predicted))
                     if sv:
                         print(show("  spec (hand-written expectation; [ ] = differs from the evaluator):", spec, predicted))
