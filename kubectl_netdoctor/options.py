@@ -77,6 +77,8 @@ def run_options(command: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(command)
     def wrapper(**given: Any) -> Any:
         raw = {name: given.pop(name) for name in SHARED}
+        # from now on, with -o junit, an error also writes a JUnit document (see fail)
+        _Junit.command = command.__name__.removesuffix("_cmd") if raw.get("output") == "junit" else None
         try:
             options = build(raw, _explicit(raw))
         except NetdoctorError as err:
@@ -88,8 +90,22 @@ def run_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+class _Junit:
+    command: str | None = None
+    """The command of a run asked for ``-o junit``: its errors write a JUnit document too."""
+
+
 def fail(err: NetdoctorError) -> NoReturn:
-    """One line on stderr, ``error: ...``, and the error's own exit code."""
+    """One line on stderr, ``error: ...``, and the error's own exit code. With ``-o junit``, stdout gets
+    a document whose one testcase is that ``<error>``: a CI gate then fails and says why, instead of
+    finding an empty file ("no results")."""
+    if _Junit.command is not None:
+        from kubectl_netdoctor.render.junit import error_dumps
+
+        try:
+            typer.echo(error_dumps(_Junit.command, str(err), err.exit_code), nl=False)
+        except OSError:
+            pass  # stdout gone: the exit code and stderr still say it
     typer.echo(f"error: {err}", err=True)
     raise typer.Exit(err.exit_code)
 

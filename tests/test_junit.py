@@ -286,3 +286,17 @@ def test_the_document_is_utf8_in_any_locale(encoding):
     case = root.find(".//testcase")
     assert case.get("name") == "caf\u00e9"
     assert "\u2192 caf\u00e9 \U0001f600" in case.find("failure").get("message")
+
+
+@pytest.mark.parametrize("args, exit_code, says", [
+    (["scan", "-n", "shop", "--kubeconfig", "/nonexistent/kubeconfig"], 3, "no cluster access"),
+    (["svc", "web", "-n", "nosuch", "--snapshot", FIXTURE], 2, "not found in namespace nosuch"),
+])
+def test_a_run_that_ends_in_an_error_still_writes_a_testcase_with_the_error(args, exit_code, says):
+    """Issue 18: `-o junit` on a run that ended in exit 3 wrote an empty file, and CI showed "no results"."""
+    result = CliRunner().invoke(app, [*args, "-o", "junit"])
+    assert result.exit_code == exit_code, result.output
+    root = assert_junit_10(result.stdout)
+    assert_counts_agree(root)
+    (error,) = root.iter("error")
+    assert error.get("type") == f"exit {exit_code}" and says in error.get("message"), error.attrib

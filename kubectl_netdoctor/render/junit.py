@@ -141,6 +141,26 @@ def dumps(entries: list[ScannedService] | tuple[ScannedService, ...], source: st
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + body + "\n"
 
 
+def error_dumps(command: str, message: str, exit_code: int) -> str:
+    """The document of a run that ended before any target was diagnosed (no cluster access, a usage
+    error): one testcase with an ``<error>``, so that a CI gate reading the file fails, and says why,
+    instead of finding no results."""
+    root = ET.Element("testsuites", {"name": "kubectl-netdoctor", "tests": "1", "failures": "0", "errors": "1",
+                                     "time": _time(0.0)})
+    suite = ET.SubElement(root, "testsuite", {
+        "name": "kubectl-netdoctor", "tests": "1", "failures": "0", "errors": "1", "skipped": "0",
+        "time": _time(0.0),
+        "timestamp": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S"),
+        "hostname": _attr(socket.gethostname()), "package": "kubectl-netdoctor"})
+    case = ET.SubElement(suite, "testcase", {"classname": "kubectl-netdoctor", "name": _attr(command),
+                                             "time": _time(0.0)})
+    error = ET.SubElement(case, "error", {"type": f"exit {exit_code}", "message": _attr(message)})
+    error.text = _clean(f"kubectl netdoctor {command} ended with exit code {exit_code}: {message}\n")
+    ET.indent(root)
+    body = ET.tostring(root, encoding="us-ascii", xml_declaration=False).decode("ascii")
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + body + "\n"
+
+
 def render(report: Report, stream: TextIO, *, verbose: bool = False, elapsed_s: float = 0.0,
            width: int | None = None) -> None:
     """``svc -o junit``: a document with the one Service. Every finding is in it; ``verbose`` changes nothing."""
