@@ -77,9 +77,14 @@ def backend_walk(ctx: Context) -> Onward | None:
         return None
     namespace, name, port = hit
     pod = view.controller(ctx).client_pod
-    client = Client("pod", pod["metadata"].get("namespace"), pod) if pod is not None else Client("namespace", namespace)
+    hops = BACKEND_STEPS
+    if pod is not None:
+        client = Client("pod", pod["metadata"].get("namespace"), pod)
+    else:  # NetworkPolicy from anywhere but the controller's pod would answer for another client
+        client = Client("namespace", namespace)
+        hops = tuple(h for h in BACKEND_STEPS if h.STEP_ID != "netpol")
     command = backend.walk_command(ctx, namespace, name, port)
-    return Onward("Service", namespace, name, client, BACKEND_STEPS, "svc", port,
+    return Onward("Service", namespace, name, client, hops, "svc", port,
                   f"the backend's walk after an {ctx.kind} reads objects only; to probe it live: {command}")
 
 

@@ -37,8 +37,8 @@ def find(options: Options) -> tuple[PathKind, str, tuple[Reader, str, list[Reade
     best: tuple[view.Candidate, Reader] | None = None
     probes = []
     for world in worlds:
-        probe = Context(world, options.namespace or world.default_namespace, "", Client("external"), options,
-                        kind="Ingress")
+        probe = Context(world, options.namespace or getattr(world, "default_namespace", "default"), "",
+                        Client("external"), options, kind="Ingress")
         probes.append(probe)
         candidates, _ = view.url_candidates(probe, url, options.namespace)
         for c in candidates:
@@ -63,9 +63,15 @@ def nothing_serves(probes: list[Context], url: Url, namespace: str | None) -> st
         except NotInstalled:
             installed = False
     where = f"in namespace {namespace}" if namespace else "in any namespace"
-    near = near_names(url.host, sorted(hosts))
-    hint = (f"; did you mean {', '.join(near)}?" if near else
-            f"; hosts served: {engine.names_shown(sorted(hosts))}" if hosts else "")
+    elsewhere = sorted({f"{c.kind} {c.namespace}/{c.name}" for ctx in probes
+                        for c in view.url_candidates(ctx, url, None)[0] if c.serves}) if namespace else []
+    near = near_names(url.host, sorted(hosts - {url.host}))
+    if elsewhere:
+        hint = f"; {engine.names_shown(elsewhere)} in another namespace serves it (leave out -n)"
+    elif near:
+        hint = f"; did you mean {', '.join(near)}?"
+    else:
+        hint = f"; hosts served: {engine.names_shown(sorted(hosts))}" if hosts else ""
     gateway = "" if installed else " (the Gateway API is not installed: Ingresses only)"
     return f"no Ingress or HTTPRoute {where} serves {url.host}{url.path if url.path != '/' else ''}{gateway}{hint}"
 

@@ -157,3 +157,57 @@ def test_managed_fields_are_left_out_as_kubectl_get_prints_objects(tmp_path):
     saved = SnapshotReader(target).get("Service", "shop", "web")
     assert "managedFields" not in saved["metadata"]
     assert saved["spec"] == web["spec"]
+
+
+# -- the outside-in objects: Ingresses, the Gateway API, and of TLS Secrets the certificate only --------------
+
+def _outside_items() -> list:
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent / "checks" / "outside"))
+    import outside_manifests as m
+
+    secret = m.tls_secret("shop-tls", "shop", ["shop.example.com"])
+    secret["metadata"]["annotations"] = {"kubectl.kubernetes.io/last-applied-configuration": "{\"data\": \"...\"}"}
+    secret["data"]["ca.crt"] = "Y2E="
+    return [*fixture_items(), {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "traefik"}},
+            m.traefik_pod(), m.traefik_service(), m.ingress_class(), m.gateway_class(), m.gateway(),
+            m.ingress(tls=[{"hosts": ["shop.example.com"], "secretName": "shop-tls"}]), m.route(), secret,
+            m.tls_secret("other", "shop", ["other.example.com"])]
+
+
+def test_a_snapshot_of_a_namespace_holds_what_its_ingress_and_route_walks_read(tmp_path):
+    api = FixtureApi(fixture_file(tmp_path, _outside_items()))
+    target = tmp_path / "snap.json"
+    write_snapshot(api, ["shop"], str(target), no_captures)
+    saved = {(o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"]): o
+             for o in json.loads(target.read_text())["items"]}
+    assert {("Ingress", "shop", "web"), ("HTTPRoute", "shop", "web"), ("IngressClass", None, "traefik"),
+            ("GatewayClass", None, "traefik"), ("Gateway", "traefik", "public"),  # named by the route, elsewhere
+            ("Pod", "traefik", "traefik-6b8f7c9d4-x2k8p"), ("Service", "traefik", "traefik"),
+            ("Secret", "shop", "shop-tls")} <= set(saved)
+    assert ("Secret", "shop", "other") not in saved  # named by nothing: never read
+    assert not any(c[0] == "list" and c[1] == "Secret" for c in api.calls)
+    secret = saved[("Secret", "shop", "shop-tls")]
+    assert set(secret["data"]) == {"tls.crt"} and "annotations" not in secret["metadata"]
+    assert secret["type"] == "kubernetes.io/tls"
+    assert "tls.key" not in target.read_text()
+
+
+def test_without_the_gateway_api_or_the_rights_for_ingresses_the_snapshot_still_completes(tmp_path):
+    from kubectl_netdoctor.errors import Forbidden, NotInstalled
+
+    class Partial(FixtureApi):
+        def list(self, kind, namespace=None, label_selector=None, field_selector=None):
+            if kind in ("GatewayClass", "Gateway", "HTTPRoute", "ReferenceGrant"):
+                raise NotInstalled(kind, "gateway.networking.k8s.io")
+            if kind == "Ingress":
+                raise Forbidden("list", "ingresses", namespace)
+            return super().list(kind, namespace, label_selector, field_selector)
+
+    left_out: list[str] = []
+    target = tmp_path / "snap.json"
+    write_snapshot(Partial(fixture_file(tmp_path, _outside_items())), ["shop"], str(target), no_captures, left_out)
+    kinds = {o["kind"] for o in json.loads(target.read_text())["items"]}
+    assert "IngressClass" in kinds and not kinds & {"Ingress", "HTTPRoute", "Gateway", "GatewayClass"}
+    assert left_out == ["forbidden: list ingresses in ns shop"]

@@ -1,4 +1,5 @@
-"""Golden JSON: the full report for each bundled example snapshot must not change by accident.
+"""Golden JSON: the full report for each bundled example snapshot must not change by accident (a Service's, and
+an Ingress's and an HTTPRoute's).
 
 The examples are real snapshots from the e2e cluster (e2e/scripts/make_examples.py). When a
 change to a check is intended, regenerate and review the diff:
@@ -26,6 +27,13 @@ EXAMPLES = {
 }
 
 
+OUTSIDE = {
+    "ingress-wrong-port": ["url", "http://shop.example.com/"],
+    "route-not-allowed": ["route", "web", "-n", "route-not-allowed"],
+}
+"""Examples of the Ingress and HTTPRoute paths -> their command (the same as examples/demo)."""
+
+
 @pytest.mark.parametrize("example", sorted(EXAMPLES))
 def test_report_matches_golden(example: str) -> None:
     snapshot = REPO / "examples" / f"{example}.yaml"
@@ -40,5 +48,19 @@ def test_report_matches_golden(example: str) -> None:
     assert result.exit_code == {"ok": 0, "problem": 1, "inconclusive": 3}[report["verdict"]]
 
 
+@pytest.mark.parametrize("example", sorted(OUTSIDE))
+def test_outside_in_report_matches_golden(example: str) -> None:
+    snapshot = REPO / "examples" / f"{example}.yaml"
+    result = CliRunner().invoke(app, [*OUTSIDE[example], "--snapshot", str(snapshot), "-o", "json"])
+    report = json.loads(result.stdout)
+    report["source"] = "snapshot examples/" + snapshot.name
+    golden = GOLDEN / f"{example}.json"
+    if os.environ.get("NETDOCTOR_UPDATE_GOLDEN"):
+        golden.write_text(json.dumps(report, indent=2) + "\n")
+    assert report == json.loads(golden.read_text())
+    assert result.exit_code == {"ok": 0, "problem": 1, "inconclusive": 3}[report["verdict"]]
+
+
 def test_every_example_has_a_golden_file() -> None:
-    assert sorted(p.stem for p in (REPO / "examples").glob("*.yaml")) == sorted(EXAMPLES)
+    assert sorted(p.stem for p in (REPO / "examples").glob("*.yaml")) == sorted([*EXAMPLES, *OUTSIDE])
+    assert sorted(p.stem for p in GOLDEN.glob("*.json")) == sorted([*EXAMPLES, *OUTSIDE])

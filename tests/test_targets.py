@@ -243,8 +243,8 @@ def test_svc_reads_a_directory_of_snapshots_as_scan_does():
 
 def test_svc_on_a_directory_asks_for_n_where_the_service_is_in_several_namespaces():
     one_line_exit_2(invoke("svc", "web", "--snapshot", str(EXAMPLES)),
-                    f"error: Service web exists in 9 namespaces of {EXAMPLES} (coredns-down, default-deny, "
-                    "egress-blocks-dns, healthy, not-ready, protocol-mismatch and 3 more): pass -n NAMESPACE")
+                    f"error: Service web exists in 11 namespaces of {EXAMPLES} (coredns-down, default-deny, "
+                    "egress-blocks-dns, healthy, ingress-wrong-port, not-ready and 5 more): pass -n NAMESPACE")
 
 
 def test_svc_on_a_directory_counts_each_node_once():

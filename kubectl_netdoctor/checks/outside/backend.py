@@ -12,7 +12,9 @@ pod (the engine runs it: ``svc/...`` steps); :func:`walk_target` says which Serv
 
 from __future__ import annotations
 
-from kubectl_netdoctor import objects
+import json
+
+from kubectl_netdoctor import labels, objects
 from kubectl_netdoctor.checks.base import Context, Obj, conclude, finding, fix_text, skipped
 from kubectl_netdoctor.checks.outside import view
 from kubectl_netdoctor.checks.outside.certificate import grant_fix
@@ -29,6 +31,18 @@ MAX_WALK_HINTS = 4
 
 def _edit(ctx: Context) -> str:
     return f"kubectl -n {ctx.namespace} edit {'ingress' if ctx.kind == 'Ingress' else 'httproute'} {ctx.name}"
+
+
+def json_pointer(where: str) -> str:
+    """``spec.rules[0].http.paths[1]`` -> ``/spec/rules/0/http/paths/1``."""
+    return "/" + where.replace("[", ".").replace("]", "").replace(".", "/")
+
+
+def patch(ctx: Context, where: str, value: object) -> str:
+    """The ``kubectl patch`` that sets one field of the target (``where``: its path in the manifest)."""
+    doc = json.dumps([{"op": "replace", "path": json_pointer(where), "value": value}], separators=(",", ":"))
+    return f"kubectl -n {ctx.namespace} patch {'ingress' if ctx.kind == 'Ingress' else 'httproute'} {ctx.name} " \
+           f"--type json -p '{doc}'"
 
 
 def _ports(svc: Obj) -> str:
@@ -67,20 +81,45 @@ def backend_findings(ctx: Context, b: view.Backend) -> list[Finding]:
         return found
     spec = svc.get("spec") or {}
     if b.port is not None and view.service_port(svc, b.port) is None:
-        target_ports = {str(p.get("targetPort")) for p in spec.get("ports") or []}
-        hint = (f"; {b.port} is a targetPort: a backend names the Service port, not the container's"
-                if str(b.port) in target_ports else "")
+        hint = _target_port_hint(ctx, svc, b.port)
         by = "name" if isinstance(b.port, str) else "number"
+        ports = spec.get("ports") or []
+        if len(ports) == 1 and ctx.kind == "Ingress":
+            fix = fix_text(f"send to the Service's one port, {objects.port_label(ports[0])}:",
+                           patch(ctx, f"{b.where}.backend.service.port", {"number": ports[0]["port"]}))
+        elif len(ports) == 1:
+            fix = fix_text(f"send to the Service's one port, {objects.port_label(ports[0])}:",
+                           patch(ctx, f"{b.where}.port", ports[0]["port"]))
+        else:
+            fix = fix_text(f"name one of the Service's ports ({_ports(svc)}) in the backend:", _edit(ctx))
         found.append(finding(
             "BACKEND_PORT_NOT_FOUND",
             f"{field} names port {b.port} of Service {b.namespace}/{b.name}, which has no port of that {by}{hint}",
-            [f"Service {b.namespace}/{b.name} ports: {_ports(svc)}"],
-            fix_text(f"name one of the Service's ports ({_ports(svc)}) in the backend:", _edit(ctx))))
+            [f"Service {b.namespace}/{b.name} ports: {_ports(svc)}"], fix))
     if (spec.get("type") or "ClusterIP") == "ExternalName":
         found.append(finding("BACKEND_EXTERNALNAME", f"Service {b.namespace}/{b.name} is an ExternalName "
                              f"({spec.get('externalName')}): many controllers refuse it unless configured to allow it "
                              "(Traefik: allowExternalNameServices)", [f"Service {b.namespace}/{b.name}: ExternalName"]))
     return found
+
+
+def _target_port_hint(ctx: Context, svc: Obj, port: int | str) -> str:
+    """When the backend names a targetPort (by its number, or the container port a named one resolves to on
+    the selected pods), the Service port meant."""
+    spec = svc.get("spec") or {}
+    selector = spec.get("selector") or {}
+    try:
+        pods = [p for p in ctx.pods(svc["metadata"].get("namespace")) if selector
+                and labels.matches_map(selector, p["metadata"].get("labels"))]
+    except Forbidden:
+        pods = []
+    for sp in spec.get("ports") or []:
+        targets = {str(sp.get("targetPort", sp.get("port")))}
+        targets |= {str(n) for n in (objects.resolve_target_port(sp, pod) for pod in pods) if n is not None}
+        if str(port) in targets:
+            return (f"; {port} is the port the pods listen on (targetPort {sp.get('targetPort', sp.get('port'))}): a "
+                    f"backend names the Service port, {sp['port']}")
+    return ""
 
 
 def _missing_service(ctx: Context, b: view.Backend, field: str) -> Finding:
@@ -97,18 +136,27 @@ def _missing_service(ctx: Context, b: view.Backend, field: str) -> Finding:
     evidence = [f"{field}: {b.text}", f"Services in namespace {b.namespace}: {', '.join(here[:8]) or 'none'}"]
     if elsewhere:
         evidence.append(f"Service {b.name} exists in namespace(s) {', '.join(elsewhere)}")
+    command = _edit(ctx)
     if ctx.kind == "Ingress" and elsewhere:
         how = (f"an Ingress sends only to Services of its own namespace ({ctx.namespace}): move the Ingress (or a "
                "Service) there, or name a Service of this namespace:")
+    elif ctx.namespace in elsewhere:
+        how = (f"the Service is in the route's own namespace, {ctx.namespace}: drop the backendRef's namespace "
+               f"(it defaults to the route's):")
+        command = patch(ctx, f"{b.where}.namespace", ctx.namespace)
     elif elsewhere:
         how = f"set the backendRef's namespace ({', '.join(elsewhere)}), with a ReferenceGrant there, or name a Service here:"
+    elif len(near) == 1:
+        how = f"send to Service {near[0]}, if that is the one meant:"
+        where = f"{b.where}.backend.service.name" if ctx.kind == "Ingress" else f"{b.where}.name"
+        command = patch(ctx, where, near[0])
     else:
         how = "name an existing Service in the backend:"
     return finding(
         "BACKEND_SERVICE_NOT_FOUND",
         f"{field} sends to Service {b.namespace}/{b.name}, which does not exist"
         + (f" (did you mean {', '.join(near)}?)" if near else ""),
-        evidence, fix_text(how, _edit(ctx)))
+        evidence, fix_text(how, command))
 
 
 def walk_target(ctx: Context) -> tuple[str, str, str | None] | None:
@@ -139,23 +187,27 @@ def walk_command(ctx: Context, namespace: str, name: str, port: str | None) -> s
 def _walk_hints(ctx: Context, bs: list[view.Backend], failing: bool) -> list[Finding]:
     one = None if failing else walk_target(ctx)
     c = view.controller(ctx)
-    seen_from = (f"the controller's pod {objects.ref(c.client_pod)}" if c.client_pod is not None else
-                 "its own namespace (the controller's pod is not known)")
     if one is not None:
         ns, name, port = one
+        seen_from = (f"from the controller's pod {objects.ref(c.client_pod)}" if c.client_pod is not None else
+                     "without NetworkPolicy (the controller's pod is not known)")
+        command = walk_command(ctx, ns, name, port)
         return [finding("BACKEND_SERVICE_WALK",
-                        f"the backend is Service {ns}/{name}" + (f" port {port}" if port else "")
-                        + f": its walk follows (svc/... steps), seen from {seen_from}; with live probes:",
-                        [], walk_command(ctx, ns, name, port))]
+                        f"Service {ns}/{name}" + (f" port {port}" if port else "")
+                        + f" is walked below (svc/...) {seen_from}; live: {command}",
+                        [], fix_text("probe it live:", command))]
     out = []
     seen = set()
     for b in bs:
-        if not b.is_service or (b.namespace, b.name) in seen or view.service_of(ctx, b) is None:
+        svc = view.service_of(ctx, b)
+        if svc is None or (b.namespace, b.name) in seen:
             continue
         seen.add((b.namespace, b.name))
-        port = str(b.port) if b.port is not None else None
-        out.append(finding("BACKEND_SERVICE_WALK", f"backend Service {b.namespace}/{b.name}: walk it with", [],
-                           walk_command(ctx, b.namespace, b.name or "", port)))
+        resolved = view.service_port(svc, b.port)
+        port = (resolved.get("name") or str(resolved.get("port"))) if resolved is not None else None
+        command = walk_command(ctx, b.namespace, b.name or "", port)
+        out.append(finding("BACKEND_SERVICE_WALK", f"backend Service {b.namespace}/{b.name}: {command}", [],
+                           fix_text("walk it:", command)))
     return out[:MAX_WALK_HINTS]
 
 

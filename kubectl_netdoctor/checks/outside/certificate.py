@@ -74,8 +74,9 @@ def secret_findings(ctx: Context, namespace: str, name: str, where: str, hosts: 
         if not cover.covered:
             found.append(finding("TLS_HOST_NOT_COVERED", f"the certificate of Secret {namespace}/{name} does not cover "
                                  f"{host}: {cover.detail}", [shown],
-                                 f"issue a certificate whose subjectAltName covers {host}, then replace the Secret "
-                                 f"({_create_secret(namespace, name)} after deleting it)"))
+                                 fix_text(f"issue a certificate whose subjectAltName covers {host}, then replace the "
+                                          "Secret with it:", f"kubectl -n {namespace} delete secret {name}",
+                                          _create_secret(namespace, name))))
     valid = certs.validity(leaf, datetime.now(timezone.utc))
     if valid.state in ("expired", "not-yet-valid"):
         found.append(finding("TLS_EXPIRED" if valid.state == "expired" else "TLS_NOT_YET_VALID",

@@ -149,7 +149,8 @@ def _accepted(klass: Obj) -> list[Finding]:
         shown = accepted.text if accepted else "no Accepted condition"
         return [finding(
             "CLASS_GATEWAYCLASS_NOT_ACCEPTED",
-            f"GatewayClass {name} is not Accepted: no running controller {controller} has claimed it",
+            f"GatewayClass {name} is not Accepted ({shown.split(':')[0]}): its controller {controller} has not "
+            "claimed it, so no Gateway of the class is served",
             [f"GatewayClass {name}: {shown}"],
             fix_text(f"the controller named {controller} must run and accept it; what it says:",
                      f"kubectl describe gatewayclass {name}"))]

@@ -199,6 +199,11 @@ def _entry(ctx: Context, published: list[str], who: str) -> StepResult:
         summary = "no published address"
     unverified = None
     if not published and not controller.services and not found:
-        unverified = (f"{who} publishes no address and the controller's Service is not known "
-                      f"({'controller ' + controller.name + ' is not one this tool knows' if controller.name else 'no controller'})")
+        if controller.known is not None:
+            why = f"no {controller.known.product} pod found: see class"
+        elif controller.name:
+            why = f"controller {controller.name} is not one this tool knows"
+        else:
+            why = "no controller: see class"
+        unverified = f"{who} publishes no address and the controller's Service is not known ({why})"
     return conclude(STEP_ID, TITLE, found, summary, unverified=unverified)

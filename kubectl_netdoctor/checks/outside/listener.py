@@ -10,6 +10,8 @@ the listener that takes it (scheme, port, most specific hostname) must be one th
 
 from __future__ import annotations
 
+import json
+
 from kubectl_netdoctor import objects
 from kubectl_netdoctor.checks.base import Context, conclude, finding, fix_text, skipped
 from kubectl_netdoctor.checks.outside import view
@@ -72,6 +74,7 @@ def parent_findings(ctx: Context, p: view.Parent) -> list[Finding]:
             "GW_ROUTE_NOT_ATTACHED",
             f"no listener of Gateway {gref} admits the route ({a.reason}): {a.detail}",
             [v.detail for v in a.listeners] + [said],
+            _not_attached_fix(ctx, p) or
             fix_text(_REASON_FIX.get(a.reason, "make a listener admit the route:"), _edit_route(ctx), describe)))
         return found
     for lst in a.attached_listeners:
@@ -98,6 +101,26 @@ def parent_findings(ctx: Context, p: view.Parent) -> list[Finding]:
                              "controller has not caught up with its spec", [said],
                              f"kubectl -n {ctx.namespace} describe httproute {ctx.name}"))
     return found
+
+
+def _not_attached_fix(ctx: Context, p: view.Parent) -> str:
+    """For a listener that admits routes of the Gateway's own namespace only (``from: Same``) and would
+    otherwise take this one: the patch that admits the route's namespace too, by its name label."""
+    gateway = p.gateway or {}
+    verdicts = [v for v in p.attachment.listeners if v.reason == "NotAllowedByListeners"
+                and v.listener.allowed_from == "Same" and gw.HTTPROUTE in v.listener.kinds]
+    if not verdicts or p.attachment.reason != "NotAllowedByListeners":
+        return ""
+    index = next(i for i, lst in enumerate(gw.listeners(gateway)) if lst == verdicts[0].listener)
+    meta = gateway.get("metadata") or {}
+    spaces = sorted({meta.get("namespace") or "default", ctx.namespace})
+    value = {"from": "Selector", "selector": {"matchExpressions": [
+        {"key": gw.NS_NAME_LABEL, "operator": "In", "values": spaces}]}}
+    doc = json.dumps([{"op": "add", "path": f"/spec/listeners/{index}/allowedRoutes/namespaces", "value": value}],
+                     separators=(",", ":"))
+    return fix_text(f"listener {verdicts[0].listener.name} admits routes of namespace {meta.get('namespace')} only "
+                    f"(from: Same); to admit {ctx.namespace} too (or move the route):",
+                    f"kubectl -n {meta.get('namespace')} patch gateway {meta.get('name')} --type json -p '{doc}'")
 
 
 def run(ctx: Context) -> StepResult:

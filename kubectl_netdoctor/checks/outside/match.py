@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from kubectl_netdoctor.checks.base import Context, Obj, conclude, finding, fix_text, skipped, verified_model
 from kubectl_netdoctor.checks.outside import view
+from kubectl_netdoctor.checks.outside.backend import patch
 from kubectl_netdoctor.model import Finding, StepResult
 from kubectl_netdoctor.routing import ingress
 from kubectl_netdoctor.routing.urls import Url, parse_url
@@ -99,15 +100,15 @@ def _ingress(ctx: Context) -> StepResult:
             f"no rule of the Ingresses of {klass} serves {url}: the controller answers 404 (its default backend)",
             near or [f"rules of {ctx.namespace}/{ctx.name}: " + (", ".join(
                 p.text.split(" ", 2)[-1] for p in ingress.ingress_paths(view.target(ctx) or {})) or "none")],
-            fix_text(_ADVICE.get(top.why, _ADVICE["path"]) if top else _ADVICE["host"], _edit(ctx))))
-        summary = f"{url}: no rule"
+            _ingress_fix(ctx, top)))
+        summary = f"no rule serves {url}" + (f" (nearest miss: {top.why})" if top else "")
     elif not view.is_target_path(ctx, winner):
         found.append(finding(
             "MATCH_OTHER_WINS",
             f"{url} goes to {winner.text}, not to Ingress {ctx.namespace}/{ctx.name}",
             [f"taken by: {winner.text} ({m.host_match} host)", *near],
             "make the target's rule more specific (host, longer path, Exact), or change the other one"))
-        summary = f"{url} -> {winner.namespace}/{winner.ingress}"
+        summary = f"{url} goes to Ingress {winner.namespace}/{winner.ingress}"
     elif winner.is_default_backend:
         found.append(finding(
             "MATCH_DEFAULT_BACKEND",
@@ -121,7 +122,17 @@ def _ingress(ctx: Context) -> StepResult:
                    f"{winner.backend.text if winner.backend else 'no backend'})")
     found += [finding("MATCH_NOTE", note) for note in notes]
     found += others(ctx, url)
-    return conclude(STEP_ID, TITLE, found, summary, verified=_verified(ctx))
+    return conclude(STEP_ID, TITLE, found, summary, verified=_verified(ctx), names_problem=True)
+
+
+def _ingress_fix(ctx: Context, top: ingress.IngressNearMiss | None) -> str:
+    """The advice for the likeliest miss; for the target's own Exact path that misses by its type, the patch."""
+    if top is None:
+        return fix_text(_ADVICE["host"], _edit(ctx))
+    advice = _ADVICE.get(top.why, _ADVICE["path"])
+    if top.why in ("trailing-slash", "exact-only") and view.is_target_path(ctx, top.path):
+        return fix_text(advice + "; as a Prefix path:", patch(ctx, f"{top.path.location}.pathType", "Prefix"))
+    return fix_text(advice, _edit(ctx))
 
 
 def synthetic_url(path: ingress.IngressPath) -> Url | None:
@@ -190,7 +201,9 @@ def _route(ctx: Context, obj: Obj) -> StepResult:
     mine = [n for n in m.near_misses if (n.namespace, n.route) == (ctx.namespace, ctx.name)]
     rest = [n for n in m.near_misses if n not in mine]
     near = [n.detail for n in (mine + rest)[:MAX_NEAR]]
-    notes = [n for n in m.notes if not any(b in n for b in _BACKEND_NOTES)]
+    notes = [n for n in m.notes if not any(b in n for b in _BACKEND_NOTES)
+             and not (n.startswith(f"no {m.listener.protocol} listener on port {url.port} ")
+                      and view.port_reaches(ctx, url.port, m.listener.port))]
     found: list[Finding] = []
     undecided = [f"{v.match.text} needs {' and '.join(v.needs)}" for v in m.undecided]
     w = m.winner
@@ -202,18 +215,25 @@ def _route(ctx: Context, obj: Obj) -> StepResult:
         summary = f"{url}: undecided"
     elif w is None:
         top = (mine or rest or [None])[0]
+        if top is None:
+            fix = fix_text(_ADVICE["hostname"], _edit(ctx))
+        elif top.why in ("trailing-slash", "exact-only") and top.match is not None and \
+                (top.namespace, top.route) == (ctx.namespace, ctx.name):
+            fix = fix_text(_ADVICE[top.why] + "; as a PathPrefix:",
+                           patch(ctx, f"{top.match.location}.path.type", "PathPrefix"))
+        else:
+            fix = fix_text(_ADVICE.get(top.why, _ADVICE["path"]), _edit(ctx))
         found.append(finding(
             "MATCH_NO_RULE",
             f"no rule of a route attached to {where} serves {url}: the Gateway answers 404",
-            near or ["no route attached to that listener matches the host"],
-            fix_text(_ADVICE.get(top.why, _ADVICE["path"]) if top else _ADVICE["hostname"], _edit(ctx))))
-        summary = f"{url}: no rule"
+            near or ["no route attached to that listener matches the host"], fix))
+        summary = f"no rule serves {url}" + (f" (nearest miss: {top.why})" if top else "")
     elif (w.namespace, w.route) != (ctx.namespace, ctx.name):
         found.append(finding("MATCH_OTHER_WINS", f"{url} goes to {w.text}, not to HTTPRoute {ctx.namespace}/{ctx.name}",
                              [f"taken by: {w.text} on {where}", *near],
                              "make the target's match more specific (an Exact or longer path, a more specific "
                              "hostname), or change the other route"))
-        summary = f"{url} -> {w.namespace}/{w.route}"
+        summary = f"{url} goes to HTTPRoute {w.namespace}/{w.route}"
     else:
         if undecided:
             found.append(finding("MATCH_UNDECIDED", f"a rule that needs a method, header or regular expression "
@@ -223,7 +243,7 @@ def _route(ctx: Context, obj: Obj) -> StepResult:
     for note in notes:
         found.append(finding("MATCH_REDIRECT" if "RequestRedirect" in note else "MATCH_NOTE", note))
     found += others(ctx, url)
-    return conclude(STEP_ID, TITLE, found, summary, verified=_verified(ctx))
+    return conclude(STEP_ID, TITLE, found, summary, verified=_verified(ctx), names_problem=True)
 
 
 def _route_rules(ctx: Context, obj: Obj) -> StepResult:

@@ -336,6 +336,19 @@ def _controller(ctx: Context) -> Controller:
     return Controller(name, known, tuple(pods), tuple(proxies), tuple(services), tuple(notes))
 
 
+def port_reaches(ctx: Context, url_port: int, listener_port: int) -> bool:
+    """The controller's Service takes ``url_port`` (a port or NodePort) to ``listener_port`` on its pods (Traefik:
+    port 80 to its entrypoint 8000, where a listener of port 8000 sits)."""
+    c = controller(ctx)
+    for svc in c.services:
+        for p in (svc.get("spec") or {}).get("ports") or []:
+            if url_port not in (p.get("port"), p.get("nodePort")):
+                continue
+            if any(objects.resolve_target_port(p, pod) == listener_port for pod in c.proxies):
+                return True
+    return False
+
+
 # -- backends --------------------------------------------------------------------------
 
 @dataclass(frozen=True)

@@ -9,7 +9,6 @@ on the Ingress (no publishedService) and none on the Gateway.
 from __future__ import annotations
 
 import base64
-import copy
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -222,5 +221,9 @@ def add_traefik(cluster: Any, *, pods: list[dict[str, Any]] | None = None, servi
     return cluster
 
 
-def copied(obj: dict[str, Any]) -> dict[str, Any]:
-    return copy.deepcopy(obj)
+def service_in(ns: str, name: str = "web") -> dict[str, Any]:
+    """A Service with no pods behind it, in another namespace (a cross-namespace backend)."""
+    return {"apiVersion": "v1", "kind": "Service", "metadata": meta(name, ns),
+            "spec": {"type": "ClusterIP", "clusterIP": "10.96.7.7", "clusterIPs": ["10.96.7.7"],
+                     "selector": {"app": name}, "ports": [{"name": "http", "port": 80, "targetPort": 8080,
+                                                           "protocol": "TCP"}]}}
