@@ -3,7 +3,7 @@
 Both sides are reduced to the same set of grants, ``(scope, apiGroup, resource, verb)``:
 
 * README: each table row's verbs x resources, in the scopes its "where" column names
-  (``kube-system``; ``namespace``: the Service's / the client's namespace or pods there;
+  (``kube-system``; ``namespace``: the Service's / the client's / the target's namespace or pods there;
   ``cluster``: cluster-scoped, all namespaces, or CRD APIs wherever they exist). The open
   end of the CRD row (``...``) is the tool's own catalogue of policy CRDs it lists.
 * deploy/rbac: every binding, followed to its role's rules, in the scope the binding gives
@@ -106,7 +106,7 @@ def scopes_of(where: str) -> set[str]:
     scopes = set()
     if "kube-system" in w:
         scopes.add("kube-system")
-    if re.search(r"the Service's|the client's|--from-pod pod|pods of the Service", w):
+    if re.search(r"the Service's|the client's|the target's|--from-pod pod|pods of the Service", w):
         scopes.add("namespace")
     if w == "cluster" or "all namespaces" in w or "only where those APIs exist" in w:
         scopes.add("cluster")

@@ -76,19 +76,6 @@ def wide(ctx: Context, kind: str) -> tuple[list[Obj], list[str]]:
     return ctx.memo(("wide", kind), read)
 
 
-def installed(ctx: Context, kind: str) -> str | None:
-    """None when the cluster serves ``kind``; else why not (the Gateway API is not installed)."""
-    def probe() -> str | None:
-        try:
-            ctx.list(kind, ctx.namespace)
-        except NotInstalled as err:
-            return str(err)
-        except Forbidden:
-            return None
-        return None
-    return ctx.memo(("installed", kind), probe)
-
-
 def soft(read: Callable[[], T], default: T) -> T:
     """``read()``, or ``default`` where the API is not installed."""
     try:
