@@ -162,6 +162,8 @@ def api_server(objects: list[dict], gateway_api: bool):
             body = obj or {"kind": "Status", "code": 404, "reason": "NotFound"}
             return send(h, 200 if obj else 404, json.dumps(body).encode(), "application/json")
         items = reader.list(kind, ns, query.get("labelSelector"), query.get("fieldSelector"))
+        # as the API server lists them: the items carry neither apiVersion nor kind
+        items = [{k: v for k, v in o.items() if k not in ("apiVersion", "kind")} for o in items]
         send(h, 200, json.dumps({"kind": f"{kind}List", "items": items}).encode(), "application/json")
 
     return answer

@@ -28,10 +28,13 @@ def _pod_line(pod: Obj) -> str:
 
 
 def controller_findings(ctx: Context) -> tuple[list[Finding], str, str | None]:
-    """The controller's pods: findings, a summary, and the reason it is not verified (unknown controller)."""
+    """The controller's pods: findings, a summary, and the reason it is not verified (unknown controller, or
+    its pods may not be listed)."""
     c = view.controller(ctx)
     if c.name is None:
         return [], "no controller named", None
+    if c.refused:
+        return [], f"controller {c.name}", c.refused
     if c.known is None:
         return ([finding("CLASS_CONTROLLER_UNKNOWN",
                          f"controller {c.name} is not one this tool knows how to find: whether it runs is not verified",
@@ -105,7 +108,7 @@ def _ingress_class(ctx: Context, obj: Obj) -> StepResult:
                         unverified=f"no IngressClass {choice.name}: its controller is not known")
     more, summary, unverified = controller_findings(ctx)
     return conclude(STEP_ID, TITLE, found + more, f"IngressClass {choice.name} -> {choice.controller}; {summary}",
-                    unverified=unverified)
+                    unverified=unverified, blocked=view.controller(ctx).refused is not None)
 
 
 def _gateway_classes(ctx: Context) -> StepResult:
@@ -137,7 +140,8 @@ def _gateway_classes(ctx: Context) -> StepResult:
         more, summary, unverified = controller_findings(ctx)
         found += more
         summaries.append(summary)
-    return conclude(STEP_ID, TITLE, found, "; ".join(summaries), unverified=unverified)
+    return conclude(STEP_ID, TITLE, found, "; ".join(summaries), unverified=unverified,
+                    blocked=unverified is not None and view.controller(ctx).refused is not None)
 
 
 def _accepted(klass: Obj) -> list[Finding]:

@@ -40,18 +40,17 @@ GROUP_OF = {"Ingress": INGRESS_GROUP, "IngressClass": INGRESS_GROUP, "Gateway": 
             "GatewayClass": GATEWAY_GROUP, "HTTPRoute": GATEWAY_GROUP, "ReferenceGrant": GATEWAY_GROUP}
 """A snapshot indexes objects by kind: an Istio ``Gateway`` (networking.istio.io) is left out by its group."""
 
-MODEL_ONLY = "no live request yet"
-"""What the outside-in hops' ``verified`` says: they read objects, no request went through the controller."""
-
 
 # -- reads ----------------------------------------------------------------------------
 
 def _ours(kind: str, objs: list[Obj]) -> list[Obj]:
+    """The objects of ``kind``'s own API group. Items of an API list carry no apiVersion (the live reader's
+    are of the group asked for); a snapshot's do."""
     group = GROUP_OF.get(kind)
     if group is None:
         return objs
-    return [o for o in objs if "/" not in str(o.get("apiVersion", "/")) or
-            str(o.get("apiVersion")).split("/", 1)[0] == group]
+    return [o for o in objs if not isinstance(o.get("apiVersion"), str) or "/" not in o["apiVersion"]
+            or o["apiVersion"].split("/", 1)[0] == group]
 
 
 def get(ctx: Context, kind: str, namespace: str | None, name: str) -> Obj | None:
@@ -94,11 +93,6 @@ def request(ctx: Context) -> Url | None:
     """The request the walk follows (validated by the command line), or None."""
     text = ctx.options.url
     return ctx.memo(("request",), lambda: parse_url(text)) if text else None
-
-
-def request_text(ctx: Context) -> str:
-    url = request(ctx)
-    return str(url) if url else "no request given: every rule"
 
 
 def target_text(ctx: Context) -> str:
@@ -152,10 +146,6 @@ class Parent:
     gateway: Obj | None
     attachment: gw.Attachment
     status: gw.RouteParentStatus
-
-    @property
-    def text(self) -> str:
-        return self.ref.text
 
 
 def ns_labels(ctx: Context) -> dict[str, dict[str, str]]:
@@ -255,6 +245,8 @@ class Controller:
     services: tuple[Obj, ...] = ()
     """Services whose selector picks the proxies: where clients enter."""
     notes: tuple[str, ...] = ()
+    refused: str | None = None
+    """Why the controller's pods could not be looked for (RBAC), or None."""
 
     @property
     def ready(self) -> tuple[Obj, ...]:
@@ -299,6 +291,7 @@ def _controller(ctx: Context) -> Controller:
     if known is None:
         return Controller(name, None)
     pods, notes = _pods(ctx, known.selectors)
+    refused = notes[0] if notes else None
     proxies = pods
     gateway = chosen_gateway(ctx)
     if known.proxy_selectors and gateway is not None:
@@ -320,7 +313,7 @@ def _controller(ctx: Context) -> Controller:
             if selector and any(labels.matches_map(selector, p["metadata"].get("labels"))
                                 for p in proxies if (p["metadata"].get("namespace") or "default") == ns):
                 services.append(svc)
-    return Controller(name, known, tuple(pods), tuple(proxies), tuple(services), tuple(notes))
+    return Controller(name, known, tuple(pods), tuple(proxies), tuple(services), tuple(notes), refused)
 
 
 def port_reaches(ctx: Context, url_port: int, listener_port: int) -> bool:

@@ -496,3 +496,25 @@ def test_a_malformed_gateway_is_not_read_as_missing(traefik):
 
     with pytest.raises(SnapshotError, match=r"Gateway traefik/public: spec.listeners\[0\].port"):
         walk(traefik, "HTTPRoute")
+
+
+class PodsRefused(SecretsRefused):
+    """A reader whose RBAC refuses listing pods across namespaces."""
+
+    def list(self, kind, namespace=None, label_selector=None, field_selector=None):
+        if kind == "Pod" and namespace is None:
+            raise Forbidden("list", "pods", None)
+        return self._reader.list(kind, namespace, label_selector, field_selector)
+
+    def get(self, kind, namespace, name):
+        return self._reader.get(kind, namespace, name)
+
+
+def test_a_controller_whose_pods_may_not_be_listed_is_not_verified_never_missing(traefik):
+    traefik.add(m.ingress())
+    report = walk(traefik, reader=PodsRefused(traefik.reader()))
+    cls = step(report, "class")
+    assert (cls.status, cls.blocked) == (Status.SKIP, True)
+    assert cls.skip_reason.startswith("forbidden: list pods (cluster-wide)")
+    assert "CLASS_CONTROLLER_NOT_RUNNING" not in codes(report, "class")
+    assert report.verdict is Verdict.INCONCLUSIVE
