@@ -74,6 +74,14 @@ def test_service_names_from_a_snapshot():
     assert spaces == ["not-ready"]
 
 
+def test_ingress_and_route_names_from_a_snapshot():
+    assert names(["ingress", "--snapshot", str(EXAMPLES / "ingress-wrong-port.yaml"), ""]) == (["web"],
+                                                                                                NO_FILE_COMPLETION)
+    assert names(["route", "-n", "route-not-allowed", "--snapshot", str(EXAMPLES / "route-not-allowed.yaml"),
+                  "w"]) == (["web"], NO_FILE_COMPLETION)
+    assert names(["url", "--snapshot", str(EXAMPLES / "route-not-allowed.yaml"), ""]) == ([], NO_FILE_COMPLETION)
+
+
 def test_service_names_and_namespaces_from_the_cluster(tmp_path):
     with serving(from_snapshot(yaml.safe_load(FIXTURE.read_text())["items"])) as server:
         kc = kubeconfig(tmp_path, server.url)
