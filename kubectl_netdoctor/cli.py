@@ -385,7 +385,8 @@ def snapshot_cmd(
     kubeconfig: str | None = KubeconfigOpt,
     timeout: float = TimeoutOpt,
 ) -> None:
-    """Save everything the diagnosis reads, for `svc NAME --snapshot PATH` offline."""
+    """Save everything the diagnosis reads, for `svc`, `url`, `ingress` and `route` with --snapshot PATH offline
+    (of TLS Secrets, the certificate only)."""
     from kubectl_netdoctor import args
     from kubectl_netdoctor.dump import left_out_warning, write_snapshot
 
