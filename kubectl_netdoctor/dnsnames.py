@@ -37,6 +37,10 @@ def pod_resolver(namespace: str, domain: str = DEFAULT_DOMAIN, pod: dict | None 
     return ResolverConfig(search, ndots, servers)
 
 
+SERVER_FAILURES = ("timeout", "servfail", "refused")
+"""Lookup outcomes after which a resolver (glibc, musl) tries no further expansion of the name."""
+
+
 def queries(name: str, resolver: ResolverConfig) -> list[str]:
     """The absolute names the resolver tries, in order (glibc/musl behaviour)."""
     if name.endswith("."):

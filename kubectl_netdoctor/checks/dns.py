@@ -229,7 +229,7 @@ def live_resolution(ctx: Context, svc: dict, domain: str):
             tried.append(r)
             if r.ok:
                 return r, tried
-            if r.outcome in ("timeout", "servfail", "refused"):
+            if r.outcome in dnsnames.SERVER_FAILURES:
                 return r, tried  # glibc stops the search on a server failure
         return None, tried
 

@@ -390,8 +390,13 @@ class ProbeSession:
                     # probe pod: Failed, DeadlineExceeded, visible as such.
                     "command": idle_command(self.lifetime_s + 60),
                     "securityContext": RESTRICTED_CONTAINER_SECURITY,
+                    # A scan's batches start thousands of short processes (nc, nslookup): at a 200m limit
+                    # the CFS quota, not the network, set a 200-Service scan's pace (107 s), and with the
+                    # CPU to run them, the ~110 probes in flight at once (TCP, HTTP and DNS waves side by
+                    # side) outgrew 64Mi (the container was OOM-killed). It asks for almost nothing and is
+                    # gone after the run; the limits bound its burst.
                     "resources": {"requests": {"cpu": "10m", "memory": "16Mi"},
-                                  "limits": {"cpu": "200m", "memory": "64Mi"}},
+                                  "limits": {"cpu": "1", "memory": "256Mi"}},
                 }],
             },
         }

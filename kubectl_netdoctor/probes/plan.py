@@ -30,8 +30,9 @@ class Plan:
     """One target's probes."""
 
     targets: Targets
-    lookups: Callable[[Resolv | None], list[str]]
-    """The absolute names the client looks up, given its resolv.conf (None: unreadable)."""
+    lookups: Callable[[Resolv | None], list[list[str]]]
+    """The absolute names the client looks up, given its resolv.conf (None: unreadable): one chain per
+    name form, its expansions in the order the client's resolver tries them."""
     direct_names: list[str]
     """Names asked straight from CoreDNS (absolute, trailing dot)."""
     udp_question: str
@@ -124,18 +125,15 @@ def probe_targets(ctx: Context) -> Targets:
                    udp_cluster_ips, endpoint_urls)
 
 
-def lookup_names(ctx: Context, resolv: Resolv | None, domain: str) -> list[str]:
-    """Absolute names to ask from inside the client: every expansion of each name form, plus kubernetes.default."""
+def lookup_names(ctx: Context, resolv: Resolv | None, domain: str) -> list[list[str]]:
+    """Absolute names to ask from inside the client, per name form (each form of the Service's name, and
+    kubernetes.default) the expansions its resolver tries, in order."""
     names = dnsnames.service_names(ctx.name, ctx.namespace, domain)
     config = dnsnames.ResolverConfig(resolv.search, resolv.ndots) if resolv else dnsnames.pod_resolver(
         ctx.client.namespace or ctx.namespace, domain)
-    wanted: list[str] = []
-    for n in [*names.values(), "kubernetes.default", f"kubernetes.default.svc.{domain}."]:
-        # the last, absolute: whatever the client's search path, is cluster DNS answering it at all?
-        for q in dnsnames.queries(n, config):
-            if q not in wanted:
-                wanted.append(q)
-    return wanted
+    # the last, absolute: whatever the client's search path, is cluster DNS answering it at all?
+    return [dnsnames.queries(n, config)
+            for n in [*names.values(), "kubernetes.default", f"kubernetes.default.svc.{domain}."]]
 
 
 

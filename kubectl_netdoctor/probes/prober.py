@@ -256,7 +256,7 @@ def _client_tasks(session: ProbeSession, plans: list[Plan]) -> list[ProbeTask[An
         tasks.append(tcp_task(session, tcp))
     if urls or direct:
         tasks.append(http_task(session, urls, direct))
-    tasks.append(dns_task(session, lambda resolv: list(dict.fromkeys(n for p in plans for n in p.lookups(resolv)))))
+    tasks.append(dns_task(session, lambda resolv: [chain for p in plans for chain in p.lookups(resolv)]))
     return tasks
 
 
@@ -285,7 +285,7 @@ def evidence_for(plan: Plan, group: LiveEvidence, shared: LiveEvidence, udp: Liv
     ev.http = {u: group.http[u] for u in targets.http_urls if u in group.http}
     ev.endpoint_http = {u: group.endpoint_http[u] for u in targets.endpoint_urls if u in group.endpoint_http}
     ev.endpoint_pods = {u: p for u, p in group.endpoint_pods.items() if u in targets.endpoint_urls}
-    ev.lookups = {n: group.lookups[n] for n in plan.lookups(group.resolv) if n in group.lookups}
+    ev.lookups = {n: group.lookups[n] for chain in plan.lookups(group.resolv) for n in chain if n in group.lookups}
     ev.direct_dns = {n: shared.direct_dns[n] for n in plan.direct_names if n in shared.direct_dns}
     pods = {p["metadata"]["name"] for p in plan.listener_pods()}
     for field in ("listeners", "listener_errors", "listen_skipped", "listen_refused"):

@@ -224,3 +224,33 @@ def test_exit_deletes_every_session_while_a_starting_one_drops_out():
     with prober:
         pass
     assert sorted(stopped) == ["a", "b"] and prober.sessions == {}
+
+
+def test_a_big_batch_of_lookups_is_asked_in_rounds_as_the_resolver_goes_on():
+    """A scan's names, asked in rounds (tasks.lookups_in_rounds): each chain's next expansion only where those
+    before it found nothing. The DNS step reads each name the way the client's resolver walks it, so the
+    resolution of every chain is the one asking all names gives; far fewer names are asked."""
+    from kubectl_netdoctor import dnsnames
+    from kubectl_netdoctor.probes.tasks import lookups_in_rounds
+
+    resolver = dnsnames.pod_resolver("shop")
+    chains = [dnsnames.queries(form, resolver) for i in range(30)
+              for form in (f"s{i}", f"s{i}.shop", f"s{i}.shop.svc.cluster.local")]
+    chains.append(dnsnames.queries("nosuch.elsewhere", resolver))  # found nowhere: every expansion asked
+    every = list(dict.fromkeys(n for chain in chains for n in chain))
+
+    def walk(found, chain):
+        tried = [found[n] for n in chain if n in found]
+        return next(((r.name, r.outcome) for r in tried if r.ok), ("none", [r.outcome for r in tried]))
+
+    eager_probe, lazy_probe = FakeProbe(), FakeProbe()
+    eager = {r.name: r for r in tasks.parse_nslookup(
+        tasks.run_chunks(eager_probe, every, 10_000, lambda part: tasks.nslookup_script(part, 3)).stdout)}
+    lazy = lookups_in_rounds(lazy_probe, chains)
+    assert [walk(lazy, c) for c in chains] == [walk(eager, c) for c in chains]
+    assert all(walk(lazy, c)[0] == f"s{i}.shop.svc.cluster.local." for i, c in zip(range(30), chains[::3]))
+    assert set(dnsnames.queries("nosuch.elsewhere", resolver)) <= set(lazy)
+    # per Service: the short name's first expansion is the FQDN (answered); the namespaced name's first
+    # (s0.shop.shop...) is NXDOMAIN, its second the FQDN again; the dotless FQDN (4 dots < ndots 5) tries its
+    # 3 search expansions before itself: 1 + 1 + 3 names, where asking all is 10
+    assert len(lazy) == 30 * 5 + len(dnsnames.queries("nosuch.elsewhere", resolver)) and len(every) == 30 * 10 + 4
