@@ -17,7 +17,7 @@ ROOT = "kubectl_netdoctor"
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("pure", ("errors", "defaults", "model", "causes", "codes", "labels", "objects", "dnsnames", "templates",
               "parsers", "validate", "args", "durations")),
-    ("knowledge", ("kubeproxy", "netpol", "routing", "evidence")),
+    ("knowledge", ("kubeproxy", "netpol", "podnet", "routing", "evidence")),
     ("transport", ("cluster",)),
     ("context", ("context", "config")),
     ("steps", ("checks",)),
@@ -152,6 +152,14 @@ def test_parsers_are_syntax_only():
     g = graph()
     bad = [f"{m} -> {d}" for m, deps in g.items() if m.startswith("parsers") for d in deps
            if not d.startswith(("parsers", "errors"))]
+    assert bad == []
+
+
+def test_podnet_reads_parsed_captures_only():
+    """The pod-network knowledge works on parsed data: no transport, no other knowledge package."""
+    g = graph()
+    bad = [f"{m} -> {d}" for m, deps in g.items() if m.startswith("podnet") for d in deps
+           if not d.startswith(("podnet", "parsers", "objects", "errors"))]
     assert bad == []
 
 
