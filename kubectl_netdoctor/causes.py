@@ -80,7 +80,9 @@ EXPLAINED_BY: dict[str, tuple[str, ...]] = {
     "CLASS_GATEWAYCLASS_NOT_ACCEPTED": ("CLASS_CONTROLLER_NOT_RUNNING", "CLASS_CONTROLLER_NOT_READY"),
     # entry and listener: the controller writes a Gateway's address and conditions and a route's status
     "ENTRY_GATEWAY_NO_ADDRESS": (*_NO_CONTROLLER, "GW_NOT_ACCEPTED", "GW_NOT_PROGRAMMED"),
-    "GW_NOT_ACCEPTED": _NO_CONTROLLER,
+    # a listener whose certificateRefs do not resolve is invalid, and Traefik (as the spec allows) then
+    # refuses the whole Gateway: Accepted=False, ListenersNotValid
+    "GW_NOT_ACCEPTED": (*_NO_CONTROLLER, *_CERTIFICATE_REF, "GW_LISTENER_NOT_READY"),
     "GW_NOT_PROGRAMMED": (*_NO_CONTROLLER, *_CERTIFICATE_REF, "GW_LISTENER_NOT_READY"),
     "GW_LISTENER_NOT_READY": (*_CERTIFICATE_REF, *_NO_CONTROLLER),
     "GW_ROUTE_NO_PARENT_STATUS": (*_NO_CONTROLLER, "GW_GATEWAY_NOT_FOUND"),

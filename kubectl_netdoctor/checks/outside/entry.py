@@ -65,6 +65,10 @@ def service_entries(ctx: Context, controller: view.Controller, have_address: boo
                     fix_text("expose the controller with a LoadBalancer or NodePort Service (its chart usually makes one):",
                              f"kubectl -n {pod['metadata'].get('namespace')} get svc")))
         return found
+    # Another Service of the controller's pods that clients outside reach (a NodePort, a LoadBalancer,
+    # externalIPs) makes a ClusterIP one (its API, its metrics) no fault: Traefik's chart has both.
+    reachable = any((s.get("spec") or {}).get("type") in ("NodePort", "LoadBalancer")
+                    or (s.get("spec") or {}).get("externalIPs") for s in controller.services)
     for svc in controller.services:
         spec = svc.get("spec") or {}
         kind = spec.get("type") or "ClusterIP"
@@ -87,7 +91,7 @@ def service_entries(ctx: Context, controller: view.Controller, have_address: boo
                 f"no address is published; clients connect to the controller's Service {objects.ref(svc)} "
                 + ("at its external address" if kind == "LoadBalancer" else "on a node's IP at its NodePort"),
                 evidence))
-        elif not spec.get("externalIPs"):
+        elif not spec.get("externalIPs") and not reachable:
             found.append(finding(
                 "ENTRY_CLUSTER_IP_ONLY",
                 f"no address is published and the controller's Service {objects.ref(svc)} is {kind}: only clients "
@@ -168,6 +172,12 @@ def _gateway_entry(ctx: Context, gateway: Obj) -> StepResult:
     status = gw.gateway_status(gateway)
     programmed = find(status.conditions, "Programmed")
     if programmed is not None and programmed.is_true and not programmed.stale:
+        return _entry(ctx, published, f"Gateway {objects.ref(gateway)}")
+    controller = view.controller(ctx)
+    if controller.known is not None and not controller.known.proxy_selectors and controller.services:
+        # Traefik, ingress-nginx: every Gateway is served by the controller's own pods behind their Service,
+        # which publishes no address on the Gateway; clients reach that Service whatever the Gateway's state
+        # (an unprogrammed listener answers 404 there), so the Gateway's conditions are the listener hop's.
         return _entry(ctx, published, f"Gateway {objects.ref(gateway)}")
     shown = programmed.text if programmed else "no Programmed condition: no controller has reported on it"
     fault = finding(

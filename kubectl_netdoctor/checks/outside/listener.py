@@ -16,7 +16,7 @@ from kubectl_netdoctor import objects
 from kubectl_netdoctor.checks.base import Context, conclude, finding, fix_text, skipped
 from kubectl_netdoctor.checks.outside import view
 from kubectl_netdoctor.checks.service import near_names
-from kubectl_netdoctor.model import Finding, StepResult
+from kubectl_netdoctor.model import Finding, Severity, StepResult
 from kubectl_netdoctor.routing import conditions as cond
 from kubectl_netdoctor.routing import gateway as gw
 
@@ -37,6 +37,10 @@ def _edit_route(ctx: Context) -> str:
     return f"kubectl -n {ctx.namespace} edit httproute {ctx.name}"
 
 
+def said_of(ref: gw.ParentRef, accepted: cond.Condition | None) -> str:
+    return f"status.parents[{ref.text}]: {accepted.text if accepted else 'no Accepted condition'}"
+
+
 def parent_findings(ctx: Context, p: view.Parent) -> list[Finding]:
     """Everything wrong with one parentRef: its Gateway, the attachment, the listener, the route's status."""
     ref = p.ref
@@ -55,19 +59,35 @@ def parent_findings(ctx: Context, p: view.Parent) -> list[Finding]:
     gws = gw.gateway_status(p.gateway)
     gref = objects.ref(p.gateway)
     describe = f"kubectl -n {p.gateway['metadata'].get('namespace')} describe gateway {p.gateway['metadata']['name']}"
+    a = p.attachment
+    status = p.status
+    accepted = status.accepted if status.found else None
+    # Another listener is invalid (Accepted=False, ListenersNotValid; Traefik then writes no Programmed at all),
+    # yet the listeners the route uses are ready and the route is Accepted: Traefik serves those (measured 200),
+    # so the Gateway's own conditions warn about the other listener, they do not break this route.
+    gw_accepted = cond.find(gws.conditions, "Accepted")
+    elsewhere = (gw_accepted is not None and gw_accepted.reason == "ListenersNotValid" and a.attached
+                 and accepted is not None and accepted.is_true
+                 and all((ls := gws.listener(lst.name)) is not None and not ls.problems for lst in a.attached_listeners))
     for ctype, code in (("Accepted", "GW_NOT_ACCEPTED"), ("Programmed", "GW_NOT_PROGRAMMED")):
         c = cond.find(gws.conditions, ctype)
         if c is None or not c.is_true:
             shown = c.text if c else f"no {ctype} condition: no controller has reported on it"
+            if elsewhere:
+                ready = ", ".join(lst.name for lst in a.attached_listeners)
+                found.append(finding(code, f"Gateway {gref} is not {ctype} because another of its listeners is invalid "
+                                     f"(ListenersNotValid); the route's listener ({ready}) is ready and the route "
+                                     "Accepted, so it is served there", [f"Gateway {gref}: {shown}", said_of(ref, accepted),
+                                                                         *(q for ls in gws.listeners for q in ls.problems)],
+                                     fix_text("fix or remove the invalid listener; what its controller says:", describe),
+                                     severity=Severity.WARNING))
+                continue
             found.append(finding(code, f"Gateway {gref} is not {ctype}", [f"Gateway {gref}: {shown}"],
                                  fix_text("what its controller says:", describe)))
         elif c.stale:
             found.append(finding("GW_STATUS_STALE", f"Gateway {gref}'s {ctype} condition is for an older generation",
                                  [f"Gateway {gref}: {c.text}"], describe))
-    a = p.attachment
-    status = p.status
-    accepted = status.accepted if status.found else None
-    said = f"status.parents[{ref.text}]: {accepted.text}" if accepted else (
+    said = said_of(ref, accepted) if accepted else (
         "status.parents: no entry for this parent" if not status.found else "status.parents: no Accepted condition")
     if not a.attached:
         found.append(finding(

@@ -53,11 +53,13 @@ def _verified(ctx: Context):  # noqa: ANN202 - a Verified
     return verified_model(ctx.probe_skip_reason if not ctx.options.offline else "")
 
 
-def others(ctx: Context, url: Url) -> list[Finding]:
+def others(ctx: Context, url: Url, winner: tuple[str, str, str] | None = None) -> list[Finding]:
     """Other Ingresses and routes, of any class or Gateway, that take the URL too (a different controller, so
-    which one a client reaches depends on where the host resolves)."""
+    which one a client reaches depends on where the host resolves). ``winner`` (kind, namespace, name): the
+    one that takes it on the target's own class or Gateway, which the hop has named already."""
     found, notes = view.url_candidates(ctx, url, None)
-    also = [c for c in found if c.serves and (c.kind, c.namespace, c.name) != (ctx.kind, ctx.namespace, ctx.name)]
+    named = {(ctx.kind, ctx.namespace, ctx.name), winner}
+    also = [c for c in found if c.serves and (c.kind, c.namespace, c.name) not in named]
     out = []
     if also:
         out.append(finding("MATCH_NOTE", f"{len(also)} other Ingress(es) or route(s) take {url} too, on another class "
@@ -121,7 +123,7 @@ def _ingress(ctx: Context) -> StepResult:
         summary = (f"{url} -> {winner.location} ({m.host_match} host, {winner.path_type} {winner.path}, "
                    f"{winner.backend.text if winner.backend else 'no backend'})")
     found += [finding("MATCH_NOTE", note) for note in notes]
-    found += others(ctx, url)
+    found += others(ctx, url, ("Ingress", winner.namespace, winner.ingress) if winner else None)
     return conclude(STEP_ID, TITLE, found, summary, verified=_verified(ctx), names_problem=True)
 
 
@@ -242,7 +244,7 @@ def _route(ctx: Context, obj: Obj) -> StepResult:
         summary = f"{url} -> {w.location} on {where} ({w.path_type} {w.path})"
     for note in notes:
         found.append(finding("MATCH_REDIRECT" if "RequestRedirect" in note else "MATCH_NOTE", note))
-    found += others(ctx, url)
+    found += others(ctx, url, ("HTTPRoute", w.namespace, w.route) if w else None)
     return conclude(STEP_ID, TITLE, found, summary, verified=_verified(ctx), names_problem=True)
 
 

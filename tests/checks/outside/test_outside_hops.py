@@ -128,6 +128,19 @@ def test_a_clusterip_controller_is_reachable_from_inside_only(cluster):
     assert codes(walk(cluster), "entry") == {"ENTRY_CLUSTER_IP_ONLY": Severity.WARNING}
 
 
+def test_a_clusterip_service_next_to_the_nodeport_one_is_no_warning(traefik):
+    """Traefik on the e2e cluster (and its chart): Service traefik (NodePort, the entry) and traefik-api
+    (ClusterIP, its API on :8080) both select its pods; the second is not where clients enter."""
+    api = m.traefik_service("ClusterIP")
+    api["metadata"]["name"], api["spec"]["clusterIP"] = "traefik-api", "10.96.57.75"
+    api["spec"]["ports"] = [{"name": "traefik", "port": 8080, "targetPort": "traefik", "protocol": "TCP"}]
+    traefik.add(api)
+    traefik.add(m.ingress())
+    report = walk(traefik)
+    assert step(report, "entry").status is Status.PASS
+    assert codes(report, "entry") == {"ENTRY_NO_STATUS_ADDRESS": Severity.INFO}
+
+
 def test_a_published_address_and_a_url_ip_that_is_not_one_of_the_entry_addresses(traefik):
     ing = traefik.add(m.ingress(host=None))
     ing["status"] = {"loadBalancer": {"ingress": [{"ip": "203.0.113.10"}]}}
@@ -144,6 +157,8 @@ def test_a_url_port_the_controller_service_does_not_expose(traefik):
 
 
 def test_a_gateway_without_address_that_is_not_programmed_has_no_entry(traefik):
+    """A controller this tool does not know: nothing but the Gateway's address says where clients enter."""
+    traefik.find("GatewayClass", "traefik")["spec"]["controllerName"] = "example.com/gateway"
     gw = traefik.find("Gateway", "public", "traefik")
     gw["status"]["conditions"][1] = m.cond("Programmed", "False", "AddressNotAssigned", "No addresses have been assigned")
     traefik.add(m.route())
@@ -152,6 +167,36 @@ def test_a_gateway_without_address_that_is_not_programmed_has_no_entry(traefik):
     assert "Programmed=False (AddressNotAssigned)" in " ".join(f.evidence)
     assert report.broken_step.id == "entry"  # the first failing hop; what explains it is the Gateway's state
     assert report.located_cause()[1].code == "GW_NOT_PROGRAMMED"
+
+
+def test_an_unprogrammed_gateway_of_traefik_is_entered_through_its_service(traefik):
+    """Traefik serves every Gateway from its own pods behind its Service and publishes no Gateway address:
+    clients reach it whatever the Gateway's state (measured: 404 and its default certificate), so the
+    Gateway's conditions are the listener's fault, not the entry's."""
+    gw = traefik.find("Gateway", "public", "traefik")
+    gw["status"]["conditions"][1] = m.cond("Programmed", "False", "Invalid", "listener is invalid")
+    traefik.add(m.route())
+    report = walk(traefik, "HTTPRoute")
+    assert step(report, "entry").status is Status.PASS
+    assert report.broken_step.id == "listener"
+    assert report.located_cause()[1].code == "GW_NOT_PROGRAMMED"
+
+
+def test_a_missing_listener_certificate_explains_the_gateway_traefik_refuses(traefik):
+    """Traefik v3.6 with a listener whose Secret does not exist: Gateway Accepted=False (ListenersNotValid) with
+    no Programmed condition, the listener ResolvedRefs=False (InvalidCertificateRef) and Programmed=False."""
+    traefik.remove("Gateway", "public", "traefik")
+    gw = m.gateway(listeners=[m.listener("websecure", 8443, "HTTPS", cert="missing")])
+    gw["status"]["conditions"] = [m.cond("Accepted", "False", "ListenersNotValid", "All Listeners must be valid")]
+    problem = 'Error while retrieving certificate: getting secret: secret "missing" not found'
+    gw["status"]["listeners"] = [{"name": "websecure", "attachedRoutes": 0, "supportedKinds": [], "conditions": [
+        m.cond("ResolvedRefs", "False", "InvalidCertificateRef", problem), m.cond("Programmed", "False", "Invalid", problem)]}]
+    traefik.add(gw)
+    traefik.add(m.route())
+    report = walk(traefik, "HTTPRoute", "https://shop.example.com/")
+    assert report.broken_step.id == "listener"
+    assert {"GW_NOT_ACCEPTED", "GW_LISTENER_NOT_READY"} <= set(codes(report, "listener"))
+    assert report.to_dict()["cause"] == {"code": "TLS_SECRET_NOT_FOUND", "step": "tls"}
 
 
 def test_an_unknown_controller_is_not_verified_never_broken(traefik):
@@ -239,6 +284,31 @@ def test_a_listener_for_its_own_namespace_only_gets_the_patch_that_admits_the_ro
         "kubectl -n traefik patch gateway public --type json -p '[{\"op\":\"add\",\"path\":\"/spec/listeners/0/"
         "allowedRoutes/namespaces\",\"value\":{\"from\":\"Selector\",\"selector\":{\"matchExpressions\":[{\"key\":"
         "\"kubernetes.io/metadata.name\",\"operator\":\"In\",\"values\":[\"shop\",\"traefik\"]}]}}}]'")
+
+
+def test_an_invalid_sibling_listener_does_not_break_a_route_on_a_ready_one(traefik):
+    """Traefik v3.6 with one listener whose Secret is missing: Gateway Accepted=False (ListenersNotValid), no
+    Programmed condition, yet it serves the other listener (measured: 200 there). The route on the ready
+    listener, Accepted, is served: the Gateway's conditions are warnings; a route on the bad listener is not."""
+    traefik.remove("Gateway", "public", "traefik")
+    gw = m.gateway(listeners=[m.listener("web", 8000, "HTTP"), m.listener("websecure", 8443, "HTTPS", cert="missing")])
+    gw["status"]["conditions"] = [m.cond("Accepted", "False", "ListenersNotValid", "All Listeners must be valid")]
+    problem = 'Error while retrieving certificate: getting secret: secret "missing" not found'
+    gw["status"]["listeners"][1]["conditions"] = [m.cond("ResolvedRefs", "False", "InvalidCertificateRef", problem),
+                                                  m.cond("Programmed", "False", "Invalid", problem)]
+    traefik.add(gw)
+    traefik.add(m.route(parents=[m.parent_ref(section="web")]))
+    report = walk(traefik, "HTTPRoute")
+    assert report.verdict is Verdict.OK, [(s.id, s.status, [f.code for f in s.findings]) for s in report.steps]
+    assert codes(report, "listener") == {"GW_NOT_ACCEPTED": Severity.WARNING, "GW_NOT_PROGRAMMED": Severity.WARNING}
+    f = one(report, "GW_NOT_ACCEPTED")
+    assert "another of its listeners is invalid" in f.message and "(web)" in f.message
+    assert any("InvalidCertificateRef" in e for e in f.evidence)
+    traefik.remove("HTTPRoute", "web", "shop")
+    traefik.add(m.route(parents=[m.parent_ref(section="websecure")]))
+    report = walk(traefik, "HTTPRoute", "https://shop.example.com/")
+    assert codes(report, "listener")["GW_NOT_ACCEPTED"] is Severity.ERROR
+    assert report.verdict is Verdict.PROBLEM
 
 
 def test_a_listener_that_is_not_ready_and_a_route_that_was_not_accepted(traefik):
@@ -383,6 +453,8 @@ def test_another_ingress_of_the_class_takes_the_url_first(traefik):
     report = walk(traefik, url="http://shop.example.com/api/v1")
     f = one(report, "MATCH_OTHER_WINS")
     assert "shop/api spec.rules[0].http.paths[0]" in f.message
+    # the winner of the target's own class is named once, not again as "on another class or Gateway"
+    assert "MATCH_NOTE" not in codes(report, "match"), step(report, "match").findings
     assert step(walk(traefik, url="http://shop.example.com/api/v1", name="api"), "match").status is Status.PASS
 
 
@@ -417,6 +489,7 @@ def test_a_route_path_that_misses_and_another_route_that_wins(traefik):
     report = walk(traefik, "HTTPRoute", "http://shop.example.com/api/x")
     f = one(report, "MATCH_OTHER_WINS")
     assert f.message.startswith("http://shop.example.com/api/x goes to shop/api spec.rules[0].matches[0]")
+    assert "MATCH_NOTE" not in codes(report, "match"), step(report, "match").findings
 
 
 # -- backend --------------------------------------------------------------------------------------------------
