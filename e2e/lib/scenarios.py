@@ -3,11 +3,21 @@
 Shared by the suite (``e2e/suite/test_scenarios.py`` asserts on what a run saw) and the
 scripts (``e2e/scripts/make_examples.py`` deploys and breaks scenarios to snapshot them).
 
+A scenario names what it diagnoses with exactly one of ``service: NAME`` (``kubectl netdoctor
+svc NAME -n NS``), ``ingress: NAME`` (``ingress NAME -n NS``), ``route: NAME`` (``route NAME -n
+NS``, an HTTPRoute) or ``url: URL`` (``url URL``, every namespace, as a user types it); ``args:``
+adds arguments. ``${NS}`` and ``${OTHER_NS}`` in the manifests, the URL and ``args:`` are the
+scenario's namespaces (Traefik's routing table is cluster-wide: a host such as
+``shop.${NS}.test`` is the scenario's own). ``other_namespace: true`` creates a second namespace
+of its own, ``${OTHER_NS}`` (the client's, with ``client: other-namespace``), into which
+``manifests-other.yaml`` is applied, if there is one.
+
 A scenario's ``scenario.yaml`` is checked when it is loaded (:func:`load`): unknown keys,
 wrong types and an unknown ``expect.verdict`` are refused, and so is a scenario that reaches
-beyond its own namespace without saying ``shared: true``: a ``break:`` or ``restore:``
-command that is not all ``kubectl -n ${NS}``, or a manifest with a cluster-scoped object, an
-object in another namespace or a hostNetwork pod. A shared scenario breaks or takes
+beyond its own namespaces without saying ``shared: true``: a ``break:`` or ``restore:``
+command that is not all ``kubectl -n ${NS}`` (or ``${OTHER_NS}``), or a manifest with a
+cluster-scoped object (an IngressClass or GatewayClass too), an object in another namespace
+or a hostNetwork pod. A shared scenario breaks or takes
 something every other scenario depends on (kube-system's CoreDNS, kube-proxy or
 kube-router, the Node list, the node's own ports), so it runs alone; all others may run at
 once, each in namespaces of its own (:func:`run_concurrently`).
@@ -46,13 +56,17 @@ _STR_MAP = "a mapping of strings to strings"
 #: key -> (required, kind) of scenario.yaml and of its ``expect:``.
 SPEC_KEYS: dict[str, tuple[bool, str]] = {
     "description": (True, "string"),
-    "service": (True, "string"),
+    "service": (False, "string"),       # exactly one of service, ingress, route, url (TARGET_KEYS)
+    "ingress": (False, "string"),
+    "route": (False, "string"),
+    "url": (False, "string"),
+    "other_namespace": (False, "boolean"),  # a second namespace of its own, ${OTHER_NS}
     "client": (False, "string"),        # CLIENTS, or pod:NAME
     "wait": (False, "string"),          # WAITS
     "pod_security": (False, "string"),  # POD_SECURITY; default restricted
     "break": (False, _STR_LIST),        # bash commands, after the pods are up ($NS, $SCENARIO, ${IMAGE}s)
     "restore": (False, _STR_LIST),      # bash commands, always run at the end
-    "args": (False, _STR_LIST),         # more arguments of `kubectl netdoctor svc`
+    "args": (False, _STR_LIST),         # more arguments of the command (`kubectl netdoctor svc` ...)
     "clean": (False, "boolean"),        # nothing above info may be reported
     "shared": (False, "boolean"),       # breaks a shared component: runs alone
     "expect": (True, "mapping"),
@@ -60,6 +74,7 @@ SPEC_KEYS: dict[str, tuple[bool, str]] = {
 EXPECT_KEYS: dict[str, tuple[bool, str]] = {
     "verdict": (True, "string"),
     "broken_step": (True, "string or null"),
+    "cause": (False, "string"),             # the code of the report's cause (the headline)
     "codes": (True, _STR_LIST),
     "message_contains": (False, _STR_MAP),
     "fix_contains": (False, _STR_MAP),
@@ -67,9 +82,16 @@ EXPECT_KEYS: dict[str, tuple[bool, str]] = {
     "verified": (False, _STR_MAP),
 }
 
-#: ``kubectl`` as a word in a shell command, and ``kubectl -n ${NS}`` (or ``$NS``).
+#: The key that names the target, and the command it runs.
+TARGET_KEYS = {"service": "svc", "ingress": "ingress", "route": "route", "url": "url"}
+#: Cluster-scoped kinds a scenario's manifests may carry only when it is shared (besides Node, Namespace
+#: and Cluster*): the Ingress and Gateway API classes, which every scenario's controller reads.
+CLUSTER_KINDS = ("IngressClass", "GatewayClass")
+
+#: ``kubectl`` as a word in a shell command, and ``kubectl -n ${NS}`` (or ``$NS``, ``${OTHER_NS}``).
 _KUBECTL = re.compile(r"(?<![\w/.-])kubectl(?![\w.-])")
-_KUBECTL_IN_NS = re.compile(r"(?<![\w/.-])kubectl\s+(?:-n|--namespace)[ =](?:\$\{NS\}|\$NS)(?![\w])")
+_KUBECTL_IN_NS = re.compile(r"(?<![\w/.-])kubectl\s+(?:-n|--namespace)[ =]"
+                            r"(?:\$\{NS\}|\$NS|\$\{OTHER_NS\}|\$OTHER_NS)(?![\w])")
 
 
 class ScenarioError(ValueError):
@@ -104,8 +126,8 @@ def _check_keys(where: str, data: dict, keys: dict[str, tuple[bool, str]]) -> li
 
 
 def reaches_outside(command: str) -> bool:
-    """A break/restore command may change something outside the scenario's namespace: it runs
-    no ``kubectl`` at all (a host command), or one that is not ``kubectl -n ${NS}``."""
+    """A break/restore command may change something outside the scenario's namespaces: it runs
+    no ``kubectl`` at all (a host command), or one that is not ``kubectl -n ${NS}`` (or ``${OTHER_NS}``)."""
     total = len(_KUBECTL.findall(command))
     return total == 0 or len(_KUBECTL_IN_NS.findall(command)) < total
 
@@ -121,7 +143,7 @@ def objects_outside(text: str) -> list[str]:
             kind, meta = obj.get("kind", ""), obj.get("metadata") or {}
             spec = obj.get("spec") or {}
             pod_spec = ((spec.get("template") or {}).get("spec") or {}) if kind != "Pod" else spec
-            if (kind in ("Node", "Namespace") or kind.startswith("Cluster") or meta.get("namespace")
+            if (kind in ("Node", "Namespace", *CLUSTER_KINDS) or kind.startswith("Cluster") or meta.get("namespace")
                     or pod_spec.get("hostNetwork")):
                 found.append(f"{kind}/{meta.get('name', '?')}")
     return found
@@ -138,6 +160,10 @@ def validate(name: str, spec: Any) -> dict:
         verdict = spec["expect"].get("verdict")
         if verdict is not None and verdict not in VERDICT_EXIT:
             errors.append(f"{where}: expect.verdict must be one of {', '.join(VERDICT_EXIT)}, not {verdict!r}")
+    targets = [k for k in TARGET_KEYS if k in spec]
+    if len(targets) != 1:
+        errors.append(f"{where}: name exactly one target: {' or '.join(TARGET_KEYS)} (found "
+                      f"{', '.join(targets) or 'none'})")
     client = spec.get("client", "namespace")
     if isinstance(client, str) and client not in CLIENTS and not (client.startswith("pod:") and client[4:]):
         errors.append(f"{where}: client must be one of {', '.join(CLIENTS)} or pod:NAME, not {client!r}")
@@ -152,17 +178,36 @@ def validate(name: str, spec: Any) -> dict:
                           f"kubectl in them is `kubectl -n ${{NS}}`), so the scenario must say `shared: true` "
                           f"to run alone: {outside}")
     manifest_file = SCENARIOS_DIR / name / "manifests.yaml"
+    other_file = SCENARIOS_DIR / name / OTHER_MANIFESTS
     if not manifest_file.is_file():
         errors.append(f"e2e/scenarios/{name}/manifests.yaml is missing")
-    elif not spec.get("shared"):
-        outside = objects_outside(manifest_file.read_text())
-        if outside:
-            errors.append(f"e2e/scenarios/{name}/manifests.yaml: {', '.join(outside)} reach beyond the scenario's "
-                          f"namespace (cluster-scoped, another namespace, or hostNetwork), so the scenario must "
-                          f"say `shared: true` to run alone")
+    if other_file.is_file() and not has_other_namespace(spec):
+        errors.append(f"e2e/scenarios/{name}/{OTHER_MANIFESTS} needs `other_namespace: true` (or "
+                      f"`client: other-namespace`): it is applied into that namespace")
+    if not spec.get("shared"):
+        for f in (manifest_file, other_file):
+            outside = objects_outside(f.read_text()) if f.is_file() else []
+            if outside:
+                errors.append(f"e2e/scenarios/{name}/{f.name}: {', '.join(outside)} reach beyond the scenario's "
+                              f"namespace (cluster-scoped, another namespace, or hostNetwork), so the scenario must "
+                              f"say `shared: true` to run alone")
     if errors:
         raise ScenarioError("\n".join(errors))
     return spec
+
+
+OTHER_MANIFESTS = "manifests-other.yaml"
+
+
+def has_other_namespace(spec: dict) -> bool:
+    """The scenario plays in a second namespace of its own (``${OTHER_NS}``)."""
+    return bool(spec.get("other_namespace")) or spec.get("client") == "other-namespace"
+
+
+def command(spec: dict) -> tuple[str, str]:
+    """The subcommand and its argument: (``svc``, the Service), (``url``, the URL) ..."""
+    key = next(k for k in TARGET_KEYS if k in spec)
+    return TARGET_KEYS[key], spec[key]
 
 
 def load(name: str) -> dict:
@@ -184,8 +229,10 @@ def ordered() -> list[str]:
     return sorted(names(), key=is_shared)
 
 
-def manifests(name: str, images: dict[str, str]) -> str:
-    return Template((SCENARIOS_DIR / name / "manifests.yaml").read_text()).substitute(images)
+def manifests(name: str, images: dict[str, str], file: str = "manifests.yaml") -> str:
+    """A manifest file of the scenario with its ``${...}`` filled in (images, and ``NS`` and ``OTHER_NS`` when
+    ``images`` carries them)."""
+    return Template((SCENARIOS_DIR / name / file).read_text()).substitute(images)
 
 
 def shell(kubectl: Kubectl, command: str, env: dict[str, str], timeout: float = 180) -> None:
@@ -200,8 +247,11 @@ def shell(kubectl: Kubectl, command: str, env: dict[str, str], timeout: float = 
 
 def wait_pods(kubectl: Kubectl, namespace: str, want: str) -> None:
     """Every pod in ``namespace`` Running (``want="running"``), or Ready and listed by its Services'
-    EndpointSlices (``"ready"``). Polled in-process once a second (:meth:`Kubectl.get`)."""
+    EndpointSlices (``"ready"``). Polled in-process once a second (:meth:`Kubectl.get`). Right after
+    ``kubectl apply`` a Deployment has no pod yet: its pods are waited for once it has created them all."""
     def settled() -> bool:
+        if not deployments_created_pods(kubectl, namespace):
+            return False
         pods = kubectl.get(f"/api/v1/namespaces/{namespace}/pods")["items"]
         if not pods:
             return True
@@ -218,6 +268,17 @@ def wait_pods(kubectl: Kubectl, namespace: str, want: str) -> None:
     if want == "ready":
         wait_for(lambda: endpoints_caught_up(kubectl, namespace), 60, interval=1,
                  what=f"EndpointSlices in {namespace} list every Ready pod")
+
+
+def deployments_created_pods(kubectl: Kubectl, namespace: str) -> bool:
+    """Every Deployment in ``namespace`` has seen its spec and has as many pods as it wants (a namespace with
+    no pods is otherwise "settled" the moment its manifests are applied, before any pod exists)."""
+    for d in kubectl.get(f"/apis/apps/v1/namespaces/{namespace}/deployments")["items"]:
+        status = d.get("status") or {}
+        if status.get("observedGeneration", 0) < d["metadata"].get("generation", 1) \
+                or status.get("replicas", 0) < (d.get("spec") or {}).get("replicas", 1):
+            return False
+    return True
 
 
 def endpoints_caught_up(kubectl: Kubectl, namespace: str) -> bool:
@@ -305,12 +366,14 @@ def run_tool(kubectl: Kubectl, *args: str, timeout: float = 120) -> subprocess.C
 
 def play(cluster: Cluster, name: str, concurrent: bool = False) -> Outcome:
     """Deploy scenario ``name`` into a fresh namespace (Pod Security "restricted" unless it says
-    otherwise), break what it says, run ``kubectl netdoctor svc ... -o json`` as a user would,
+    otherwise), break what it says, run ``kubectl netdoctor svc ... -o json`` (``url``, ``ingress``,
+    ``route``: :func:`command`) as a user would,
     restore, delete its namespaces, and record the result. Never raises: a failure is kept in
     :attr:`Outcome.error`, so that one scenario's failure never stops the others."""
     spec = load(name)
     kubectl = cluster.kubectl
     out = Outcome(name, spec, concurrent=concurrent)
+    verb, target = command(spec)
     clock = [time.monotonic()]
 
     def phase(label: str) -> None:
@@ -318,7 +381,8 @@ def play(cluster: Cluster, name: str, concurrent: bool = False) -> Outcome:
         out.phases[label] = round(now - clock[0], 1)
         clock[0] = now
     namespaces = out.namespaces
-    env: dict[str, str] = {**cluster.images, "SCENARIO": str(SCENARIOS_DIR / name)}
+    env: dict[str, str] = {**cluster.images, "SCENARIO": str(SCENARIOS_DIR / name), "PYTHON": sys.executable,
+                           "E2E_LIB": str(Path(__file__).resolve().parent)}
     try:
         namespace = create_namespace(kubectl, name)
         namespaces.append(namespace)
@@ -326,18 +390,27 @@ def play(cluster: Cluster, name: str, concurrent: bool = False) -> Outcome:
         kubectl("label", "namespace", namespace,
                 f"pod-security.kubernetes.io/enforce={spec.get('pod_security', 'restricted')}")
         client_ns = None
-        if spec.get("client") == "other-namespace":
-            client_ns = create_namespace(kubectl, f"{name}-client")
+        if has_other_namespace(spec):
+            client_ns = create_namespace(kubectl, f"{name}-{'client' if spec.get('client') == 'other-namespace' else 'other'}")
             namespaces.append(client_ns)
-        kubectl.apply(manifests(name, cluster.images), namespace)
+            env["OTHER_NS"] = client_ns
+            if spec.get("other_namespace"):  # it holds workloads of the scenario: the same Pod Security
+                kubectl("label", "namespace", client_ns,
+                        f"pod-security.kubernetes.io/enforce={spec.get('pod_security', 'restricted')}")
+        values = {**cluster.images, **{k: env[k] for k in ("NS", "OTHER_NS") if k in env}}
+        kubectl.apply(manifests(name, values), namespace)
+        if client_ns is not None and (SCENARIOS_DIR / name / OTHER_MANIFESTS).is_file():
+            kubectl.apply(manifests(name, values, OTHER_MANIFESTS), client_ns)
+            wait_pods(kubectl, client_ns, spec.get("wait", "ready"))
         wait_pods(kubectl, namespace, spec.get("wait", "ready"))
         phase("deploy")
-        for command in spec.get("break", []):
-            shell(kubectl, Template(command).safe_substitute(env), env)
+        for line in spec.get("break", []):
+            shell(kubectl, Template(line).safe_substitute(env), env)
         phase("break")
-        args = ["svc", spec["service"], "-n", namespace, "-o", "json",
+        where = [] if verb == "url" else ["-n", namespace]  # a URL is looked for in every namespace, as typed
+        args = [verb, Template(target).substitute(values), *where, "-o", "json",
                 "--probe-image", cluster.images["TOOLBOX_IMAGE"], *client_args(kubectl, spec, namespace, client_ns),
-                *(Template(a).substitute(cluster.images) for a in spec.get("args", []))]
+                *(Template(a).substitute(values) for a in spec.get("args", []))]
         t0 = time.monotonic()
         out.proc = run_tool(kubectl, *args)
         out.seconds = time.monotonic() - t0
@@ -348,9 +421,9 @@ def play(cluster: Cluster, name: str, concurrent: bool = False) -> Outcome:
     except BaseException as exc:  # noqa: BLE001 - kept for the test, which re-raises it
         out.error = exc
     finally:
-        for command in spec.get("restore", []):
+        for line in spec.get("restore", []):
             try:
-                shell(kubectl, Template(command).safe_substitute(env), env)
+                shell(kubectl, Template(line).safe_substitute(env), env)
             except BaseException as exc:  # noqa: BLE001 - a failed restore fails the scenario too
                 if out.error is None:
                     out.error = exc
@@ -405,9 +478,14 @@ def record(outcome: Outcome) -> None:
         return
     report = outcome.report or {}
     findings = [f for s in report.get("steps", []) for f in s["findings"]]
+    verb, target = command(outcome.spec)
+    # a Service's report names it under "service", another kind's under "target" (netdoctor/v1)
+    named = report.get("target") or ({"kind": "Service", **report["service"]} if report.get("service") else None)
     data = {
         "scenario": outcome.name, "description": outcome.spec["description"], "expected": outcome.spec["expect"],
+        "command": f"{verb} {target}", "target": named,
         "verdict": report.get("verdict"), "broken_step": report.get("broken_step"),
+        "cause": (report.get("cause") or {}).get("code"),
         "codes": sorted({f["code"] for f in findings}),
         "alerts": sorted({f["code"] for f in findings if f["severity"] != "info"}),
         "exit_code": outcome.proc.returncode if outcome.proc else None,

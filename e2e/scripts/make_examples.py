@@ -34,9 +34,10 @@ def main(names: list[str]) -> None:
         kubectl("delete", "namespace", ns, "--ignore-not-found", "--wait=true", timeout=180)
         kubectl("create", "namespace", ns)
         wait_for(lambda ns=ns: kubectl("-n", ns, "get", "sa", "default", check=False).returncode == 0, 30)
-        env = {**env_base, "NS": ns, "SCENARIO": str(SCENARIOS_DIR / name)}
+        env = {**env_base, "NS": ns, "SCENARIO": str(SCENARIOS_DIR / name), "PYTHON": sys.executable,
+               "E2E_LIB": str(REPO / "e2e" / "lib")}
         try:
-            kubectl.apply(manifests(name, IMAGES), ns)
+            kubectl.apply(manifests(name, {**IMAGES, "NS": ns}), ns)
             wait_pods(kubectl, ns, spec.get("wait", "ready"))
             for command in spec.get("break", []):
                 subprocess.run(["bash", "-euo", "pipefail", "-c", Template(command).safe_substitute(env)],

@@ -4,8 +4,9 @@ Each scenario holds its manifests, optional commands that break (and restore)
 the cluster, and the expected verdict: the failing step and finding codes. It is
 deployed into a fresh namespace that enforces Pod Security "restricted" (or the
 level its ``pod_security:`` names, for a scenario that needs hostNetwork), broken,
-and diagnosed by ``kubectl netdoctor svc ... -o json`` as a user would run it (a
-real process); this module checks the verdict. Every result is also written to
+and diagnosed by ``kubectl netdoctor svc ... -o json`` (or ``url``, ``ingress``,
+``route``: the scenario's ``url:``, ``ingress:`` or ``route:`` key) as a user would
+run it (a real process); this module checks the verdict. Every result is also written to
 ``e2e/results/<name>.json`` (``$NETDOCTOR_E2E_RESULTS``) for the README's table.
 How a scenario is played lives in ``e2e/lib/scenarios.py``.
 
@@ -59,6 +60,8 @@ def check(outcome: Outcome, cluster: Cluster) -> None:
     summary = {s["id"]: (s["status"], [f["code"] for f in s["findings"]]) for s in report["steps"]}
     assert report["verdict"] == expect["verdict"], summary
     assert report["broken_step"] == expect["broken_step"], summary
+    if "cause" in expect:
+        assert (report["cause"] or {}).get("code") == expect["cause"], (report["cause"], summary)
     assert proc.returncode == VERDICT_EXIT[expect["verdict"]], proc.stderr
     missing = [c for c in expect["codes"] if c not in found]
     assert not missing, f"expected codes {missing} not reported; got {summary}"
