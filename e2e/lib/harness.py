@@ -192,6 +192,26 @@ def _find_kubectl() -> str:
     return found
 
 
+# The opt-in second node (e2e/cluster/node2) carries this taint: ordinary e2e pods never go there.
+NODE2_TAINT_KEY = "netdoctor.io/node"
+
+
+def system_pod(kubectl: Kubectl, selector: str, node: str | None = None) -> str:
+    """Name of a kube-system pod matching ``selector`` on ``node``; without a node, on one that does
+    not carry the second node's taint (where ordinary e2e pods run). With one node, its pod: node-local
+    agents (kube-proxy, kube-router) must be read on the node of the pods a test looks at."""
+    pods = kubectl.json("-n", "kube-system", "get", "pods", "-l", selector)["items"]
+    assert pods, f"no kube-system pod with label {selector}"
+    if node is None:
+        tainted = {n["metadata"]["name"] for n in kubectl.json("get", "nodes")["items"]
+                   if any(t.get("key") == NODE2_TAINT_KEY for t in n["spec"].get("taints") or [])}
+        mine = [p for p in pods if p["spec"].get("nodeName") not in tainted]
+    else:
+        mine = [p for p in pods if p["spec"].get("nodeName") == node]
+    assert mine, f"no kube-system pod with label {selector} on {node or 'an untainted node'}"
+    return mine[0]["metadata"]["name"]
+
+
 def create_namespace(kubectl: Kubectl, prefix: str) -> str:
     safe = "".join(c if c.isalnum() else "-" for c in prefix.lower()).strip("-")[:40].strip("-")
     name = f"e2e-{safe}-{uuid.uuid4().hex[:6]}"

@@ -570,7 +570,7 @@ def run_on_cluster(args, sizes: list[int], formats: list[str], out: Path, tool_d
     import fcntl
 
     sys.path.insert(0, str(E2E_DIR / "lib"))
-    from harness import IMAGES, Kubectl, _find_kubectl, wait_for
+    from harness import IMAGES, Kubectl, _find_kubectl, system_pod, wait_for
 
     if not Path(args.kubeconfig).exists():
         raise SystemExit(f"no kubeconfig at {args.kubeconfig}: run e2e/cluster/up or pass --kubeconfig")
@@ -596,7 +596,7 @@ def run_on_cluster(args, sizes: list[int], formats: list[str], out: Path, tool_d
                    if p["status"].get("phase") == "Running"]
         if not proxies:
             raise SystemExit("no running kube-proxy pod")
-        kube_proxy_pod = proxies[0]["metadata"]["name"]
+        kube_proxy_pod = system_pod(kubectl, "k8s-app=kube-proxy")  # never the second node's
         extra.append(f"Cluster: {len(nodes)} node(s), Kubernetes {version}, kube-proxy in {mode} mode. "
                      f"Tool: {tool_dir} ({git_describe(tool_dir)})"
                      + (f"; before: {before} ({git_describe(before)}, run by {before_python})" if before else "") + ".")

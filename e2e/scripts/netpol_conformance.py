@@ -54,7 +54,7 @@ REPO = E2E.parent
 sys.path.insert(0, str(E2E / "lib"))
 sys.path.insert(0, str(REPO))
 
-from harness import CLUSTER_DIR, IMAGES, STATE_DIR, Kubectl, _find_kubectl, netdoctor_cmd, wait_for  # noqa: E402
+from harness import CLUSTER_DIR, IMAGES, STATE_DIR, Kubectl, _find_kubectl, netdoctor_cmd, system_pod, wait_for  # noqa: E402
 
 from kubectl_netdoctor.netpol import evaluate as ev  # noqa: E402
 
@@ -352,8 +352,7 @@ class Matrix:
 
     # -- kube-router sync barrier
     def kube_router_pod(self) -> str:
-        pods = self.k.json("-n", "kube-system", "get", "pods", "-l", "k8s-app=kube-router")["items"]
-        return pods[0]["metadata"]["name"]
+        return system_pod(self.k, "k8s-app=kube-router")  # the test pods' node, never vm2
 
     def wait_synced(self, since: dt.datetime, timeout: float = 30) -> bool:
         """Wait until kube-router has finished an iptables sync that started after ``since``

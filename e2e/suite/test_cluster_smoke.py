@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-from harness import Kubectl
+from harness import Kubectl, system_pod
 
 pytestmark = pytest.mark.e2e
 
@@ -83,9 +83,7 @@ def test_endpointslice_lists_the_pod(kubectl: Kubectl, app: App, e2e) -> None:
 
 
 def test_kube_proxy_programs_the_service_chain(kubectl: Kubectl, app: App, e2e) -> None:
-    pods = kubectl.json("-n", "kube-system", "get", "pods", "-l", "k8s-app=kube-proxy")["items"]
-    assert pods, "no kube-proxy pod (label k8s-app=kube-proxy) in kube-system"
-    proxy_pod = pods[0]["metadata"]["name"]
+    proxy_pod = system_pod(kubectl, "k8s-app=kube-proxy")
     comment = f"{app.namespace}/{app.service}:http cluster IP"
 
     def svc_chain() -> str | None:
@@ -144,11 +142,12 @@ def test_network_policy_is_enforced(kubectl: Kubectl, app: App, e2e) -> None:
 
 
 def kube_router_pod(kubectl: Kubectl) -> str:
-    pods = kubectl.json("-n", "kube-system", "get", "pods", "-l", "k8s-app=kube-router")["items"]
-    assert pods, "no kube-router pod (label k8s-app=kube-router) in kube-system"
-    conds = {c["type"]: c["status"] for c in pods[0]["status"].get("conditions", [])}
-    assert conds.get("Ready") == "True", pods[0]["status"]
-    return pods[0]["metadata"]["name"]
+    # the one on the node of the test's pods: a policy's rules are programmed on that node only
+    name = system_pod(kubectl, "k8s-app=kube-router")
+    pod = kubectl.json("-n", "kube-system", "get", "pod", name)
+    conds = {c["type"]: c["status"] for c in pod["status"].get("conditions", [])}
+    assert conds.get("Ready") == "True", pod["status"]
+    return name
 
 
 def test_kube_router_rejects_denied_traffic(kubectl: Kubectl, app: App, e2e) -> None:
