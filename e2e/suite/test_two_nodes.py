@@ -140,3 +140,24 @@ def test_dns_from_vm2(kubectl: Kubectl, app: App, e2e) -> None:
     e2e.wait_for(resolved, 60, what=f"nslookup {fqdn} -> {app.cluster_ip} from {NODE2}")
     out = fetch(kubectl, app, app.client2, f"http://{fqdn}:80/")
     assert out.returncode == 0, f"client2 -> {fqdn}: rc={out.returncode} {out.stderr}"
+
+
+def test_network_policy_on_vm2_sees_the_client_pod(kubectl: Kubectl, app: App, e2e) -> None:
+    """vm2's kube-router enforces a policy on vm2's pod, and an allow by podSelector admits the client
+    on vm: its packets arrive with its own pod IP (no NAT across nodes)."""
+    url = f"http://{app.server_ip}:8080/"
+    connect = lambda: fetch(kubectl, app, app.client, url, timeout=3).returncode == 0  # noqa: E731
+    deny = {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+            "metadata": {"name": "deny-all"},
+            "spec": {"podSelector": {}, "policyTypes": ["Ingress"]}}
+    allow = {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+             "metadata": {"name": "allow-client"},
+             "spec": {"podSelector": {"matchLabels": {"app": "server"}}, "policyTypes": ["Ingress"],
+                      "ingress": [{"from": [{"podSelector": {"matchLabels": {"role": "client"}}}]}]}}
+    try:
+        kubectl.apply(json.dumps(deny), app.namespace)
+        e2e.wait_for(lambda: not connect(), 60, what="default-deny ingress on vm2 to block the client on vm")
+        kubectl.apply(json.dumps(allow), app.namespace)
+        e2e.wait_for(connect, 60, what="allow by podSelector to admit the client on vm")
+    finally:
+        kubectl("-n", app.namespace, "delete", "networkpolicy", "--all")
