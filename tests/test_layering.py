@@ -16,7 +16,7 @@ ROOT = "kubectl_netdoctor"
 # Lowest first. A module's layer is that of the longest matching prefix.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("pure", ("errors", "defaults", "model", "causes", "codes", "labels", "objects", "dnsnames", "templates",
-              "parsers", "validate", "args", "durations")),
+              "parsers", "schema", "validate", "args", "durations")),
     ("knowledge", ("kubeproxy", "netpol", "podnet", "routing", "evidence")),
     ("transport", ("cluster",)),
     ("context", ("context", "config")),

@@ -30,7 +30,7 @@ from kubectl_netdoctor.cluster import ephemeral
 from kubectl_netdoctor.cluster.api_reader import LiveReader
 from kubectl_netdoctor.cluster.ephemeral import DONE_FILE
 from kubectl_netdoctor.errors import ClusterError, Forbidden
-from kubectl_netdoctor.parsers.probe_output import LookupResult
+from kubectl_netdoctor.parsers.probe_output import LookupResult, lookup_result
 
 MANAGED_BY = "kubectl-netdoctor"
 LABELS = {"app.kubernetes.io/managed-by": MANAGED_BY, "app.kubernetes.io/name": "netdoctor-probe"}
@@ -48,16 +48,6 @@ RESTRICTED_CONTAINER_SECURITY = {
 #: Waiting reasons of a container that will not start by itself.
 CANNOT_START = ("ErrImagePull", "ImagePullBackOff", "InvalidImageName", "CreateContainerConfigError",
                 "CreateContainerError")
-
-
-def lookup_result(name: str, answer, latency_ms: float, pod: str) -> LookupResult:
-    """A dnspython answer as the DNS step reads it: ok (A records), nodata, or the rcode (nxdomain...)."""
-    import dns.rcode
-
-    rcode = dns.rcode.to_text(answer.rcode()).lower()
-    addrs = tuple(r.address for rrset in answer.answer for r in rrset if hasattr(r, "address"))
-    outcome = "ok" if rcode == "noerror" and addrs else ("nodata" if rcode == "noerror" else rcode)
-    return LookupResult(name, outcome, addrs, latency_ms, pod, rcode.upper())
 
 
 def idle_command(lifetime_s: int) -> list[str]:
@@ -390,11 +380,7 @@ class ProbeSession:
                     # probe pod: Failed, DeadlineExceeded, visible as such.
                     "command": idle_command(self.lifetime_s + 60),
                     "securityContext": RESTRICTED_CONTAINER_SECURITY,
-                    # A scan's batches start thousands of short processes (nc, nslookup): at a 200m limit
-                    # the CFS quota, not the network, set a 200-Service scan's pace (107 s), and with the
-                    # CPU to run them, the ~110 probes in flight at once (TCP, HTTP and DNS waves side by
-                    # side) outgrew 64Mi (the container was OOM-killed). It asks for almost nothing and is
-                    # gone after the run; the limits bound its burst.
+                    # A scan starts thousands of short processes: 200m throttled it (docs/performance.md).
                     "resources": {"requests": {"cpu": "10m", "memory": "16Mi"},
                                   "limits": {"cpu": "1", "memory": "256Mi"}},
                 }],

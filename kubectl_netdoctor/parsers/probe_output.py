@@ -332,3 +332,14 @@ def parse_nslookup(text: str) -> list[LookupResult]:
             latency = None
         out.append(parse_nslookup_output(parts[1], int(parts[2]), parts[5].replace("~", "\n"), latency))
     return out
+
+
+def lookup_result(name: str, answer, latency_ms: float, pod: str) -> LookupResult:
+    """A dnspython answer (the direct CoreDNS query) as the DNS step reads it: ok (A records), nodata, or
+    the rcode (nxdomain...)."""
+    import dns.rcode
+
+    rcode = dns.rcode.to_text(answer.rcode()).lower()
+    addrs = tuple(r.address for rrset in answer.answer for r in rrset if hasattr(r, "address"))
+    outcome = "ok" if rcode == "noerror" and addrs else ("nodata" if rcode == "noerror" else rcode)
+    return LookupResult(name, outcome, addrs, latency_ms, pod, rcode.upper())

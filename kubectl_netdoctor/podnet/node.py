@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from kubectl_netdoctor.parsers import iproute
-from kubectl_netdoctor.parsers.iproute import Address, FdbEntry, Link, Neighbour, Route, Sysctls
+from kubectl_netdoctor.parsers.iproute import Address, FdbEntry, Link, Neighbour, Route
+from kubectl_netdoctor.parsers.sysctl import Sysctls, parse_sysctl
 
 
 class Health(str, enum.Enum):
@@ -46,7 +47,7 @@ CAPTURE_COMMANDS: dict[str, list[str]] = {
 }
 """Capture kind -> the command that prints it on a node (in its network namespace). The sysctl line
 needs procps' ``sysctl``; where there is none, the files under ``/proc/sys`` read as text do
-(:func:`kubectl_netdoctor.parsers.iproute.parse_proc_sys`)."""
+(:func:`kubectl_netdoctor.parsers.sysctl.parse_proc_sys`)."""
 
 SYSCTL_FILES = ("/proc/sys/net/ipv4/ip_forward", "/proc/sys/net/ipv4/conf/all/rp_filter")
 """The sysctl files every pair needs; each device on the path adds ``/proc/sys/net/ipv4/conf/<dev>/rp_filter``."""
@@ -111,7 +112,7 @@ def parse_node(name: str, pod_cidr: str | None, internal_ip: str | None, texts: 
         routes=parsed("route", iproute.parse_routes), links=parsed("link", iproute.parse_links),
         addresses=parsed("addr", iproute.parse_addresses), neighbours=parsed("neigh", iproute.parse_neighbours),
         fdb=parsed("fdb", iproute.parse_fdb),
-        sysctls=iproute.parse_sysctl(texts["sysctl"], src("sysctl")) if "sysctl" in texts else None)
+        sysctls=parse_sysctl(texts["sysctl"], src("sysctl")) if "sysctl" in texts else None)
 
 
 _LOOKUP_TYPES = ("unicast", "local", "blackhole", "unreachable", "prohibit", "throw")

@@ -14,11 +14,9 @@ from kubectl_netdoctor.parsers.iproute import (
     parse_fdb,
     parse_links,
     parse_neighbours,
-    parse_proc_sys,
     parse_routes,
-    parse_sysctl,
-    sysctl_name,
 )
+from kubectl_netdoctor.parsers.sysctl import parse_proc_sys, parse_sysctl, sysctl_name
 
 PODNET = Path(__file__).resolve().parent.parent / "fixtures" / "podnet"
 NODES = sorted(p.relative_to(PODNET).as_posix() for p in PODNET.glob("*/*") if (p / "route.json").exists())

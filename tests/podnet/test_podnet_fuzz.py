@@ -10,7 +10,8 @@ from dataclasses import replace
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kubectl_netdoctor.parsers.iproute import IprouteError, parse_sysctl
+from kubectl_netdoctor.parsers.iproute import IprouteError
+from kubectl_netdoctor.parsers.sysctl import parse_sysctl
 from kubectl_netdoctor.podnet.node import Health, parse_node
 from kubectl_netdoctor.podnet.pair import diagnose_pair
 from tests.podnet.captures import FILES, PODNET, node

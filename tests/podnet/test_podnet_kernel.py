@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from kubectl_netdoctor.parsers.iproute import parse_sysctl
+from kubectl_netdoctor.parsers.sysctl import parse_sysctl
 from kubectl_netdoctor.podnet.kernel import ip_forward, reverse_path, rp_filter
 from kubectl_netdoctor.podnet.node import Health
 from tests.podnet.captures import node, with_routes
