@@ -59,3 +59,19 @@ _BY_NAME = {k.controller: k for k in KNOWN}
 def known_controller(controller: str | None) -> KnownController | None:
     """The table's entry for a controller name; None for a controller this tool does not know."""
     return _BY_NAME.get(controller or "")
+
+
+LEGACY_CLASS_NAMES: dict[str, str] = {
+    "nginx": "k8s.io/ingress-nginx",
+    "traefik": "traefik.io/ingress-controller",
+}
+"""The controller a ``kubernetes.io/ingress.class`` annotation value means when no IngressClass of that name
+exists: the class name each controller answers to in its stock install (ingress-nginx's ``--ingress-class``
+default ``nginx``, Traefik's legacy annotation ``traefik``). Another value names a controller this tool
+does not know."""
+
+
+def legacy_controller(class_name: str | None) -> str | None:
+    """The controller name an annotation-only class stands for, where the table knows it."""
+    return LEGACY_CLASS_NAMES.get(class_name or "")
+

@@ -103,11 +103,14 @@ def _ingress_class(ctx: Context, obj: Obj) -> StepResult:
             fix_text(f"set spec.ingressClassName to one of the IngressClasses ({', '.join(names) or 'none exists'}):",
                      edit)))
         return conclude(STEP_ID, TITLE, found, f"IngressClass {choice.name} missing")
-    if choice.controller is None:  # the annotation names a class with no IngressClass: the controller is unknown
+    controller = choice.controller or view.controller_name(ctx)
+    if controller is None:  # the annotation names a class with no IngressClass, and no controller we know by it
         return conclude(STEP_ID, TITLE, found, f"class {choice.name} (annotation)",
                         unverified=f"no IngressClass {choice.name}: its controller is not known")
     more, summary, unverified = controller_findings(ctx)
-    return conclude(STEP_ID, TITLE, found + more, f"IngressClass {choice.name} -> {choice.controller}; {summary}",
+    what = (f"IngressClass {choice.name}" if choice.controller else
+            f"class {choice.name} (annotation, no IngressClass: the class name {controller} answers to)")
+    return conclude(STEP_ID, TITLE, found + more, f"{what} -> {controller}; {summary}",
                     unverified=unverified, blocked=view.controller(ctx).refused is not None)
 
 

@@ -28,7 +28,7 @@ from kubectl_netdoctor.checks.base import Context, Obj
 from kubectl_netdoctor.errors import Forbidden, NotInstalled
 from kubectl_netdoctor.routing import gateway as gw
 from kubectl_netdoctor.routing import httproute, ingress
-from kubectl_netdoctor.routing.controllers import KnownController, known_controller
+from kubectl_netdoctor.routing.controllers import KnownController, known_controller, legacy_controller
 from kubectl_netdoctor.routing.hosts import is_wildcard, most_specific_match
 from kubectl_netdoctor.routing.urls import Url, parse_url
 
@@ -261,7 +261,10 @@ class Controller:
 
 def controller_name(ctx: Context) -> str | None:
     if ctx.kind == "Ingress":
-        return ingress_class(ctx).controller
+        choice = ingress_class(ctx)
+        if choice.controller is None and choice.source == "annotation":
+            return legacy_controller(choice.name)  # no IngressClass: the controller that answers to the name
+        return choice.controller
     gateway = chosen_gateway(ctx)
     klass = gateway_class(ctx, gateway) if gateway is not None else None
     return ((klass or {}).get("spec") or {}).get("controllerName")

@@ -591,3 +591,23 @@ def test_a_controller_whose_pods_may_not_be_listed_is_not_verified_never_missing
     assert cls.skip_reason.startswith("forbidden: list pods (cluster-wide)")
     assert "CLASS_CONTROLLER_NOT_RUNNING" not in codes(report, "class")
     assert report.verdict is Verdict.INCONCLUSIVE
+
+
+def test_an_annotation_class_without_ingressclass_is_the_controller_that_answers_to_it(traefik):
+    """Seen on the real Traefik (issue 20's scenarios): `kubernetes.io/ingress.class: nginx` with no IngressClass
+    nginx was `ok` (class "not verified") while a request got 404. The name means ingress-nginx, whose pods are
+    looked for: none runs."""
+    ing = traefik.add(m.ingress(class_name=None))
+    ing["metadata"]["annotations"]["kubernetes.io/ingress.class"] = "nginx"
+    report = walk(traefik)
+    assert report.verdict is Verdict.PROBLEM and report.broken_step.id == "class"
+    f = one(report, "CLASS_CONTROLLER_NOT_RUNNING")
+    assert "no ingress-nginx pod runs (controller k8s.io/ingress-nginx)" in f.message
+    assert "class nginx (annotation, no IngressClass" in step(report, "class").summary
+
+
+def test_an_annotation_class_no_controller_answers_to_stays_not_verified(traefik):
+    ing = traefik.add(m.ingress(class_name=None))
+    ing["metadata"]["annotations"]["kubernetes.io/ingress.class"] = "haproxy"
+    cls = step(walk(traefik), "class")
+    assert cls.status is Status.SKIP and "its controller is not known" in cls.skip_reason
