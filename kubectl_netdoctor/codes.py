@@ -163,6 +163,7 @@ _ENTRIES: tuple[tuple[str, str, Severity, str], ...] = (
     ("MATCH_NOTE", "match", I, "An assumption the match rests on (ImplementationSpecific paths, ties between Ingresses)"),
     # --- tls: the certificate served for the host ----------------------------------
     ("TLS_NO_CERTIFICATE_FOR_HOST", "tls", E, "https: no TLS entry covers the host, so clients get the controller's default certificate"),
+    ("TLS_HTTPS_NOT_ROUTED", "tls", E, "Traefik routes no https to the Ingress (no router.tls annotation, no TLS entrypoint default)"),
     ("TLS_SECRET_NOT_FOUND", "tls", E, "The TLS Secret does not exist in the namespace the spec names"),
     ("TLS_SECRET_WRONG_TYPE", "tls", E, "The TLS Secret is not of type kubernetes.io/tls"),
     ("TLS_SECRET_INVALID", "tls", E, "The TLS Secret's certificate or key cannot be read"),

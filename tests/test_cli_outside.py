@@ -171,9 +171,10 @@ def api_server(objects: list[dict], gateway_api: bool):
 
 def cluster_objects(gateway_api: bool) -> list[dict]:
     objects = yaml.safe_load(FIXTURE.read_text())["items"]
+    https = m.ingress(tls=[{"hosts": ["shop.example.com"], "secretName": "shop-tls"}])
+    https["metadata"]["annotations"]["traefik.ingress.kubernetes.io/router.tls"] = "true"  # Traefik routes its https
     objects += [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "traefik"}}, m.traefik_pod(),
-                m.traefik_service(), m.ingress_class(),
-                m.ingress(tls=[{"hosts": ["shop.example.com"], "secretName": "shop-tls"}]),
+                m.traefik_service(), m.ingress_class(), https,
                 m.tls_secret("shop-tls", "shop", ["shop.example.com"])]
     if gateway_api:
         cross = [{"backendRefs": [{"name": "web", "namespace": "default", "port": 80}]}]

@@ -75,3 +75,23 @@ def legacy_controller(class_name: str | None) -> str | None:
     """The controller name an annotation-only class stands for, where the table knows it."""
     return LEGACY_CLASS_NAMES.get(class_name or "")
 
+
+TRAEFIK_ROUTER_TLS = "traefik.ingress.kubernetes.io/router.tls"
+"""The annotation that makes Traefik route an Ingress's https requests: without it (and without an entrypoint
+that turns TLS on for every router), Traefik loads the Ingress's ``spec.tls`` certificate but answers https
+for its hosts with 404 (measured on Traefik v3.6)."""
+
+
+def traefik_https_routed(annotations: dict, pod_args: list[str]) -> bool | None:
+    """Whether Traefik routes https requests to an Ingress's rules: True with ``router.tls: "true"`` or an
+    entrypoint whose routers all get TLS (``--entrypoints.NAME.http.tls...``); None when its static
+    configuration is in a file the pod's arguments do not show (``--configfile``); else False."""
+    if str((annotations or {}).get(TRAEFIK_ROUTER_TLS, "")).lower() == "true":
+        return True
+    args = [a.lower() for a in pod_args]
+    if any(a.startswith("--entrypoints.") and ".http.tls" in a and not a.endswith("=false") for a in args):
+        return True
+    if any(a.startswith(("--configfile", "--configFile".lower())) for a in args):
+        return None
+    return False
+

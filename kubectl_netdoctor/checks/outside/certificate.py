@@ -23,6 +23,7 @@ from kubectl_netdoctor.model import Finding, StepResult
 from kubectl_netdoctor.routing import gateway as gw
 from kubectl_netdoctor.routing import refgrants
 from kubectl_netdoctor.routing import tls as certs
+from kubectl_netdoctor.routing.controllers import TRAEFIK_ROUTER_TLS, traefik_https_routed
 from kubectl_netdoctor.routing.ingress import IngressTls
 
 STEP_ID = "tls"
@@ -143,6 +144,9 @@ def _ingress_tls(ctx: Context, obj: Obj) -> StepResult:
                     list(t.get("hosts") or ())) for i, t in enumerate(tls)]
     found: list[Finding] = []
     summaries = []
+    if url is not None and url.scheme == "https" and (f := traefik_https_not_routed(ctx, obj)):
+        found.append(f)
+        summaries.append("Traefik routes no https to it")
     for entry, hosts in entries:
         if not entry.secret_name:
             summaries.append(f"{entry.text}: the controller's default certificate")
@@ -151,6 +155,28 @@ def _ingress_tls(ctx: Context, obj: Obj) -> StepResult:
         found += more
         summaries.append(summary)
     return conclude(STEP_ID, TITLE, found, "; ".join(summaries))
+
+
+def traefik_https_not_routed(ctx: Context, obj: Obj) -> Finding | None:
+    """Traefik serves an Ingress's https only with its router.tls annotation (or an entrypoint with TLS for
+    every router): the certificate alone is loaded, and https requests for the host get 404."""
+    c = view.controller(ctx)
+    if c.known is None or c.known.product != "Traefik" or not c.pods:
+        return None
+    args = [str(a) for p in c.pods for ct in (p.get("spec") or {}).get("containers") or []
+            for a in [*(ct.get("command") or []), *(ct.get("args") or [])]]
+    annotations = (obj.get("metadata") or {}).get("annotations") or {}
+    if traefik_https_routed(annotations, args) is not False:
+        return None
+    return finding(
+        "TLS_HTTPS_NOT_ROUTED",
+        f"Traefik does not route https to Ingress {ctx.namespace}/{ctx.name}: without the annotation "
+        f'{TRAEFIK_ROUTER_TLS}: "true" (and no entrypoint with TLS for every router), spec.tls only loads the '
+        "certificate, and https requests for its hosts get 404",
+        [f"Ingress {ctx.namespace}/{ctx.name}: no {TRAEFIK_ROUTER_TLS} annotation",
+         f"Traefik pod {objects.ref(c.pods[0])}: no --entrypoints.*.http.tls argument"],
+        fix_text("let Traefik route https to it:",
+                 f'kubectl -n {ctx.namespace} annotate ingress {ctx.name} {TRAEFIK_ROUTER_TLS}="true"'))
 
 
 def _gateway_tls(ctx: Context) -> StepResult:

@@ -341,8 +341,33 @@ def test_a_url_no_listener_takes_and_a_route_on_another_listener(traefik):
 
 # -- tls ----------------------------------------------------------------------------------------------------------
 
-def _tls_ingress(cluster):
-    cluster.add(m.ingress(tls=[{"hosts": ["shop.example.com"], "secretName": "shop-tls"}]))
+def _tls_ingress(cluster, router_tls: bool = True):
+    """An Ingress with a TLS entry; Traefik routes its https only with the router.tls annotation."""
+    ing = cluster.add(m.ingress(tls=[{"hosts": ["shop.example.com"], "secretName": "shop-tls"}]))
+    if router_tls:
+        ing["metadata"]["annotations"]["traefik.ingress.kubernetes.io/router.tls"] = "true"
+    return ing
+
+
+@pytest.mark.parametrize("args, routed", [
+    ([], False),
+    (["--entrypoints.websecure.address=:8443", "--entryPoints.websecure.http.tls=true"], True),
+    (["--configFile=/etc/traefik/traefik.yml"], None),
+])
+def test_traefik_routes_https_to_an_ingress_only_with_router_tls(traefik, args, routed):
+    """Measured on the real Traefik (issue 20's scenarios): spec.tls alone loads the certificate, and https for
+    the host gets 404, unless router.tls is set or an entrypoint turns TLS on for every router."""
+    _tls_ingress(traefik, router_tls=False)
+    traefik.add(m.tls_secret("shop-tls", "shop", ["shop.example.com"]))
+    traefik.find("Pod", "traefik-6b8f7c9d4-x2k8p", "traefik")["spec"]["containers"][0]["args"] = args
+    report = walk(traefik, url="https://shop.example.com/")
+    found = codes(report, "tls")
+    assert ("TLS_HTTPS_NOT_ROUTED" in found) is (routed is False), found
+    if routed is False:
+        f = one(report, "TLS_HTTPS_NOT_ROUTED")
+        assert f.fix.splitlines()[-1] == ('kubectl -n shop annotate ingress web '
+                                          'traefik.ingress.kubernetes.io/router.tls="true"')
+        assert report.verdict is Verdict.PROBLEM and report.broken_step.id == "tls"
 
 
 def test_https_without_a_tls_entry_for_the_host(traefik):
