@@ -5,6 +5,7 @@ No I/O here; checks and tests call these on live objects and on fixtures alike.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -168,13 +169,24 @@ def ready_backends(slices: list[Obj], port_name: str, protocol: str = "TCP") -> 
                    if a.ready and a.port is not None})
 
 
+def receiving_traffic(addrs: Iterable[EndpointAddress]) -> list[EndpointAddress]:
+    """kube-proxy's choice among endpoint addresses: the ready ones, or, when none is ready, the
+    serving-terminating ones (its fallback, 1.26+). A not-ready endpoint gets no traffic (with
+    ``publishNotReadyAddresses`` the controller lists every address as ready)."""
+    addrs = list(addrs)
+    return [a for a in addrs if a.ready] or [a for a in addrs if a.serving and a.terminating]
+
+
 def traffic_backends(slices: list[Obj], port_name: str, protocol: str = "TCP") -> set[tuple[str, int]]:
-    """``(ip, port)`` of the endpoints that get the Service's traffic, cluster-wide: the ready ones, or, when
-    none is ready, the serving-terminating ones (kube-proxy's fallback, 1.26+). A not-ready endpoint gets
-    none (with ``publishNotReadyAddresses`` the controller lists every address as ready)."""
+    """``(ip, port)`` of the endpoints that get the Service's traffic, cluster-wide (no topology hints)."""
     addrs = [a for a in slice_addresses(slices, port_name, protocol) if a.port is not None]
-    ready = {(a.ip, a.port) for a in addrs if a.ready}
-    return ready or {(a.ip, a.port) for a in addrs if a.serving and a.terminating}  # type: ignore[misc]
+    return {(a.ip, a.port) for a in receiving_traffic(addrs)}  # type: ignore[misc]
+
+
+def cluster_ips(svc: Obj) -> set[str]:
+    """The Service's virtual IPs (``clusterIPs``, else ``clusterIP``); empty for a headless or ExternalName one."""
+    spec = svc.get("spec") or {}
+    return set(spec.get("clusterIPs") or [spec.get("clusterIP")]) - {None, "", "None"}
 
 
 def port_label(svc_port: Obj) -> str:

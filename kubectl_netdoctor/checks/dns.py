@@ -96,8 +96,7 @@ def client_policy(ctx: Context) -> Finding | None:
 
 def cluster_dns_ips(ctx: Context) -> set[str]:
     """The ClusterIP(s) of kube-system/kube-dns: the nameserver kubelet writes for ClusterFirst pods."""
-    spec = (ctx.get("Service", "kube-system", "kube-dns") or {}).get("spec") or {}
-    return set(spec.get("clusterIPs") or [spec.get("clusterIP")]) - {None, "", "None"}
+    return objects.cluster_ips(ctx.get("Service", "kube-system", "kube-dns") or {})
 
 
 def dns_policy_fix(pod: dict, policy: str, why: str) -> str:
@@ -200,8 +199,7 @@ def expected_answers(ctx: Context, svc: dict) -> set[str]:
     if kind == "Headless":
         return {a.ip for a in objects.slice_addresses(ctx.endpoint_slices(), (ctx.service_ports() or [{}])[0].get("name", ""),
                                                      (ctx.service_ports() or [{}])[0].get("protocol", "TCP")) if a.ready}
-    spec = svc.get("spec") or {}
-    return set(spec.get("clusterIPs") or [spec.get("clusterIP")]) - {None, "None"}
+    return objects.cluster_ips(svc)
 
 
 def live_resolution(ctx: Context, svc: dict, domain: str):

@@ -76,9 +76,7 @@ def endpoint_sets(slices: list[dict], svc_port: dict, node: str, zone: str | Non
         return True
 
     def choose(pool: list[objects.EndpointAddress], use_hints: bool) -> frozenset[Pair]:
-        picked = [a for a in pool if a.ready and (not use_hints or for_topology(a))]
-        if not picked:
-            picked = [a for a in pool if a.serving and a.terminating and (not use_hints or for_topology(a))]
+        picked = objects.receiving_traffic(a for a in pool if not use_hints or for_topology(a))
         return frozenset((a.ip, a.port) for a in picked)  # type: ignore[misc]
 
     return EndpointSets(

@@ -136,7 +136,7 @@ def ip_check(ctx: Context, controller: view.Controller, published: list[str]) ->
     for svc in controller.services:
         spec = svc.get("spec") or {}
         known |= set(status_addresses(svc, "Service")) | set(spec.get("externalIPs") or [])
-        known |= set(spec.get("clusterIPs") or [spec.get("clusterIP")]) - {None, "", "None"}
+        known |= objects.cluster_ips(svc)
         if (spec.get("type") or "ClusterIP") in ("NodePort", "LoadBalancer"):
             try:
                 known |= {objects.node_internal_ip(n) for n in ctx.nodes()} - {None}
