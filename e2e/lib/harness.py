@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import threading
@@ -353,3 +354,23 @@ def with_default_sigint(cmd: list[str]) -> list[str]:
     not preexec_fn: a test may fork from several threads."""
     reset = "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execv(sys.argv[1], sys.argv[1:])"
     return [cmd[0], "-c", reset, *cmd]
+
+
+# -- benchmarks (e2e/scripts/bench_*.py) ---------------------------------------------------------------------
+
+def bench_kubectl(parser: Any) -> tuple[Any, Kubectl]:
+    """A benchmark's ``--kubeconfig`` (default: NETDOCTOR_E2E_KUBECONFIG, else the cluster e2e/cluster/up
+    builds): parses the arguments and returns them with a kubectl bound to that cluster."""
+    parser.add_argument("--kubeconfig", default=os.environ.get("NETDOCTOR_E2E_KUBECONFIG")
+                        or str(STATE_DIR / "admin.kubeconfig"))
+    args = parser.parse_args()
+    if not Path(args.kubeconfig).exists():
+        raise SystemExit(f"no kubeconfig at {args.kubeconfig}: run e2e/cluster/up or pass --kubeconfig")
+    return args, Kubectl(_find_kubectl(), args.kubeconfig)
+
+
+def bench_row(case: str, times: list[float], note: str = "") -> str:
+    """One markdown row: the case, how many runs, median, min and max seconds, a note."""
+    return (f"| {case} | {len(times)} | {statistics.median(times):.2f} | {min(times):.2f} | {max(times):.2f} |"
+            f" {note} |")
+

@@ -31,7 +31,7 @@ E2E_DIR = Path(__file__).resolve().parent.parent
 REPO = E2E_DIR.parent
 sys.path.insert(0, str(E2E_DIR / "lib"))
 
-from harness import IMAGES, STATE_DIR, Kubectl, _find_kubectl, create_namespace, wait_for  # noqa: E402
+from harness import IMAGES, Kubectl, bench_kubectl, bench_row, create_namespace, wait_for  # noqa: E402
 
 HEALTHY = E2E_DIR / "scenarios" / "healthy" / "manifests.yaml"
 SNAPSHOT = REPO / "tests" / "fixtures" / "cluster" / "healthy.yaml"
@@ -95,22 +95,12 @@ def scale_and_wait(kubectl: Kubectl, ns: str, replicas: int, timeout: float) -> 
         return f"{err}; {len(pending)} pod(s) Pending" + (f"; FailedScheduling: {'; '.join(why)}" if why else "")
 
 
-def row(case: str, times: list[float], note: str = "") -> str:
-    return (f"| {case} | {len(times)} | {statistics.median(times):.2f} | {min(times):.2f} | {max(times):.2f} |"
-            f" {note} |")
-
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--replicas", type=int, default=30)
-    parser.add_argument("--kubeconfig", default=os.environ.get("NETDOCTOR_E2E_KUBECONFIG")
-                        or str(STATE_DIR / "admin.kubeconfig"))
-    args = parser.parse_args()
-    if not Path(args.kubeconfig).exists():
-        raise SystemExit(f"no kubeconfig at {args.kubeconfig}: run e2e/cluster/up or pass --kubeconfig")
-
-    kubectl = Kubectl(_find_kubectl(), args.kubeconfig)
+    args, kubectl = bench_kubectl(parser)
     nodes = kubectl.json("get", "nodes")["items"]
     version = kubectl.json("version")["serverVersion"]["gitVersion"]
     env = (f"{len(nodes)} node(s), Kubernetes {version}, "
@@ -123,10 +113,10 @@ def main() -> int:
 
     # Offline cases first: no cluster involved.
     t, _ = timed(tool("--help"), args.runs, 0, False)
-    rows.append(row("`kubectl netdoctor --help`", t))
+    rows.append(bench_row("`kubectl netdoctor --help`", t))
     t, reps = timed(tool("svc", "web", "--snapshot", str(SNAPSHOT.relative_to(REPO)), "-n", "shop", "-o", "json"),
                     args.runs, 0, True)
-    rows.append(row("offline: `svc web --snapshot tests/fixtures/cluster/healthy.yaml -n shop`", t,
+    rows.append(bench_row("offline: `svc web --snapshot tests/fixtures/cluster/healthy.yaml -n shop`", t,
                     f"verdict {reps[0]['verdict']}"))
 
     ns = create_namespace(kubectl, "bench-probes")
@@ -140,7 +130,7 @@ def main() -> int:
                     "--kubeconfig", args.kubeconfig)
         t, reps = timed(live, args.runs, 0, True)
         medians[1] = statistics.median(t)
-        rows.append(row("live: `svc web -o json`, 1 endpoint", t,
+        rows.append(bench_row("live: `svc web -o json`, 1 endpoint", t,
                         f"verdict {reps[0]['verdict']}, {endpoints_probed(reps[0])} endpoint connect(s)"))
 
         problem = scale_and_wait(kubectl, ns, args.replicas, 300)
@@ -151,7 +141,7 @@ def main() -> int:
             t, reps = timed(live, args.runs, 0, True)
             medians[args.replicas] = statistics.median(t)
             verdicts = sorted({r["verdict"] for r in reps})
-            rows.append(row(f"live: `svc web -o json`, {args.replicas} endpoints", t,
+            rows.append(bench_row(f"live: `svc web -o json`, {args.replicas} endpoints", t,
                             f"verdict {'/'.join(verdicts)}, {endpoints_probed(reps[0])} endpoint connect(s)"))
     finally:
         kubectl("delete", "namespace", ns, "--wait=true", "--timeout=180s", "--ignore-not-found",

@@ -27,7 +27,6 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import subprocess
 import sys
 import time
@@ -37,7 +36,7 @@ E2E_DIR = Path(__file__).resolve().parent.parent
 REPO = E2E_DIR.parent
 sys.path.insert(0, str(E2E_DIR / "lib"))
 
-from harness import IMAGES, STATE_DIR, Kubectl, _find_kubectl, create_namespace, wait_for  # noqa: E402
+from harness import IMAGES, Kubectl, bench_kubectl, bench_row, create_namespace, wait_for  # noqa: E402
 
 RESTRICTED = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}, "runAsNonRoot": True,
               "runAsUser": 65534, "seccompProfile": {"type": "RuntimeDefault"}}
@@ -83,22 +82,13 @@ def run(cmd: list[str], expect: tuple[int, ...]) -> tuple[float, dict]:
     return took, json.loads(proc.stdout)
 
 
-def row(case: str, times: list[float], note: str = "") -> str:
-    return (f"| {case} | {len(times)} | {statistics.median(times):.2f} | {min(times):.2f} | {max(times):.2f} |"
-            f" {note} |")
-
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--services", type=int, default=200)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=10)
-    parser.add_argument("--kubeconfig", default=os.environ.get("NETDOCTOR_E2E_KUBECONFIG")
-                        or str(STATE_DIR / "admin.kubeconfig"))
-    args = parser.parse_args()
-    if not Path(args.kubeconfig).exists():
-        raise SystemExit(f"no kubeconfig at {args.kubeconfig}: run e2e/cluster/up or pass --kubeconfig")
-    kubectl = Kubectl(_find_kubectl(), args.kubeconfig)
+    args, kubectl = bench_kubectl(parser)
     ns = create_namespace(kubectl, "bench-scan")
     tool = [sys.executable, "-m", "kubectl_netdoctor.cli"]
     common = ["--kubeconfig", args.kubeconfig, "--probe-image", IMAGES["TOOLBOX_IMAGE"], "-o", "json"]
@@ -116,12 +106,12 @@ def main() -> int:
                     raise SystemExit(f"{case}: {len(doc['services'])} Services, verdicts {verdicts}")
                 if i:
                     times.append(took)
-            rows.append(row(f"{case}, {args.services} Services", times, "every verdict ok"))
+            rows.append(bench_row(f"{case}, {args.services} Services", times, "every verdict ok"))
         repeats = [run([*tool, "svc", "s0", "-n", ns, "--from-pod", f"{ns}/client", *common], (0,))[0]
                    for _ in range(args.repeats)]
         pod = kubectl.json("-n", ns, "get", "pod", "client")
         added = len(pod["spec"].get("ephemeralContainers") or [])
-        rows.append(row(f"`svc s0 --from-pod NS/client`, {args.repeats} runs in a row", repeats,
+        rows.append(bench_row(f"`svc s0 --from-pod NS/client`, {args.repeats} runs in a row", repeats,
                         f"run 1 {repeats[0]:.2f} s, run {args.repeats} {repeats[-1]:.2f} s "
                         f"({repeats[-1] / repeats[0]:.2f}x); ephemeral containers added: {added}"))
     finally:
