@@ -134,9 +134,12 @@ def document(entries: list[ScannedService] | tuple[ScannedService, ...], source:
 
 def dumps(entries: list[ScannedService] | tuple[ScannedService, ...], source: str,
           elapsed_s: float | None = None, timestamp: datetime.datetime | None = None) -> str:
-    root = document(entries, source, elapsed_s, timestamp)
+    return _serialised(document(entries, source, elapsed_s, timestamp))
+
+
+def _serialised(root: ET.Element) -> str:
+    """ASCII, with a character reference for everything else: UTF-8 as declared, in any locale."""
     ET.indent(root)
-    # ASCII, with a character reference for everything else: UTF-8 as declared, in any locale.
     body = ET.tostring(root, encoding="us-ascii", xml_declaration=False).decode("ascii")
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + body + "\n"
 
@@ -156,9 +159,7 @@ def error_dumps(command: str, message: str, exit_code: int) -> str:
                                              "time": _time(0.0)})
     error = ET.SubElement(case, "error", {"type": f"exit {exit_code}", "message": _attr(message)})
     error.text = _clean(f"kubectl netdoctor {command} ended with exit code {exit_code}: {message}\n")
-    ET.indent(root)
-    body = ET.tostring(root, encoding="us-ascii", xml_declaration=False).decode("ascii")
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + body + "\n"
+    return _serialised(root)
 
 
 def render(report: Report, stream: TextIO, *, verbose: bool = False, elapsed_s: float = 0.0,
